@@ -1,0 +1,93 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Provenance-9: a provenance warehouse for ML data, queried in SQL over the Postgres protocol.
+#[derive(Debug, Parser)]
+#[command(name = "prov9", version, about)]
+pub struct Cli {
+    /// Warehouse location: a directory, file://, s3://bucket/prefix, gs://, az:// or memory://.
+    #[arg(long, global = true, env = "PROV9_DATA", default_value = "./prov9-data")]
+    pub data: String,
+
+    /// More logging (-v info, -vv debug); PROV9_LOG takes a full tracing filter.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the warehouse over the Postgres wire protocol (read-only).
+    Serve(ServeArgs),
+    /// Bulk-load OpenLineage NDJSON files or directories (idempotent).
+    Load(LoadArgs),
+    /// Run one SQL query and print the result.
+    Sql(SqlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Postgres wire address. Anything but loopback exposes the warehouse to the network.
+    #[arg(long, env = "PROV9_PG_LISTEN", default_value = "127.0.0.1:5433")]
+    pub pg_listen: String,
+    /// HTTP address for OpenLineage ingest (reserved: HTTP ingest arrives in a later release).
+    #[arg(long, env = "PROV9_HTTP_LISTEN", default_value = "127.0.0.1:5000")]
+    pub http_listen: String,
+    /// Load the bundled example pipeline first, so there is something to query.
+    #[arg(long)]
+    pub demo: bool,
+    /// Maximum concurrent Postgres connections.
+    #[arg(long, default_value_t = 100)]
+    pub max_connections: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Files or directories (.ndjson, .jsonl, .json, optionally .gz).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Input format.
+    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+    pub format: InputFormat,
+    /// Skip up to N bad lines (written to the rejects file) instead of stopping at the first.
+    #[arg(long, default_value_t = 0)]
+    pub max_errors: usize,
+    /// Where skipped lines go.
+    #[arg(long, default_value = "prov9-rejects.ndjson")]
+    pub rejects: PathBuf,
+    /// Events per commit.
+    #[arg(long, default_value_t = 100_000)]
+    pub batch_size: usize,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// Detect from the files.
+    Auto,
+    /// OpenLineage events, one JSON object per line.
+    Openlineage,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The query.
+    pub query: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Csv,
+    Json,
+}

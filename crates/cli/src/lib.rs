@@ -1,0 +1,55 @@
+//! The `prov9` command line: `serve`, `load`, `sql`.
+//!
+//! Each command lives in its own module and calls into the library crates; this crate only
+//! parses arguments, reports progress and errors, and picks exit codes.
+
+mod args;
+mod load;
+mod output;
+mod serve;
+mod sql;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{Cli, Command};
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("prov9: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("prov9: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Run one command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(&cli.data, args).await,
+        Command::Load(args) => load::run(&cli.data, args).await,
+        Command::Sql(args) => sql::run(&cli.data, args).await,
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn,prov9=info,prov9_cli=info,prov9_server=info",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PROV9_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

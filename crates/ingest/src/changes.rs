@@ -1,0 +1,129 @@
+//! The rows one batch of events adds, and how they are committed.
+
+use std::collections::{BTreeMap, HashSet};
+
+use prov9_model::tables::*;
+use prov9_store::Warehouse;
+
+use crate::IngestError;
+
+/// New and changed rows per table, produced by the [`Normalizer`](crate::Normalizer).
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub events: Vec<EventRow>,
+    pub jobs: BTreeMap<String, JobRow>,
+    pub runs: BTreeMap<String, RunRow>,
+    pub datasets: BTreeMap<String, DatasetRow>,
+    pub dataset_versions: BTreeMap<String, DatasetVersionRow>,
+    pub transformations: Vec<TransformationRow>,
+    pub model_versions: Vec<ModelVersionRow>,
+    pub metrics: Vec<MetricRow>,
+    pub deployments: Vec<DeploymentRow>,
+    pub lineage_edges: Vec<LineageEdgeRow>,
+    pub column_lineage: Vec<ColumnLineageRow>,
+    /// Ids of mutable rows first created by this batch (the others are updates of stored rows).
+    pub(crate) created: HashSet<String>,
+}
+
+/// Rows added per table (updates of existing rows are not counted).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RowCounts(pub BTreeMap<&'static str, usize>);
+
+impl RowCounts {
+    pub fn get(&self, table: &str) -> usize {
+        self.0.get(table).copied().unwrap_or(0)
+    }
+
+    pub fn add(&mut self, other: &RowCounts) {
+        for (t, n) in &other.0 {
+            *self.0.entry(t).or_default() += n;
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.0.values().sum()
+    }
+}
+
+impl std::fmt::Display for RowCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().filter(|(_, n)| **n > 0).map(|(t, n)| format!("{t} +{n}")).collect();
+        if parts.is_empty() { write!(f, "no new rows") } else { write!(f, "{}", parts.join(", ")) }
+    }
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Rows this batch adds, per table.
+    pub fn added(&self) -> RowCounts {
+        let new = |ids: &mut dyn Iterator<Item = &String>| ids.filter(|id| self.created.contains(*id)).count();
+        let mut c = BTreeMap::new();
+        c.insert(EventRow::NAME, self.events.len());
+        c.insert(JobRow::NAME, new(&mut self.jobs.keys()));
+        c.insert(RunRow::NAME, new(&mut self.runs.keys()));
+        c.insert(DatasetRow::NAME, new(&mut self.datasets.keys()));
+        c.insert(DatasetVersionRow::NAME, new(&mut self.dataset_versions.keys()));
+        c.insert(TransformationRow::NAME, self.transformations.len());
+        c.insert(ModelVersionRow::NAME, self.model_versions.len());
+        c.insert(MetricRow::NAME, self.metrics.len());
+        c.insert(DeploymentRow::NAME, self.deployments.len());
+        c.insert(LineageEdgeRow::NAME, self.lineage_edges.len());
+        c.insert(ColumnLineageRow::NAME, self.column_lineage.len());
+        RowCounts(c)
+    }
+
+    /// Write every table, one commit each, `events` last (see the crate docs for why).
+    pub async fn commit(self, warehouse: &Warehouse) -> Result<RowCounts, IngestError> {
+        let added = self.added();
+        self.commit_mutable(warehouse, JobRow::NAME, &self.jobs, "job_id", JobRow::to_batch).await?;
+        self.commit_mutable(warehouse, RunRow::NAME, &self.runs, "run_id", RunRow::to_batch).await?;
+        self.commit_mutable(warehouse, DatasetRow::NAME, &self.datasets, "dataset_id", DatasetRow::to_batch).await?;
+        self.commit_mutable(warehouse, DatasetVersionRow::NAME, &self.dataset_versions, "version_id", DatasetVersionRow::to_batch)
+            .await?;
+        append(warehouse, TransformationRow::NAME, &self.transformations, TransformationRow::to_batch).await?;
+        append(warehouse, ModelVersionRow::NAME, &self.model_versions, ModelVersionRow::to_batch).await?;
+        append(warehouse, MetricRow::NAME, &self.metrics, MetricRow::to_batch).await?;
+        append(warehouse, DeploymentRow::NAME, &self.deployments, DeploymentRow::to_batch).await?;
+        append(warehouse, LineageEdgeRow::NAME, &self.lineage_edges, LineageEdgeRow::to_batch).await?;
+        append(warehouse, ColumnLineageRow::NAME, &self.column_lineage, ColumnLineageRow::to_batch).await?;
+        append(warehouse, EventRow::NAME, &self.events, EventRow::to_batch).await?;
+        Ok(added)
+    }
+
+    async fn commit_mutable<R: Clone>(
+        &self,
+        warehouse: &Warehouse,
+        table: &'static str,
+        rows: &BTreeMap<String, R>,
+        key: &str,
+        to_batch: fn(&[R]) -> arrow::record_batch::RecordBatch,
+    ) -> Result<(), IngestError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let rows_vec: Vec<R> = rows.values().cloned().collect();
+        let batch = to_batch(&rows_vec);
+        if rows.keys().all(|id| self.created.contains(id)) {
+            warehouse.append(table, vec![batch]).await?;
+        } else {
+            warehouse.upsert(table, batch, key).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn append<R>(
+    warehouse: &Warehouse,
+    table: &'static str,
+    rows: &[R],
+    to_batch: fn(&[R]) -> arrow::record_batch::RecordBatch,
+) -> Result<(), IngestError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    warehouse.append(table, vec![to_batch(rows)]).await?;
+    Ok(())
+}

@@ -1,0 +1,28 @@
+//! Errors of the ingest layer.
+
+use std::path::PathBuf;
+
+use prov9_store::StoreError;
+
+/// Why a load or an event failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// A line (or event) could not be understood. `location` is `FILE:LINE` or the event's origin.
+    #[error("{location}: {reason}")]
+    BadEvent { location: String, reason: String },
+    /// More bad lines than `--max-errors` allows.
+    #[error("{location}: {reason} (more than {max_errors} bad lines; rejected lines are in {rejects})")]
+    TooManyErrors { location: String, reason: String, max_errors: usize, rejects: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: no loadable files (expected .ndjson, .jsonl or .json, optionally .gz)")]
+    NothingToLoad { path: PathBuf },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("reading {table} from the warehouse: {reason}")]
+    CorruptTable { table: String, reason: String },
+}

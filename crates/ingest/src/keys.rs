@@ -1,0 +1,73 @@
+//! Row keys: what makes two rows of a table the same row.
+//!
+//! The state keeps 128-bit digests of keys, not the keys, so that remembering every stored row
+//! of a large warehouse costs 16 bytes a row.
+
+use prov9_model::tables::*;
+use sha2::{Digest, Sha256};
+
+/// A 128-bit digest of a row key.
+pub type KeyDigest = u128;
+
+pub fn digest(parts: &[&str]) -> KeyDigest {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    let out = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&out[..16]);
+    u128::from_le_bytes(bytes)
+}
+
+fn opt(s: &Option<String>) -> &str {
+    s.as_deref().unwrap_or("\u{0}")
+}
+
+pub trait Keyed {
+    fn key(&self) -> KeyDigest;
+}
+
+impl Keyed for EventRow {
+    fn key(&self) -> KeyDigest {
+        digest(&[&self.event_id])
+    }
+}
+impl Keyed for TransformationRow {
+    fn key(&self) -> KeyDigest {
+        digest(&[&self.run_id, &self.step.map(|s| s.to_string()).unwrap_or_default(), &self.name])
+    }
+}
+impl Keyed for ModelVersionRow {
+    fn key(&self) -> KeyDigest {
+        digest(&[&self.version_id])
+    }
+}
+impl Keyed for MetricRow {
+    fn key(&self) -> KeyDigest {
+        digest(&[
+            &self.run_id,
+            opt(&self.model_version_id),
+            opt(&self.dataset_version_id),
+            &self.key,
+            &self.step.map(|s| s.to_string()).unwrap_or_default(),
+            &self.timestamp.timestamp_micros().to_string(),
+        ])
+    }
+}
+impl Keyed for DeploymentRow {
+    fn key(&self) -> KeyDigest {
+        digest(&[&self.deployment_id])
+    }
+}
+impl Keyed for LineageEdgeRow {
+    fn key(&self) -> KeyDigest {
+        digest(&[&self.src, &self.dst, &self.edge_type])
+    }
+}
+impl Keyed for ColumnLineageRow {
+    fn key(&self) -> KeyDigest {
+        digest(&[&self.src_dataset_version, &self.src_column, &self.dst_dataset_version, &self.dst_column])
+    }
+}

@@ -1,0 +1,259 @@
+//! The public schema v1: one row struct per table, in column order.
+//!
+//! JSON-valued columns (`parameters`, `schema`, `quality`, …) hold JSON text, so that Postgres
+//! clients see `text` and `parameters->>'learning_rate'` works through the JSON functions.
+//! The reference for users is `sql/schema.sql`; a test keeps the two in step.
+
+use chrono::{DateTime, Utc};
+
+use crate::define_table;
+
+define_table! {
+    /// One raw event, verbatim; `event_id` is the SHA-256 of its canonical JSON.
+    EventRow => "events" {
+        event_id: String,
+        event_time: DateTime<Utc>,
+        event_type: String,
+        /// Where the event came from: `file:<path>:<line>`, `http`, `demo`.
+        source: String,
+        run_id: Option<String>,
+        job_id: Option<String>,
+        producer: Option<String>,
+        payload: String,
+        ingested_at: DateTime<Utc>,
+    }
+}
+
+define_table! {
+    /// A job (an Airflow task, a Dagster asset, a training script).
+    JobRow => "jobs" {
+        job_id: String,
+        namespace: String,
+        name: String,
+        /// ingestion, preprocessing, training, evaluation, deployment or other.
+        job_type: String,
+        description: Option<String>,
+        source_code_location: Option<String>,
+    }
+}
+
+define_table! {
+    /// A run in its latest state.
+    RunRow => "runs" {
+        run_id: String,
+        job_id: String,
+        parent_run_id: Option<String>,
+        /// The latest event type: START, RUNNING, COMPLETE, FAIL, ABORT or OTHER.
+        state: String,
+        started_at: Option<DateTime<Utc>>,
+        ended_at: Option<DateTime<Utc>>,
+        code_version: Option<String>,
+        parameters: Option<String>,
+        environment: Option<String>,
+        error_message: Option<String>,
+        /// The time of the newest event merged into this row.
+        updated_at: Option<DateTime<Utc>>,
+    }
+}
+
+define_table! {
+    /// A dataset, all versions together.
+    DatasetRow => "datasets" {
+        dataset_id: String,
+        namespace: String,
+        name: String,
+        source_uri: Option<String>,
+        format: Option<String>,
+        description: Option<String>,
+    }
+}
+
+define_table! {
+    /// One version of a dataset.
+    DatasetVersionRow => "dataset_versions" {
+        version_id: String,
+        dataset_id: String,
+        version: String,
+        content_hash: Option<String>,
+        created_at: DateTime<Utc>,
+        created_by_run: Option<String>,
+        previous_version_id: Option<String>,
+        schema: Option<String>,
+        row_count: Option<i64>,
+        byte_size: Option<i64>,
+        quality: Option<String>,
+        /// Where `version` came from: `facet` (the producer's version facet), `run` (named after
+        /// the producing run) or `unversioned` (read before prov9 saw it written).
+        version_origin: String,
+    }
+}
+
+define_table! {
+    /// One preprocessing step of a run (from the `prov9_preprocessing` facet).
+    TransformationRow => "transformations" {
+        run_id: String,
+        step: Option<i64>,
+        kind: String,
+        name: String,
+        parameters: Option<String>,
+        input_columns: Vec<String>,
+        output_columns: Vec<String>,
+    }
+}
+
+define_table! {
+    /// A trained model version (from the `prov9_training` facet).
+    ModelVersionRow => "model_versions" {
+        version_id: String,
+        model_id: String,
+        namespace: String,
+        name: String,
+        version: String,
+        architecture: Option<String>,
+        framework: Option<String>,
+        hyperparameters: Option<String>,
+        training_run_id: Option<String>,
+        artifact_uri: Option<String>,
+        created_at: DateTime<Utc>,
+    }
+}
+
+define_table! {
+    /// One metric point (from `prov9_evaluation` or `prov9_training`).
+    MetricRow => "metrics" {
+        run_id: String,
+        model_version_id: Option<String>,
+        dataset_version_id: Option<String>,
+        key: String,
+        value: Option<f64>,
+        step: Option<i64>,
+        timestamp: DateTime<Utc>,
+    }
+}
+
+define_table! {
+    /// A deployment of a model version (from the `prov9_deployment` facet).
+    DeploymentRow => "deployments" {
+        deployment_id: String,
+        model_version_id: String,
+        environment: String,
+        target: Option<String>,
+        details: Option<String>,
+        deployed_at: DateTime<Utc>,
+        retired_at: Option<DateTime<Utc>>,
+        status: String,
+        run_id: Option<String>,
+    }
+}
+
+define_table! {
+    /// An edge of the version-level lineage graph, in the direction data flows.
+    LineageEdgeRow => "lineage_edges" {
+        src: String,
+        dst: String,
+        /// input (dataset/model version -> run), output (run -> dataset/model version),
+        /// deployed (model version -> deployment).
+        edge_type: String,
+        run_id: Option<String>,
+        event_time: DateTime<Utc>,
+    }
+}
+
+define_table! {
+    /// A column-to-column edge (from the `columnLineage` facet).
+    ColumnLineageRow => "column_lineage" {
+        src_dataset_version: String,
+        src_column: String,
+        dst_dataset_version: String,
+        dst_column: String,
+        transformation: Option<String>,
+        run_id: Option<String>,
+    }
+}
+
+/// The names of all tables, in the order a batch commits them (`events` last, see the ingest
+/// crate: an event is only known once everything derived from it is stored).
+pub const TABLE_NAMES: [&str; 11] = [
+    JobRow::NAME,
+    RunRow::NAME,
+    DatasetRow::NAME,
+    DatasetVersionRow::NAME,
+    TransformationRow::NAME,
+    ModelVersionRow::NAME,
+    MetricRow::NAME,
+    DeploymentRow::NAME,
+    LineageEdgeRow::NAME,
+    ColumnLineageRow::NAME,
+    EventRow::NAME,
+];
+
+/// The Arrow schema of a table by name.
+pub fn schema_of(table: &str) -> Option<arrow::datatypes::SchemaRef> {
+    Some(match table {
+        "events" => EventRow::schema(),
+        "jobs" => JobRow::schema(),
+        "runs" => RunRow::schema(),
+        "datasets" => DatasetRow::schema(),
+        "dataset_versions" => DatasetVersionRow::schema(),
+        "transformations" => TransformationRow::schema(),
+        "model_versions" => ModelVersionRow::schema(),
+        "metrics" => MetricRow::schema(),
+        "deployments" => DeploymentRow::schema(),
+        "lineage_edges" => LineageEdgeRow::schema(),
+        "column_lineage" => ColumnLineageRow::schema(),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_through_arrow() {
+        let t = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
+        let rows = vec![
+            TransformationRow {
+                run_id: "run:1".into(),
+                step: Some(0),
+                kind: "cleaning".into(),
+                name: "drop nulls".into(),
+                parameters: Some("{}".into()),
+                input_columns: vec!["a".into(), "b".into()],
+                output_columns: vec![],
+            },
+            TransformationRow {
+                run_id: "run:2".into(),
+                step: None,
+                kind: "k".into(),
+                name: "n".into(),
+                parameters: None,
+                input_columns: vec![],
+                output_columns: vec!["c".into()],
+            },
+        ];
+        assert_eq!(TransformationRow::from_batch(&TransformationRow::to_batch(&rows)).unwrap(), rows);
+        let runs = vec![RunRow {
+            run_id: "r".into(),
+            job_id: "j".into(),
+            parent_run_id: None,
+            state: "FAIL".into(),
+            started_at: Some(t),
+            ended_at: None,
+            code_version: None,
+            parameters: None,
+            environment: None,
+            error_message: Some("boom".into()),
+            updated_at: Some(t),
+        }];
+        assert_eq!(RunRow::from_batch(&RunRow::to_batch(&runs)).unwrap(), runs);
+    }
+
+    #[test]
+    fn every_table_has_a_schema() {
+        for name in TABLE_NAMES {
+            assert!(schema_of(name).is_some(), "{name}");
+        }
+        assert_eq!(TABLE_NAMES.last(), Some(&"events"));
+    }
+}

@@ -1,0 +1,23 @@
+//! Errors of the query engine.
+
+use datafusion::error::DataFusionError;
+
+/// Why a query could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The statement would change something; prov9 is read-only through SQL.
+    #[error("{0}")]
+    ReadOnly(#[from] crate::ReadOnlyViolation),
+    /// A planning or execution error (syntax, unknown column, …).
+    #[error("{0}")]
+    DataFusion(#[from] DataFusionError),
+    #[error("{0}")]
+    Store(#[from] prov9_store::StoreError),
+    /// A bundled view failed to load: a bug in prov9, reported with the view's file name.
+    #[error("view {file}: {source}")]
+    View {
+        file: &'static str,
+        #[source]
+        source: DataFusionError,
+    },
+}

@@ -1,0 +1,16 @@
+//! prov9's query engine: a DataFusion `SessionContext` over the warehouse.
+//!
+//! [`Engine::new`] registers every table of the warehouse (as [`prov9_store::LiveTable`]s, so
+//! new commits are visible to the next query), the JSON functions and operators of
+//! `datafusion-functions-json` (`parameters->>'learning_rate'`), and the views in `sql/views/`.
+//! [`Engine::query`] runs read-only SQL: prov9 is written to by ingest, never through SQL.
+//!
+//! This crate knows nothing of protocols; `prov9-server` puts it on the Postgres wire.
+
+mod engine;
+mod error;
+mod read_only;
+
+pub use engine::{Engine, VIEWS};
+pub use error::QueryError;
+pub use read_only::{ReadOnlyViolation, check_read_only, read_only_options};

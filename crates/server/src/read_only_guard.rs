@@ -1,0 +1,148 @@
+//! The first query hook of every connection: refuse anything that is not a read.
+
+use async_trait::async_trait;
+use datafusion::common::ParamValues;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::{Set, Statement};
+use datafusion_postgres::QueryHook;
+use datafusion_postgres::hooks::HookClient;
+use datafusion_postgres::pgwire::api::ClientInfo;
+use datafusion_postgres::pgwire::api::results::{Response, Tag};
+use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use prov9_query::check_read_only;
+
+/// SQLSTATE 42501: insufficient_privilege.
+pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
+
+/// Session settings datafusion-postgres keeps per connection (its `SetShowHook`).
+const SESSION_SETTINGS: &[&str] = &[
+    "statement_timeout",
+    "datestyle",
+    "bytea_output",
+    "intervalstyle",
+    "application_name",
+    "extra_float_digits",
+    "search_path",
+];
+
+/// Refuses statements that would change the warehouse, the server or other sessions.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReadOnlyGuard;
+
+fn deny(what: impl std::fmt::Display) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "ERROR".to_string(),
+        INSUFFICIENT_PRIVILEGE.to_string(),
+        format!("permission denied: prov9 is read-only through SQL ({what}); data arrives through `prov9 load` or OpenLineage ingest"),
+    )))
+}
+
+/// What the guard decides from the statement alone.
+enum Verdict {
+    /// A query (or EXPLAIN of one): allowed once its plan is checked.
+    CheckPlan,
+    /// A harmless session statement: let the next hooks handle it.
+    Pass,
+    /// A `SET` of something datafusion-postgres would apply to the context shared by every
+    /// connection, and that no client needs: acknowledge it and do nothing.
+    IgnoreSet,
+    Deny(String),
+}
+
+fn verdict(statement: &Statement) -> Verdict {
+    match statement {
+        Statement::Query(_) => Verdict::CheckPlan,
+        Statement::Explain { statement, .. } if matches!(**statement, Statement::Query(_)) => Verdict::CheckPlan,
+        Statement::Declare { .. } => Verdict::CheckPlan,
+        Statement::ShowVariable { .. }
+        | Statement::ShowStatus { .. }
+        | Statement::StartTransaction { .. }
+        | Statement::Commit { .. }
+        | Statement::Rollback { .. }
+        | Statement::Fetch { .. }
+        | Statement::Close { .. }
+        | Statement::Discard { .. }
+        | Statement::Deallocate { .. }
+        | Statement::Set(Set::SetTimeZone { .. }) => Verdict::Pass,
+        Statement::Set(Set::SingleAssignment { variable, .. }) => {
+            let name = variable.to_string().to_ascii_lowercase();
+            if name.starts_with("datafusion.") {
+                Verdict::Deny(format!("SET {name}"))
+            } else if SESSION_SETTINGS.contains(&name.as_str()) {
+                Verdict::Pass
+            } else {
+                Verdict::IgnoreSet
+            }
+        }
+        Statement::Set(_) => Verdict::IgnoreSet,
+        other => {
+            let text = other.to_string();
+            let words: Vec<&str> = text.split_whitespace().take(3).collect();
+            Verdict::Deny(words.join(" "))
+        }
+    }
+}
+
+async fn check_plan(statement: &Statement, ctx: &SessionContext) -> PgWireResult<()> {
+    let queries: Vec<Statement> = match statement {
+        Statement::Declare { stmts } => stmts.iter().filter_map(|d| d.for_query.clone()).map(Statement::Query).collect(),
+        other => vec![other.clone()],
+    };
+    for query in queries {
+        let plan = ctx
+            .state()
+            .statement_to_plan(DfStatement::Statement(Box::new(query)))
+            .await
+            .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+        check_read_only(&plan).map_err(|v| deny(v.0))?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl QueryHook for ReadOnlyGuard {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        match verdict(statement) {
+            Verdict::CheckPlan => check_plan(statement, ctx).await.err().map(Err),
+            Verdict::Pass => None,
+            Verdict::IgnoreSet => Some(Ok(Response::Execution(Tag::new("SET")))),
+            Verdict::Deny(what) => Some(Err(deny(what))),
+        }
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        match verdict(statement) {
+            Verdict::CheckPlan => check_plan(statement, ctx).await.err().map(Err),
+            Verdict::Pass | Verdict::IgnoreSet => None,
+            Verdict::Deny(what) => Some(Err(deny(what))),
+        }
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        plan: &LogicalPlan,
+        _params: &ParamValues,
+        _ctx: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        match verdict(statement) {
+            Verdict::CheckPlan => check_read_only(plan).err().map(|v| Err(deny(v.0))),
+            Verdict::Pass => None,
+            Verdict::IgnoreSet => Some(Ok(Response::Execution(Tag::new("SET")))),
+            Verdict::Deny(what) => Some(Err(deny(what))),
+        }
+    }
+}

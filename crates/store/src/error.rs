@@ -1,0 +1,34 @@
+//! Errors of the store.
+
+/// What went wrong reading or writing the warehouse.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid warehouse location {location:?}: {reason}")]
+    InvalidLocation { location: String, reason: String },
+    #[error("unknown table {0:?}")]
+    UnknownTable(String),
+    #[error("table {table}: {source}")]
+    Delta {
+        table: String,
+        #[source]
+        source: Box<deltalake::DeltaTableError>,
+    },
+    #[error("table {table}: {source}")]
+    DataFusion {
+        table: String,
+        #[source]
+        source: Box<datafusion::error::DataFusionError>,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl StoreError {
+    pub(crate) fn delta(table: &str, source: deltalake::DeltaTableError) -> Self {
+        StoreError::Delta { table: table.to_string(), source: Box::new(source) }
+    }
+
+    pub(crate) fn datafusion(table: &str, source: datafusion::error::DataFusionError) -> Self {
+        StoreError::DataFusion { table: table.to_string(), source: Box::new(source) }
+    }
+}

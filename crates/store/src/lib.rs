@@ -1,0 +1,19 @@
+//! prov9's storage layer: the tables of the public schema v1 as Delta Lake tables.
+//!
+//! A warehouse is a location (`./prov9-data`, `file:///…`, `s3://bucket/prefix`, `memory://`)
+//! holding one Delta table per table of [`prov9_model::tables`], each under `<location>/<table>/`.
+//! Tables are created on first open. Every [`Warehouse::append`] or [`Warehouse::upsert`] is one
+//! Delta commit, so a batch is visible entirely or not at all.
+//!
+//! Readers get a [`LiveTable`] per table: a DataFusion `TableProvider` that picks up new commits
+//! (from this process or any other writer of the same location) at the start of every scan.
+
+mod error;
+mod live_table;
+mod location;
+mod warehouse;
+
+pub use error::StoreError;
+pub use live_table::LiveTable;
+pub use location::WarehouseLocation;
+pub use warehouse::Warehouse;

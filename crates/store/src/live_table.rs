@@ -1,0 +1,75 @@
+//! A `TableProvider` over a warehouse table that reads the newest commit on every scan.
+
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use datafusion::catalog::Session;
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+
+use crate::{StoreError, Warehouse};
+
+/// One table of the warehouse as DataFusion sees it.
+///
+/// Delta's own provider is bound to one snapshot; this one refreshes the snapshot first, so a
+/// long-running server sees every commit without a restart.
+#[derive(Clone)]
+pub struct LiveTable {
+    warehouse: Warehouse,
+    name: &'static str,
+    schema: SchemaRef,
+}
+
+impl std::fmt::Debug for LiveTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveTable").field("name", &self.name).finish()
+    }
+}
+
+impl LiveTable {
+    pub(crate) async fn new(warehouse: Warehouse, name: &'static str) -> Result<Self, StoreError> {
+        let table = warehouse.current(name).await?;
+        let provider = table.table_provider().await.map_err(|e| StoreError::datafusion(name, e))?;
+        Ok(LiveTable { schema: provider.schema(), warehouse, name })
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+fn external(e: StoreError) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+#[async_trait]
+impl TableProvider for LiveTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        // Delta skips files by statistics; DataFusion still applies every filter itself.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let table = self.warehouse.current(self.name).await.map_err(external)?;
+        table.update_datafusion_session(state).map_err(|e| external(StoreError::delta(self.name, e)))?;
+        let provider: Arc<dyn TableProvider> = table.table_provider().await?;
+        provider.scan(state, projection, filters, limit).await
+    }
+}

@@ -1,0 +1,176 @@
+//! The warehouse: open (creating missing tables), append, upsert, read.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::record_batch::RecordBatch;
+use datafusion::prelude::SessionContext;
+use deltalake::DeltaTable;
+use deltalake::kernel::StructType;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::protocol::SaveMode;
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use object_store::memory::InMemory;
+use prov9_model::tables::{TABLE_NAMES, schema_of};
+use tokio::sync::RwLock;
+use url::Url;
+
+use crate::{LiveTable, StoreError, WarehouseLocation};
+
+/// An open warehouse: one Delta table per table of the public schema.
+///
+/// Cheap to clone; clones share the tables.
+#[derive(Clone)]
+pub struct Warehouse {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    location: WarehouseLocation,
+    tables: HashMap<&'static str, RwLock<DeltaTable>>,
+}
+
+impl Warehouse {
+    /// Open the warehouse at `location`, creating it and any missing table.
+    pub async fn open(location: &str) -> Result<Self, StoreError> {
+        let location = WarehouseLocation::parse(location)?;
+        let root = location.root_url()?;
+        // memory:// tables must share one store, or each would get its own empty one.
+        let memory: Option<Arc<dyn ObjectStore>> =
+            matches!(location, WarehouseLocation::Memory).then(|| Arc::new(InMemory::new()) as _);
+        let mut tables = HashMap::new();
+        for name in TABLE_NAMES {
+            let url = root
+                .join(&format!("{name}/"))
+                .map_err(|e| StoreError::InvalidLocation { location: root.to_string(), reason: e.to_string() })?;
+            if let WarehouseLocation::Local(_) = location {
+                // delta-rs refuses to open a table whose local directory does not exist yet.
+                let dir = url.to_file_path().map_err(|()| StoreError::InvalidLocation { location: url.to_string(), reason: "not a local path".into() })?;
+                std::fs::create_dir_all(dir)?;
+            }
+            let table = open_table(name, url, memory.clone()).await?;
+            tables.insert(name, RwLock::new(table));
+        }
+        Ok(Warehouse { inner: Arc::new(Inner { location, tables }) })
+    }
+
+    pub fn location(&self) -> &WarehouseLocation {
+        &self.inner.location
+    }
+
+    fn table(&self, name: &str) -> Result<&RwLock<DeltaTable>, StoreError> {
+        self.inner.tables.get(name).ok_or_else(|| StoreError::UnknownTable(name.to_string()))
+    }
+
+    /// The table as it is now, after picking up commits made by other writers.
+    pub async fn current(&self, name: &str) -> Result<DeltaTable, StoreError> {
+        let lock = self.table(name)?;
+        let mut table = lock.write().await;
+        table.update_incremental(None).await.map_err(|e| StoreError::delta(name, e))?;
+        Ok(table.clone())
+    }
+
+    /// The Delta version of a table (one commit per append).
+    pub async fn version(&self, name: &str) -> Result<i64, StoreError> {
+        let table = self.current(name).await?;
+        Ok(table.version().map_or(-1, |v| v as i64))
+    }
+
+    /// Append rows to a table in one atomic commit. Empty input commits nothing.
+    pub async fn append(&self, name: &str, batches: Vec<RecordBatch>) -> Result<(), StoreError> {
+        if batches.iter().all(|b| b.num_rows() == 0) {
+            return Ok(());
+        }
+        let lock = self.table(name)?;
+        let mut table = lock.write().await;
+        let written = table
+            .clone()
+            .write(batches)
+            .with_save_mode(SaveMode::Append)
+            .await
+            .map_err(|e| StoreError::delta(name, e))?;
+        *table = written;
+        Ok(())
+    }
+
+    /// Insert or replace rows by `key` (a column holding a unique id) in one atomic commit.
+    pub async fn upsert(&self, name: &str, batch: RecordBatch, key: &str) -> Result<(), StoreError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let lock = self.table(name)?;
+        let mut table = lock.write().await;
+        let ctx = SessionContext::new();
+        let columns: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let source = ctx.read_batch(batch).map_err(|e| StoreError::datafusion(name, e))?;
+        let (merged, _metrics) = table
+            .clone()
+            .merge(source, format!("target.{key} = source.{key}"))
+            .with_source_alias("source")
+            .with_target_alias("target")
+            .when_matched_update(|update| {
+                columns.iter().fold(update, |u, c| u.update(c.as_str(), format!("source.{c}")))
+            })
+            .and_then(|m| {
+                m.when_not_matched_insert(|insert| {
+                    columns.iter().fold(insert, |i, c| i.set(c.as_str(), format!("source.{c}")))
+                })
+            })
+            .map_err(|e| StoreError::delta(name, e))?
+            .await
+            .map_err(|e| StoreError::delta(name, e))?;
+        *table = merged;
+        Ok(())
+    }
+
+    /// Read the given columns of a whole table (all columns if `columns` is empty).
+    pub async fn read(&self, name: &str, columns: &[&str]) -> Result<Vec<RecordBatch>, StoreError> {
+        let ctx = SessionContext::new();
+        ctx.register_table(name, Arc::new(self.live_table(name).await?))
+            .map_err(|e| StoreError::datafusion(name, e))?;
+        let mut df = ctx.table(name).await.map_err(|e| StoreError::datafusion(name, e))?;
+        if !columns.is_empty() {
+            df = df.select_columns(columns).map_err(|e| StoreError::datafusion(name, e))?;
+        }
+        let stream = df.execute_stream().await.map_err(|e| StoreError::datafusion(name, e))?;
+        stream.try_collect().await.map_err(|e| StoreError::datafusion(name, e))
+    }
+
+    /// A DataFusion table provider that always reads the newest committed version.
+    pub async fn live_table(&self, name: &str) -> Result<LiveTable, StoreError> {
+        LiveTable::new(self.clone(), self.table_name(name)?).await
+    }
+
+    fn table_name(&self, name: &str) -> Result<&'static str, StoreError> {
+        self.inner.tables.get_key_value(name).map(|(k, _)| *k).ok_or_else(|| StoreError::UnknownTable(name.to_string()))
+    }
+}
+
+async fn open_table(name: &'static str, url: Url, memory: Option<Arc<dyn ObjectStore>>) -> Result<DeltaTable, StoreError> {
+    let delta = |e| StoreError::delta(name, e);
+    let mut builder = deltalake::DeltaTableBuilder::from_url(url.clone()).map_err(delta)?;
+    if let Some(store) = memory {
+        builder = builder.with_storage_backend(store, url);
+    }
+    let mut table = builder.build().map_err(delta)?;
+    match table.load().await {
+        Ok(()) => return Ok(table),
+        Err(deltalake::DeltaTableError::NotATable(_)) => {}
+        Err(e) => return Err(delta(e)),
+    }
+    let schema = schema_of(name).ok_or_else(|| StoreError::UnknownTable(name.to_string()))?;
+    let kernel: StructType = schema.as_ref().try_into_kernel().map_err(|e| delta(e.into()))?;
+    let created = table
+        .create()
+        .with_table_name(name)
+        .with_columns(kernel.fields().cloned())
+        .with_save_mode(SaveMode::Ignore)
+        .await;
+    match created {
+        Ok(t) => Ok(t),
+        // Another process created it first: use theirs.
+        Err(_) if table.load().await.is_ok() => Ok(table),
+        Err(e) => Err(delta(e)),
+    }
+}

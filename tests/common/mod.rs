@@ -1,0 +1,123 @@
+//! Helpers shared by the end-to-end tests: run the `prov9` binary, start a server on a free port,
+//! find outside clients (which may be missing on a laptop, never under CI).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn prov9() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prov9"));
+    cmd.env_remove("PROV9_DATA").env("PROV9_LOG", "warn");
+    cmd
+}
+
+/// Run `prov9 --data DATA ARGS...`.
+pub fn run(data: &Path, args: &[&str]) -> Output {
+    prov9().arg("--data").arg(data).args(args).output().expect("prov9 runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `prov9 sql --format csv QUERY`, asserting success; the rows without the header.
+pub fn sql_rows(data: &Path, query: &str) -> Vec<String> {
+    let out = run(data, &["sql", "--format", "csv", query]);
+    assert!(out.status.success(), "query failed: {query}\n{}", stderr(&out));
+    stdout(&out).lines().skip(1).map(str::to_string).collect()
+}
+
+/// The bundled demo pipeline's NDJSON file.
+pub fn demo_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crates/ingest/demo/pipeline.ndjson")
+}
+
+/// An outside client is missing: fail under CI, skip loudly elsewhere. Returns true to skip.
+pub fn missing_client(what: &str) -> bool {
+    if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0") {
+        panic!("{what} is required under CI=true but is not available");
+    }
+    eprintln!("SKIPPED: {what} is not available (install it, or run under CI=true to make this a failure)");
+    true
+}
+
+/// A `prov9 serve` process on a free loopback port, killed on drop.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+}
+
+impl Server {
+    pub fn start(data: &Path, extra: &[&str]) -> Server {
+        let mut child = prov9()
+            .arg("--data")
+            .arg(data)
+            .args(["serve", "--pg-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("prov9 serve starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent && let Some(rest) = line.split("postgresql://127.0.0.1:").nth(1) {
+                    let port: u16 = rest.split('/').next().and_then(|p| p.parse().ok()).expect("port in banner");
+                    let _ = tx.send(port);
+                    sent = true;
+                }
+                eprintln!("[prov9 serve] {line}");
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let port = loop {
+            if let Ok(port) = rx.recv_timeout(Duration::from_millis(200)) {
+                break port;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("prov9 serve exited early: {status}");
+            }
+            assert!(Instant::now() < deadline, "prov9 serve did not start in time");
+        };
+        Server { child, port }
+    }
+
+    pub fn conn_str(&self) -> String {
+        format!("host=127.0.0.1 port={} user=prov9 dbname=prov9", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every file of a directory tree with its bytes, to prove nothing changed.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("readable dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).expect("readable file");
+                out.push((p, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
