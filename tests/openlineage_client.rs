@@ -66,7 +66,7 @@ fn two_day_pipeline_from_the_python_client() {
             &data,
             "SELECT src_column, dst_column, transformation, count(*) FROM column_lineage GROUP BY 1, 2, 3 ORDER BY 1"
         ),
-        vec!["amount,amount,round(amount, 2),2", "customer_id,customer_id,identity,2"]
+        vec!["amount,amount,\"round(amount, 2)\",2", "customer_id,customer_id,identity,2"]
     );
 
     // Version-exact recursive lineage: day 2's model comes from day 2's raw data only.

@@ -12,7 +12,9 @@
 mod error;
 mod pg;
 mod read_only_guard;
+mod sqlstate;
 
 pub use error::ServerError;
 pub use pg::{PgServer, PgServerOptions};
 pub use read_only_guard::ReadOnlyGuard;
+pub use sqlstate::{SqlStateErrors, sqlstate};

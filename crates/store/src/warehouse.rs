@@ -154,10 +154,10 @@ async fn open_table(name: &'static str, url: Url, memory: Option<Arc<dyn ObjectS
         builder = builder.with_storage_backend(store, url);
     }
     let mut table = builder.build().map_err(delta)?;
-    match table.load().await {
-        Ok(()) => return Ok(table),
-        Err(deltalake::DeltaTableError::NotATable(_)) => {}
-        Err(e) => return Err(delta(e)),
+    // Check first: loading a missing table makes delta-rs log an error before it says so.
+    if table.verify_deltatable_existence().await.map_err(delta)? {
+        table.load().await.map_err(delta)?;
+        return Ok(table);
     }
     let schema = schema_of(name).ok_or_else(|| StoreError::UnknownTable(name.to_string()))?;
     let kernel: StructType = schema.as_ref().try_into_kernel().map_err(|e| delta(e.into()))?;

@@ -1,0 +1,162 @@
+//! Normalisation and loading against a real (in-memory) Delta warehouse.
+
+use prov9_ingest::{IngestError, LoadOptions, Loader, RawEvent};
+use prov9_model::tables::{DatasetVersionRow, LineageEdgeRow, MetricRow, RunRow, TABLE_NAMES};
+use prov9_store::Warehouse;
+use serde_json::{Value, json};
+
+fn raw(events: &[Value]) -> Vec<RawEvent> {
+    events.iter().enumerate().map(|(i, e)| RawEvent { text: e.to_string(), source: format!("test:{}", i + 1) }).collect()
+}
+
+fn run_event(kind: &str, time: &str, run: &str, job: &str, inputs: Value, outputs: Value, facets: Value) -> Value {
+    json!({"eventType": kind, "eventTime": time, "producer": "test",
+           "run": {"runId": run, "facets": facets}, "job": {"namespace": "ns", "name": job},
+           "inputs": inputs, "outputs": outputs})
+}
+
+async fn load(warehouse: &Warehouse, events: &[Value], batch_events: usize) -> Result<prov9_ingest::LoadSummary, IngestError> {
+    let options = LoadOptions { batch_events, ..LoadOptions::default() };
+    let mut loader = Loader::new(warehouse.clone(), options).await?;
+    loader.load_events(raw(events)).await
+}
+
+async fn runs(warehouse: &Warehouse) -> Vec<RunRow> {
+    let mut rows: Vec<RunRow> = Vec::new();
+    for b in warehouse.read("runs", &[]).await.unwrap() {
+        rows.extend(RunRow::from_batch(&b).unwrap());
+    }
+    rows.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    rows
+}
+
+async fn edges(warehouse: &Warehouse) -> Vec<(String, String)> {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    for b in warehouse.read("lineage_edges", &[]).await.unwrap() {
+        rows.extend(LineageEdgeRow::from_batch(&b).unwrap().into_iter().map(|e| (e.src, e.dst)));
+    }
+    rows.sort();
+    rows
+}
+
+async fn count(warehouse: &Warehouse, table: &str) -> i64 {
+    let batches = warehouse.read(table, &[]).await.unwrap();
+    batches.iter().map(|b| b.num_rows() as i64).sum()
+}
+
+#[tokio::test]
+async fn a_run_merges_across_batches_and_loads() {
+    let wh = Warehouse::open("memory://").await.unwrap();
+    let start = run_event("START", "2026-01-01T00:00:00Z", "r1", "j", json!([]), json!([]), json!({"parent": {"run": {"runId": "p1"}, "job": {"namespace": "ns", "name": "dag"}}}));
+    let fail = run_event("FAIL", "2026-01-01T00:05:00Z", "r1", "j", json!([]), json!([]), json!({"errorMessage": {"message": "boom", "programmingLanguage": "python"}}));
+    // One event per batch: the FAIL updates the stored row (a Delta MERGE), later loaders see it.
+    load(&wh, &[start.clone()], 1).await.unwrap();
+    let summary = load(&wh, &[fail.clone(), start], 1).await.unwrap();
+    assert_eq!(summary.events_new, 1);
+    assert_eq!(summary.rows.get("runs"), 0, "an update is not a new row");
+    let rows = runs(&wh).await;
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    assert_eq!((r.run_id.as_str(), r.state.as_str(), r.error_message.as_deref()), ("run:r1", "FAIL", Some("boom")));
+    assert_eq!(r.parent_run_id.as_deref(), Some("run:p1"));
+    assert!(r.started_at.unwrap() < r.ended_at.unwrap());
+    // A late RUNNING event does not undo the terminal state.
+    let running = run_event("RUNNING", "2026-01-01T00:01:00Z", "r1", "j", json!([]), json!([]), json!({}));
+    load(&wh, &[running], 10).await.unwrap();
+    assert_eq!(runs(&wh).await[0].state, "FAIL");
+    assert_eq!(count(&wh, "events").await, 3);
+}
+
+#[tokio::test]
+async fn inputs_resolve_to_the_version_current_at_their_time() {
+    let wh = Warehouse::open("memory://").await.unwrap();
+    let out = |rows: i64| json!([{"namespace": "s3://b", "name": "raw", "outputFacets": {"outputStatistics": {"rowCount": rows}}}]);
+    let input = json!([{"namespace": "s3://b", "name": "raw"}]);
+    // Given out of order: resolution follows event time, not file order.
+    let events = [
+        run_event("COMPLETE", "2026-01-02T01:00:00Z", "use2", "use", input.clone(), json!([]), json!({})),
+        run_event("COMPLETE", "2026-01-02T00:00:00Z", "make2", "make", json!([]), out(20), json!({})),
+        run_event("COMPLETE", "2026-01-01T00:00:00Z", "make1", "make", json!([]), out(10), json!({})),
+        run_event("COMPLETE", "2026-01-01T01:00:00Z", "use1", "use", input.clone(), json!([]), json!({})),
+        run_event("COMPLETE", "2025-12-31T00:00:00Z", "use0", "use", json!([{"namespace": "s3://b", "name": "ext"}]), json!([]), json!({})),
+    ];
+    load(&wh, &events, 100).await.unwrap();
+    let v = |run: &str| format!("dataset:s3://b:raw@{run}");
+    let e = edges(&wh).await;
+    assert!(e.contains(&(v("make1"), "run:use1".into())), "{e:?}");
+    assert!(e.contains(&(v("make2"), "run:use2".into())), "{e:?}");
+    assert!(!e.contains(&(v("make1"), "run:use2".into())), "{e:?}");
+    assert!(e.contains(&("dataset:s3://b:ext@unversioned".into(), "run:use0".into())), "{e:?}");
+    assert!(e.contains(&("run:make2".into(), v("make2"))), "{e:?}");
+
+    let mut versions: Vec<DatasetVersionRow> = Vec::new();
+    for b in wh.read("dataset_versions", &[]).await.unwrap() {
+        versions.extend(DatasetVersionRow::from_batch(&b).unwrap());
+    }
+    let second = versions.iter().find(|r| r.version_id == v("make2")).unwrap();
+    assert_eq!(second.previous_version_id.as_deref(), Some(v("make1").as_str()));
+    assert_eq!(second.row_count, Some(20));
+    assert_eq!(second.created_by_run.as_deref(), Some("run:make2"));
+}
+
+#[tokio::test]
+async fn loading_twice_adds_nothing() {
+    let wh = Warehouse::open("memory://").await.unwrap();
+    let mut loader = Loader::new(wh.clone(), LoadOptions::default()).await.unwrap();
+    let first = loader.load_events(prov9_ingest::demo::events()).await.unwrap();
+    assert!(first.rows.get("lineage_edges") > 0 && first.rows.get("transformations") > 0);
+    let mut versions = Vec::new();
+    for t in TABLE_NAMES {
+        versions.push(wh.version(t).await.unwrap());
+    }
+    let mut again = Loader::new(wh.clone(), LoadOptions::default()).await.unwrap();
+    let second = again.load_events(prov9_ingest::demo::events()).await.unwrap();
+    assert_eq!((second.events_new, second.rows.total()), (0, 0));
+    for (t, v) in TABLE_NAMES.iter().zip(versions) {
+        assert_eq!(wh.version(t).await.unwrap(), v, "{t} got a commit");
+    }
+}
+
+#[tokio::test]
+async fn ml_facets_become_models_metrics_and_deployments() {
+    let wh = Warehouse::open("memory://").await.unwrap();
+    let model = json!({"name": "m", "version": "3"});
+    let events = [
+        run_event("COMPLETE", "2026-01-01T00:00:00Z", "t", "train", json!([{"namespace": "n", "name": "feat"}]), json!([]),
+                  json!({"prov9_training": {"model": model, "framework": "torch", "hyperparameters": {"lr": 0.01}, "metrics": {"loss": 0.5}}})),
+        run_event("COMPLETE", "2026-01-01T01:00:00Z", "e", "eval", json!([{"namespace": "n", "name": "holdout"}]), json!([]),
+                  json!({"prov9_evaluation": {"model": model, "metrics": {"auc": 0.9, "f1": "0.8"}}})),
+        run_event("COMPLETE", "2026-01-01T02:00:00Z", "d", "deploy", json!([]), json!([]),
+                  json!({"prov9_deployment": {"model": model, "environment": "prod", "target": "k8s://x", "hardware": {"gpu": "T4"}}})),
+    ];
+    load(&wh, &events, 100).await.unwrap();
+    assert_eq!(count(&wh, "model_versions").await, 1);
+    assert_eq!(count(&wh, "metrics").await, 3);
+    assert_eq!(count(&wh, "deployments").await, 1);
+    let e = edges(&wh).await;
+    let mv = "model:ns:m@3".to_string();
+    assert!(e.contains(&("run:t".into(), mv.clone())));
+    assert!(e.contains(&(mv.clone(), "run:e".into())));
+    assert!(e.contains(&(mv.clone(), "deployment:prod:m@d".into())));
+    let mut metrics = Vec::new();
+    for b in wh.read("metrics", &[]).await.unwrap() {
+        metrics.extend(MetricRow::from_batch(&b).unwrap());
+    }
+    let f1 = metrics.iter().find(|m| m.key == "f1").unwrap();
+    assert_eq!((f1.value, f1.run_id.as_str(), f1.model_version_id.as_deref()), (Some(0.8), "run:e", Some(mv.as_str())));
+    // The evaluation's only input is its evaluation dataset.
+    assert_eq!(f1.dataset_version_id.as_deref(), Some("dataset:n:holdout@unversioned"));
+}
+
+#[tokio::test]
+async fn a_bad_custom_facet_is_rejected_whole_with_its_field() {
+    let wh = Warehouse::open("memory://").await.unwrap();
+    let bad = run_event("COMPLETE", "2026-01-01T00:00:00Z", "t", "train", json!([]), json!([]),
+                        json!({"prov9_evaluation": {"model": {"name": "m", "version": "1"}, "metrics": {"auc": "high"}}}));
+    let ok = run_event("START", "2026-01-01T00:00:00Z", "t", "train", json!([]), json!([]), json!({}));
+    let err = load(&wh, &[ok, bad], 100).await.unwrap_err().to_string();
+    assert_eq!(err, "test:2: run.facets.prov9_evaluation.metrics.auc: expected a number");
+    for t in TABLE_NAMES {
+        assert_eq!(count(&wh, t).await, 0, "{t} has rows from a failed batch");
+    }
+}
