@@ -78,8 +78,12 @@ pub enum InputFormat {
 
 #[derive(Debug, Args)]
 pub struct SqlArgs {
-    /// The query.
-    pub query: String,
+    /// The query; `-` reads it from standard input.
+    #[arg(allow_hyphen_values = true, required_unless_present = "file")]
+    pub query: Option<String>,
+    /// Read the query from a file instead (e.g. sql/examples/upstream.sql).
+    #[arg(short, long, conflicts_with = "query")]
+    pub file: Option<std::path::PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
