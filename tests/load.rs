@@ -133,3 +133,23 @@ fn sql_output_formats() {
     let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(v["job_type"], "training");
 }
+
+#[test]
+fn a_line_that_is_not_utf8_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(demo_file()).unwrap();
+    let mut bytes = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if i == 3 {
+            bytes.extend_from_slice(&[0xff, 0xfe, b'{']);
+        } else {
+            bytes.extend_from_slice(line.as_bytes());
+        }
+        bytes.push(b'\n');
+    }
+    let bad = dir.path().join("latin1.ndjson");
+    std::fs::write(&bad, bytes).unwrap();
+    let out = run(&dir.path().join("wh"), &["load", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains(&format!("{}:4: not UTF-8 text", bad.display())), "{}", stderr(&out));
+}

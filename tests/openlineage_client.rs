@@ -7,13 +7,18 @@ use std::process::Command;
 
 use common::*;
 
-fn generate(out: &std::path::Path) -> bool {
+fn generate(out: &std::path::Path, per_file: bool) -> bool {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/airflow_like_pipeline.py");
     let has_client = Command::new("python3").args(["-c", "import openlineage.client"]).output().is_ok_and(|o| o.status.success());
     if !has_client {
         return !missing_client("python3 with openlineage-python (pip install openlineage-python)");
     }
-    let status = Command::new("python3").arg(script).arg(out).status().unwrap();
+    let mut cmd = Command::new("python3");
+    cmd.arg(script);
+    if per_file {
+        cmd.arg("--files");
+    }
+    let status = cmd.arg(out).status().unwrap();
     assert!(status.success(), "the generator failed");
     true
 }
@@ -22,7 +27,7 @@ fn generate(out: &std::path::Path) -> bool {
 fn two_day_pipeline_from_the_python_client() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("openlineage.ndjson");
-    if !generate(&file) {
+    if !generate(&file, false) {
         return;
     }
     let data = dir.path().join("wh");
@@ -99,4 +104,36 @@ fn two_day_pipeline_from_the_python_client() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("0 new"), "{}", stdout(&out));
     assert!(before == snapshot(&data), "reloading changed the warehouse");
+}
+
+/// The file transport's default mode: one (here pretty-printed) `.json` file per event. The same
+/// events load to the same rows, with the same ids: an event's id hashes its canonical JSON.
+#[test]
+fn one_file_per_event_loads_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openlineage.ndjson");
+    let per_event = dir.path().join("events");
+    std::fs::create_dir_all(&per_event).unwrap();
+    if !generate(&file, false) || !generate(&per_event.join("ol"), true) {
+        return;
+    }
+    assert_eq!(std::fs::read_dir(&per_event).unwrap().count(), 14);
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    assert!(run(&a, &["load", file.to_str().unwrap()]).status.success());
+    let out = run(&b, &["load", per_event.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("loaded 14 files: 14 events read, 14 new"), "{}", stdout(&out));
+    let ids = "SELECT event_id FROM events ORDER BY event_id";
+    assert_eq!(sql_rows(&a, ids), sql_rows(&b, ids));
+    for table in ["runs", "dataset_versions", "lineage_edges", "column_lineage", "model_versions"] {
+        let q = format!("SELECT count(*) FROM {table}");
+        assert_eq!(sql_rows(&a, &q), sql_rows(&b, &q), "{table}");
+    }
+    // A pretty-printed file cut short names its file and line.
+    let first = std::fs::read_dir(&per_event).unwrap().next().unwrap().unwrap().path();
+    let text = std::fs::read_to_string(&first).unwrap();
+    std::fs::write(&first, &text[..text.len() / 2]).unwrap();
+    let out = run(&dir.path().join("c"), &["load", first.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains(&format!("{}:", first.display())) && stderr(&out).contains("invalid JSON"), "{}", stderr(&out));
 }

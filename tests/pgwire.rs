@@ -119,5 +119,8 @@ async fn errors_carry_sqlstate_and_the_session_goes_on() {
     assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("42601"), "{err:?}");
     assert_eq!(client.simple_query("SELECT 1").await.map(|m| simple_rows(&m)).unwrap(), vec![vec![Some("1".to_string())]]);
     // Read-only transactions and session settings clients send.
-    client.batch_execute("BEGIN; SELECT 1; COMMIT; SET application_name = 'test'; SET client_min_messages = warning").await.unwrap();
+    client
+        .batch_execute("BEGIN; SELECT 1; COMMIT; SET application_name = 'test'; SET client_min_messages = warning; DISCARD ALL; DEALLOCATE ALL")
+        .await
+        .unwrap();
 }

@@ -1,7 +1,7 @@
 -- Upstream lineage: everything the model version churn@2 was built from, nearest first.
 -- Edges point the way data flows (input version -> run -> output version), so walking
--- upstream follows edges backwards, from dst to src. UNION (not UNION ALL) makes a cycle
--- terminate; the depth bound keeps a pathological graph from running long.
+-- upstream follows edges backwards, from dst to src. UNION (not UNION ALL) drops rows already
+-- found; the depth bound makes a cycle terminate (rows differ by depth, so UNION alone would not).
 WITH RECURSIVE upstream(node_id, depth) AS (
     SELECT 'model:acme-ml:churn@2', 0
     UNION

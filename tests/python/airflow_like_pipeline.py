@@ -2,9 +2,12 @@
 """Write a two-day, Airflow-like pipeline with the real OpenLineage Python client.
 
 Usage: airflow_like_pipeline.py OUTPUT.ndjson
+       airflow_like_pipeline.py --files DIR/PREFIX
 
-Events go through openlineage-python's file transport (append mode: one JSON event per line),
-exactly as a producer configured with `transport: {type: file, log_file_path: ..., append: true}`.
+Events go through openlineage-python's file transport: in append mode one JSON event per line,
+exactly as a producer configured with `transport: {type: file, log_file_path: ..., append: true}`;
+with --files the transport's default mode (one file per event, here in its pretty-printed debug
+layout).
 Each day: extract_orders (postgres -> raw/orders, row counts), clean_orders (raw -> clean, column
 lineage), train_churn (clean -> model churn@<day>, prov9_training facet). On day 2 the first
 clean_orders attempt fails with an error message and is retried.
@@ -47,8 +50,9 @@ class Prov9TrainingRunFacet(RunFacet):
         return "https://github.com/provenance-9/prov9/blob/main/sql/facets/1-0-0/TrainingRunFacet.json"
 
 
-def main(out: str) -> None:
-    client = OpenLineageClient(transport=FileTransport(FileConfig(log_file_path=out, append=True)))
+def main(out: str, per_file: bool) -> None:
+    config = FileConfig(log_file_path=out, append=not per_file, debug_mode=per_file)
+    client = OpenLineageClient(transport=FileTransport(config))
     schema = schema_dataset.SchemaDatasetFacet(fields=[
         schema_dataset.SchemaDatasetFacetFields(name="order_id", type="BIGINT"),
         schema_dataset.SchemaDatasetFacetFields(name="customer_id", type="BIGINT"),
@@ -101,4 +105,5 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    files = sys.argv[1] == "--files"
+    main(sys.argv[-1], files)

@@ -51,7 +51,7 @@ pub struct LoadArgs {
     /// Files or directories (.ndjson, .jsonl, .json, optionally .gz).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Input format.
+    /// Input format (OpenLineage is the only one so far; `auto` will tell it from others).
     #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
     pub format: InputFormat,
     /// Skip up to N bad lines (written to the rejects file) instead of stopping at the first.

@@ -16,13 +16,13 @@ pub struct Changes {
     pub datasets: BTreeMap<String, DatasetRow>,
     pub dataset_versions: BTreeMap<String, DatasetVersionRow>,
     pub transformations: Vec<TransformationRow>,
-    pub model_versions: Vec<ModelVersionRow>,
+    pub model_versions: BTreeMap<String, ModelVersionRow>,
     pub metrics: Vec<MetricRow>,
     pub deployments: Vec<DeploymentRow>,
     pub lineage_edges: Vec<LineageEdgeRow>,
     pub column_lineage: Vec<ColumnLineageRow>,
-    /// Ids of mutable rows first created by this batch (the others are updates of stored rows).
-    pub(crate) created: HashSet<String>,
+    /// (table, id) of mutable rows first created by this batch (the others update stored rows).
+    pub(crate) created: HashSet<(&'static str, String)>,
 }
 
 /// Rows added per table (updates of existing rows are not counted).
@@ -59,15 +59,17 @@ impl Changes {
 
     /// Rows this batch adds, per table.
     pub fn added(&self) -> RowCounts {
-        let new = |ids: &mut dyn Iterator<Item = &String>| ids.filter(|id| self.created.contains(*id)).count();
+        let new = |table: &'static str, ids: &mut dyn Iterator<Item = &String>| {
+            ids.filter(|id| self.created.contains(&(table, (*id).clone()))).count()
+        };
         let mut c = BTreeMap::new();
         c.insert(EventRow::NAME, self.events.len());
-        c.insert(JobRow::NAME, new(&mut self.jobs.keys()));
-        c.insert(RunRow::NAME, new(&mut self.runs.keys()));
-        c.insert(DatasetRow::NAME, new(&mut self.datasets.keys()));
-        c.insert(DatasetVersionRow::NAME, new(&mut self.dataset_versions.keys()));
+        c.insert(JobRow::NAME, new(JobRow::NAME, &mut self.jobs.keys()));
+        c.insert(RunRow::NAME, new(RunRow::NAME, &mut self.runs.keys()));
+        c.insert(DatasetRow::NAME, new(DatasetRow::NAME, &mut self.datasets.keys()));
+        c.insert(DatasetVersionRow::NAME, new(DatasetVersionRow::NAME, &mut self.dataset_versions.keys()));
         c.insert(TransformationRow::NAME, self.transformations.len());
-        c.insert(ModelVersionRow::NAME, self.model_versions.len());
+        c.insert(ModelVersionRow::NAME, new(ModelVersionRow::NAME, &mut self.model_versions.keys()));
         c.insert(MetricRow::NAME, self.metrics.len());
         c.insert(DeploymentRow::NAME, self.deployments.len());
         c.insert(LineageEdgeRow::NAME, self.lineage_edges.len());
@@ -84,7 +86,7 @@ impl Changes {
         self.commit_mutable(warehouse, DatasetVersionRow::NAME, &self.dataset_versions, "version_id", DatasetVersionRow::to_batch)
             .await?;
         append(warehouse, TransformationRow::NAME, &self.transformations, TransformationRow::to_batch).await?;
-        append(warehouse, ModelVersionRow::NAME, &self.model_versions, ModelVersionRow::to_batch).await?;
+        self.commit_mutable(warehouse, ModelVersionRow::NAME, &self.model_versions, "version_id", ModelVersionRow::to_batch).await?;
         append(warehouse, MetricRow::NAME, &self.metrics, MetricRow::to_batch).await?;
         append(warehouse, DeploymentRow::NAME, &self.deployments, DeploymentRow::to_batch).await?;
         append(warehouse, LineageEdgeRow::NAME, &self.lineage_edges, LineageEdgeRow::to_batch).await?;
@@ -106,7 +108,7 @@ impl Changes {
         }
         let rows_vec: Vec<R> = rows.values().cloned().collect();
         let batch = to_batch(&rows_vec);
-        if rows.keys().all(|id| self.created.contains(id)) {
+        if rows.keys().all(|id| self.created.contains(&(table, id.clone()))) {
             warehouse.append(table, vec![batch]).await?;
         } else {
             warehouse.upsert(table, batch, key).await?;

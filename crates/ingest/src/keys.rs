@@ -39,11 +39,6 @@ impl Keyed for TransformationRow {
         digest(&[&self.run_id, &self.step.map(|s| s.to_string()).unwrap_or_default(), &self.name])
     }
 }
-impl Keyed for ModelVersionRow {
-    fn key(&self) -> KeyDigest {
-        digest(&[&self.version_id])
-    }
-}
 impl Keyed for MetricRow {
     fn key(&self) -> KeyDigest {
         digest(&[

@@ -101,13 +101,26 @@ pub struct Loader {
     batch: Vec<ParsedEvent>,
     batch_bytes: usize,
     rejects: Option<File>,
+    /// The Delta version of every table as `state` knows it: another writer's commit shows as a
+    /// difference, and the state is read again before the next batch is normalised.
+    table_versions: Vec<i64>,
 }
 
 impl Loader {
     /// Read the warehouse's state and get ready to load.
     pub async fn new(warehouse: Warehouse, options: LoadOptions) -> Result<Self, IngestError> {
+        let table_versions = table_versions(&warehouse).await?;
         let state = WarehouseState::load(&warehouse).await?;
-        Ok(Loader { warehouse, state, options, summary: LoadSummary::default(), batch: Vec::new(), batch_bytes: 0, rejects: None })
+        Ok(Loader {
+            warehouse,
+            state,
+            options,
+            summary: LoadSummary::default(),
+            batch: Vec::new(),
+            batch_bytes: 0,
+            rejects: None,
+            table_versions,
+        })
     }
 
     /// What has been committed so far (also after an error).
@@ -120,7 +133,7 @@ impl Loader {
         let started = Instant::now();
         let mut files = Vec::new();
         for p in paths {
-            collect_files(p, &mut files)?;
+            files_of(p, &mut files)?;
         }
         let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
         progress.start(total);
@@ -149,21 +162,55 @@ impl Loader {
         let mut file = File::open(path).map_err(io)?;
         let mut magic = [0u8; 2];
         let gz = file.read(&mut magic).map_err(io)? == 2 && magic == [0x1f, 0x8b];
+        let size = file.metadata().map_err(io)?.len();
         drop(file);
-        let counter = Arc::new(AtomicU64::new(0));
-        let reader: Box<dyn BufRead> = {
-            let raw = CountingFile { file: File::open(path).map_err(io)?, count: counter.clone() };
-            if gz {
-                Box::new(BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(raw)))
-            } else {
-                Box::new(BufReader::with_capacity(1 << 20, raw))
+        if is_json_document(path) && size <= MAX_DOCUMENT_BYTES {
+            let (mut reader, counter) = open_reader(path, gz)?;
+            let mut bytes = Vec::new();
+            (&mut reader).take(MAX_DOCUMENT_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+            // Small enough once decompressed: parse it whole. Otherwise read it as NDJSON.
+            if bytes.len() as u64 <= MAX_DOCUMENT_BYTES {
+                progress.advance(counter.load(Ordering::Relaxed));
+                let display = path.display().to_string();
+                return match String::from_utf8(bytes) {
+                    Ok(text) => self.load_document(&text, &display, progress).await,
+                    Err(e) => self.reject("", format!("{display}:1"), format!("not UTF-8 text: {}", e.utf8_error())),
+                };
             }
-        };
+        }
+        self.load_lines(path, gz, progress).await
+    }
+
+    async fn load_lines(&mut self, path: &Path, gz: bool, progress: &dyn LoadProgress) -> Result<(), IngestError> {
+        let io = |source| IngestError::Io { path: path.to_path_buf(), source };
+        let (mut reader, counter) = open_reader(path, gz)?;
         let display = path.display().to_string();
         let mut reported = 0u64;
-        for (i, line) in reader.lines().enumerate() {
-            let line = line.map_err(|e| IngestError::Io { path: path.to_path_buf(), source: e })?;
-            self.add_line(&line, format!("{display}:{}", i + 1), progress).await?;
+        let mut buf = Vec::new();
+        let mut line_no = 0usize;
+        loop {
+            buf.clear();
+            if (&mut reader).take(MAX_LINE_BYTES + 1).read_until(b'\n', &mut buf).map_err(io)? == 0 {
+                break;
+            }
+            line_no += 1;
+            let source = format!("{display}:{line_no}");
+            if buf.len() as u64 > MAX_LINE_BYTES {
+                // Skip the rest of the line without holding it.
+                let mut rest = Vec::new();
+                while !buf.ends_with(b"\n") && !rest.ends_with(b"\n") {
+                    rest.clear();
+                    if (&mut reader).take(1 << 20).read_until(b'\n', &mut rest).map_err(io)? == 0 {
+                        break;
+                    }
+                }
+                self.reject("", source, format!("line longer than {} MiB", MAX_LINE_BYTES >> 20))?;
+                continue;
+            }
+            match std::str::from_utf8(&buf) {
+                Ok(text) => self.add_line(text, source, progress).await?,
+                Err(e) => self.reject(&String::from_utf8_lossy(&buf), source, format!("not UTF-8 text: {e}"))?,
+            }
             let read = counter.load(Ordering::Relaxed);
             if read > reported {
                 progress.advance(read - reported);
@@ -171,6 +218,32 @@ impl Loader {
             }
         }
         Ok(())
+    }
+
+    /// A `.json` file: one event (the OpenLineage client's file transport writes one per file,
+    /// pretty-printed in its debug mode) or several, however laid out.
+    async fn load_document(&mut self, text: &str, display: &str, progress: &dyn LoadProgress) -> Result<(), IngestError> {
+        let mut values = serde_json::Deserializer::from_str(text).into_iter::<serde::de::IgnoredAny>();
+        // Line numbers are counted as the values go by, never from the start again.
+        let (mut counted_to, mut line) = (0usize, 1usize);
+        loop {
+            let start = values.byte_offset();
+            match values.next() {
+                None => return Ok(()),
+                Some(Ok(_)) => {
+                    let value = &text[start..values.byte_offset()];
+                    let begins = start + (value.len() - value.trim_start().len());
+                    line += text[counted_to..begins].matches('\n').count();
+                    counted_to = begins;
+                    self.add_line(value, format!("{display}:{line}"), progress).await?;
+                }
+                Some(Err(e)) => {
+                    // The rest of the document cannot be read past a syntax error.
+                    let location = format!("{display}:{}", e.line());
+                    return self.reject(text[start..].trim(), location, format!("invalid JSON: {e}"));
+                }
+            }
+        }
     }
 
     async fn add_line(&mut self, line: &str, source: String, progress: &dyn LoadProgress) -> Result<(), IngestError> {
@@ -230,6 +303,12 @@ impl Loader {
         }
         let batch = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
+        let now = table_versions(&self.warehouse).await?;
+        if now != self.table_versions {
+            tracing::info!("the warehouse changed under this load (another writer); reading its state again");
+            self.state = WarehouseState::load(&self.warehouse).await?;
+            self.table_versions = now;
+        }
         let mut normalizer = Normalizer::new(&mut self.state);
         normalizer
             .apply_batch(batch)
@@ -237,6 +316,7 @@ impl Loader {
         let changes = normalizer.finish();
         let events = changes.events.len();
         let rows = changes.commit(&self.warehouse).await?;
+        self.table_versions = table_versions(&self.warehouse).await?;
         self.summary.events_new += events;
         self.summary.rows.add(&rows);
         progress.committed(events, &rows);
@@ -249,10 +329,79 @@ fn parse(text: &str) -> Result<(Event, String), String> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     let event = Event::from_json(&value).map_err(|e| e.to_string())?;
     validate(&event).map_err(|e| e.to_string())?;
-    // serde_json's default map is ordered by key, so this is canonical.
-    let canonical = value.to_string();
-    let id = hex::encode(Sha256::digest(canonical.as_bytes()));
-    Ok((event, id))
+    Ok((event, event_id(&value)))
+}
+
+/// SHA-256 of the canonical JSON of an event: object keys sorted, no whitespace.
+pub fn event_id(value: &serde_json::Value) -> String {
+    let mut canonical = String::new();
+    write_canonical(value, &mut canonical);
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// Sorted explicitly: serde_json keeps insertion order when any crate in the build enables
+/// its `preserve_order` feature, and ids must not depend on that.
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(v, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+async fn table_versions(warehouse: &Warehouse) -> Result<Vec<i64>, IngestError> {
+    let mut versions = Vec::with_capacity(prov9_model::tables::TABLE_NAMES.len());
+    for table in prov9_model::tables::TABLE_NAMES {
+        versions.push(warehouse.version(table).await?);
+    }
+    Ok(versions)
+}
+
+/// A buffered reader over a file (decompressed if gzip) and a count of the file bytes read.
+fn open_reader(path: &Path, gz: bool) -> Result<(Box<dyn BufRead>, Arc<AtomicU64>), IngestError> {
+    let file = File::open(path).map_err(|source| IngestError::Io { path: path.to_path_buf(), source })?;
+    let counter = Arc::new(AtomicU64::new(0));
+    let raw = CountingFile { file, count: counter.clone() };
+    let reader: Box<dyn BufRead> = if gz {
+        Box::new(BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(raw)))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 20, raw))
+    };
+    Ok((reader, counter))
+}
+
+/// `.json` files up to this size are read whole, as JSON documents; larger ones line by line.
+const MAX_DOCUMENT_BYTES: u64 = 64 << 20;
+
+/// A longer line is rejected as a bad line (an OpenLineage event is kilobytes).
+const MAX_LINE_BYTES: u64 = 256 << 20;
+
+fn is_json_document(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    name.ends_with(".json") || name.ends_with(".json.gz")
 }
 
 fn is_loadable(path: &Path) -> bool {
@@ -268,7 +417,6 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError>
         out.push(path.to_path_buf());
         return Ok(());
     }
-    let before = out.len();
     let mut entries: Vec<PathBuf> = std::fs::read_dir(path).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(io)?;
     entries.sort();
     for entry in entries {
@@ -278,7 +426,14 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError>
             out.push(entry);
         }
     }
-    if out.len() == before && before == 0 {
+    Ok(())
+}
+
+/// Files of one command-line path; a directory without a loadable file is an error.
+fn files_of(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError> {
+    let before = out.len();
+    collect_files(path, out)?;
+    if out.len() == before {
         return Err(IngestError::NothingToLoad { path: path.to_path_buf() });
     }
     Ok(())

@@ -163,8 +163,16 @@ impl<'a> Normalizer<'a> {
         // Inputs: every event that names them links them to the run.
         let mut resolved_inputs: Vec<(String, String, String)> = Vec::new(); // (namespace, name, version id)
         for input in &event.inputs {
-            self.upsert_dataset(input);
-            let version_id = self.resolve_input(input, at);
+            let dataset_id = self.upsert_dataset(input);
+            let key = (run_id.clone(), dataset_id);
+            let version_id = match (facets::dataset_version(&input.facets), self.state.run_inputs.get(&key)) {
+                (None, Some(v)) => v.clone(),
+                _ => {
+                    let v = self.resolve_input(input, at);
+                    self.state.run_inputs.insert(key, v.clone());
+                    v
+                }
+            };
             self.edge(&version_id, &run_id, "input", &run_id, at);
             resolved_inputs.push((input.namespace.clone(), input.name.clone(), version_id));
         }
@@ -189,6 +197,19 @@ impl<'a> Normalizer<'a> {
         if !produced {
             return Ok(());
         }
+        // Column-lineage sources that are not inputs resolve before this event's outputs exist,
+        // so a dataset rewritten in place points at its previous version, not at itself.
+        for output in &event.outputs {
+            for c in facets::column_lineage(&output.facets) {
+                let known = resolved_inputs.iter().any(|(ns, n, _)| *ns == c.input_namespace && *n == c.input_name);
+                if !known {
+                    let d = Dataset { namespace: c.input_namespace.clone(), name: c.input_name.clone(), facets: Facets::new(), io_facets: Facets::new() };
+                    self.upsert_dataset(&d);
+                    let v = self.resolve_input(&d, at);
+                    resolved_inputs.push((c.input_namespace, c.input_name, v));
+                }
+            }
+        }
         for output in &event.outputs {
             self.upsert_dataset(output);
             let (version, origin) = match facets::dataset_version(&output.facets) {
@@ -198,15 +219,13 @@ impl<'a> Normalizer<'a> {
             let version_id = self.ensure_version(output, &version, origin, at, Some(&run_id));
             self.edge(&run_id, &version_id, "output", &run_id, at);
             for c in facets::column_lineage(&output.facets) {
-                let src = resolved_inputs
+                let Some(src) = resolved_inputs
                     .iter()
                     .find(|(ns, n, _)| *ns == c.input_namespace && *n == c.input_name)
                     .map(|(_, _, v)| v.clone())
-                    .unwrap_or_else(|| {
-                        let d = Dataset { namespace: c.input_namespace.clone(), name: c.input_name.clone(), facets: Facets::new(), io_facets: Facets::new() };
-                        self.upsert_dataset(&d);
-                        self.resolve_input(&d, at)
-                    });
+                else {
+                    continue; // resolved above; unreachable
+                };
                 let row = ColumnLineageRow {
                     src_dataset_version: src,
                     src_column: c.input_column,
@@ -228,8 +247,13 @@ impl<'a> Normalizer<'a> {
             let (model_version, _) = self.ensure_model(&ev.model, &job.namespace, at, None, None);
             self.edge(&model_version, &run_id, "input", &run_id, at);
             let dataset_version = match &ev.dataset {
-                Some(d) => Some(self.resolve_ref(d, at)),
-                None if resolved_inputs.len() == 1 => Some(resolved_inputs[0].2.clone()),
+                Some(d) => {
+                    let v = self.resolve_ref(d, at);
+                    // The evaluation read it, whether or not the producer listed it as an input.
+                    self.edge(&v, &run_id, "input", &run_id, at);
+                    Some(v)
+                }
+                None if event.inputs.len() == 1 => Some(resolved_inputs[0].2.clone()),
                 None => None,
             };
             self.metrics(&run_id, Some(&model_version), dataset_version.as_deref(), &ev.metrics, at, "prov9_evaluation.metrics")?;
@@ -321,7 +345,7 @@ impl<'a> Normalizer<'a> {
         };
         let merged = match self.state.jobs.get(&job_id) {
             None => {
-                self.changes.created.insert(job_id.clone());
+                self.changes.created.insert((JobRow::NAME, job_id.clone()));
                 new
             }
             Some(old) => JobRow {
@@ -341,7 +365,7 @@ impl<'a> Normalizer<'a> {
     fn merge_run(&mut self, new: RunRow, event_type: Option<EventType>) {
         let merged = match self.state.runs.get(&new.run_id) {
             None => {
-                self.changes.created.insert(new.run_id.clone());
+                self.changes.created.insert((RunRow::NAME, new.run_id.clone()));
                 new
             }
             Some(old) => {
@@ -358,10 +382,15 @@ impl<'a> Normalizer<'a> {
                     state: if takes_state { new.state } else { old.state.clone() },
                     started_at: min_opt(old.started_at, new.started_at),
                     ended_at: if takes_state { new.ended_at.or(old.ended_at) } else { old.ended_at.or(new.ended_at) },
-                    code_version: new.code_version.or(old.code_version.clone()),
-                    parameters: new.parameters.or(old.parameters.clone()),
-                    environment: new.environment.or(old.environment.clone()),
-                    error_message: new.error_message.or(old.error_message.clone()),
+                    code_version: newest(newer, new.code_version, &old.code_version),
+                    parameters: newest(newer, new.parameters, &old.parameters),
+                    environment: newest(newer, new.environment, &old.environment),
+                    // A run that ends up COMPLETE has no error, whatever an earlier event said.
+                    error_message: if takes_state && event_type == Some(EventType::Complete) {
+                        new.error_message
+                    } else {
+                        newest(newer, new.error_message, &old.error_message)
+                    },
                     updated_at: old.updated_at.max(new.updated_at),
                 }
             }
@@ -384,7 +413,7 @@ impl<'a> Normalizer<'a> {
         };
         let merged = match self.state.datasets.get(&dataset_id) {
             None => {
-                self.changes.created.insert(dataset_id.clone());
+                self.changes.created.insert((DatasetRow::NAME, dataset_id.clone()));
                 new
             }
             Some(old) => DatasetRow {
@@ -445,7 +474,7 @@ impl<'a> Normalizer<'a> {
         };
         let merged = match self.state.versions.get(&version_id) {
             None => {
-                self.changes.created.insert(version_id.clone());
+                self.changes.created.insert((DatasetVersionRow::NAME, version_id.clone()));
                 let previous = (origin != "unversioned")
                     .then(|| self.state.latest_version(&dataset_id, at, true).map(str::to_string))
                     .flatten();
@@ -494,10 +523,26 @@ impl<'a> Normalizer<'a> {
             artifact_uri: training.and_then(|t| t.artifact_uri.clone()),
             created_at: at,
         };
-        // Model versions are written once; a training event should precede its evaluations.
-        self.insert(ModelVersionRow::NAME, row, |c| &mut c.model_versions);
+        let merged = match self.state.models.get(&version_id) {
+            None => {
+                self.changes.created.insert((ModelVersionRow::NAME, version_id.clone()));
+                row
+            }
+            // Seen first in an evaluation or deployment: the training facet fills it in.
+            Some(old) if old.training_run_id.is_none() && training.is_some() => row,
+            Some(old) => old.clone(),
+        };
+        if self.state.models.get(&version_id) != Some(&merged) {
+            self.state.models.insert(version_id.clone(), merged.clone());
+            self.changes.model_versions.insert(version_id.clone(), merged);
+        }
         (version_id, model.name.clone())
     }
+}
+
+/// The newer event's value if it has one, else the other's.
+fn newest(new_is_newer: bool, new: Option<String>, old: &Option<String>) -> Option<String> {
+    if new_is_newer { new.or_else(|| old.clone()) } else { old.clone().or(new) }
 }
 
 fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
@@ -529,11 +574,21 @@ fn strip_meta(v: &Value) -> Value {
 /// facets and their metric values), so that a bad event is rejected whole, before any of it is
 /// applied.
 pub fn validate(event: &Event) -> Result<(), ModelError> {
-    let EventKind::Run { run, job, .. } = &event.kind else {
-        return Ok(());
+    let (run, job) = match &event.kind {
+        EventKind::Run { run, job, .. } => (Some(run), job),
+        EventKind::Job { job } => (None, job),
+        EventKind::Dataset { .. } => return Ok(()),
     };
+    if let Some(f) = facets::custom::<facets::JobFacet>(&job.facets, facets::JOB_FACET, "job.facets")?
+        && !facets::JOB_TYPES.contains(&f.job_type.as_str())
+    {
+        return Err(ModelError::field(
+            format!("job.facets.{}.jobType", facets::JOB_FACET),
+            format!("{:?} is not one of {}", f.job_type, facets::JOB_TYPES.join(", ")),
+        ));
+    }
+    let Some(run) = run else { return Ok(()) };
     let path = "run.facets";
-    let _: Option<facets::JobFacet> = facets::custom(&job.facets, facets::JOB_FACET, "job.facets")?;
     let _: Option<facets::RunFacet> = facets::custom(&run.facets, facets::RUN_FACET, path)?;
     let _: Option<facets::PreprocessingFacet> = facets::custom(&run.facets, facets::PREPROCESSING_FACET, path)?;
     let _: Option<facets::DeploymentFacet> = facets::custom(&run.facets, facets::DEPLOYMENT_FACET, path)?;

@@ -19,6 +19,10 @@ pub struct WarehouseState {
     pub(crate) runs: HashMap<String, RunRow>,
     pub(crate) datasets: HashMap<String, DatasetRow>,
     pub(crate) versions: HashMap<String, DatasetVersionRow>,
+    pub(crate) models: HashMap<String, ModelVersionRow>,
+    /// (run id, dataset id) -> the version the run read: an input resolves once per run, so
+    /// a run's START and COMPLETE cannot link it to two versions.
+    pub(crate) run_inputs: HashMap<(String, String), String>,
     /// Per dataset id: (created_at, version_id), sorted by time.
     pub(crate) versions_by_dataset: HashMap<String, Vec<(DateTime<Utc>, String)>>,
 }
@@ -52,10 +56,8 @@ impl WarehouseState {
             };
         }
         keys_of!(TransformationRow);
-        keys_of!(ModelVersionRow);
         keys_of!(MetricRow);
         keys_of!(DeploymentRow);
-        keys_of!(LineageEdgeRow);
         keys_of!(ColumnLineageRow);
 
         macro_rules! rows_of {
@@ -71,6 +73,17 @@ impl WarehouseState {
         rows_of!(RunRow, runs, run_id);
         rows_of!(DatasetRow, datasets, dataset_id);
         rows_of!(DatasetVersionRow, versions, version_id);
+        rows_of!(ModelVersionRow, models, version_id);
+        for batch in warehouse.read(LineageEdgeRow::NAME, &[]).await? {
+            for edge in LineageEdgeRow::from_batch(&batch).map_err(|e| corrupt(LineageEdgeRow::NAME, e))? {
+                state.keys.entry(LineageEdgeRow::NAME).or_default().insert(edge.key());
+                if edge.edge_type == "input"
+                    && let Some(version) = state.versions.get(&edge.src)
+                {
+                    state.run_inputs.insert((edge.dst.clone(), version.dataset_id.clone()), edge.src.clone());
+                }
+            }
+        }
         let versions: Vec<(String, DateTime<Utc>, String)> =
             state.versions.values().map(|v| (v.dataset_id.clone(), v.created_at, v.version_id.clone())).collect();
         for (dataset, at, id) in versions {

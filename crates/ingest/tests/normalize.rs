@@ -160,3 +160,59 @@ async fn a_bad_custom_facet_is_rejected_whole_with_its_field() {
         assert_eq!(count(&wh, t).await, 0, "{t} has rows from a failed batch");
     }
 }
+
+#[test]
+fn event_ids_hash_the_canonical_json() {
+    // Computed independently: Python's json.dumps(e, sort_keys=True, separators=(",", ":"),
+    // ensure_ascii=False), then SHA-256.
+    let pretty = r#"{ "producer": "p", "run": {"runId": "r1", "facets": {}},
+        "job": {"namespace": "ns", "name": "j", "facets": {"b": 1, "a": [true, null, "x\u00e9"]}},
+        "eventType": "START", "eventTime": "2026-01-01T00:00:00Z" }"#;
+    let value: Value = serde_json::from_str(pretty).unwrap();
+    assert_eq!(prov9_ingest::event_id(&value), "95c56921bfb2cd849cf6f4b6a187f7b4cd613e186b0a9a0da86164f601971a3f");
+}
+
+#[tokio::test]
+async fn an_input_resolves_once_per_run() {
+    let wh = Warehouse::open("memory://").await.unwrap();
+    let out = json!([{"namespace": "n", "name": "d"}]);
+    let input = json!([{"namespace": "n", "name": "d"}]);
+    let events = [
+        run_event("COMPLETE", "2026-01-01T00:00:00Z", "p1", "make", json!([]), out.clone(), json!({})),
+        run_event("START", "2026-01-01T01:00:00Z", "c", "use", input.clone(), json!([]), json!({})),
+        // A new version lands while the consumer runs; its COMPLETE still read the first one.
+        run_event("COMPLETE", "2026-01-01T01:30:00Z", "p2", "make", json!([]), out, json!({})),
+        run_event("COMPLETE", "2026-01-01T02:00:00Z", "c", "use", input, json!([]), json!({})),
+    ];
+    // Across batches too: the choice survives in lineage_edges.
+    load(&wh, &events[..2], 100).await.unwrap();
+    load(&wh, &events[2..], 100).await.unwrap();
+    let into_c: Vec<String> = edges(&wh).await.into_iter().filter(|(_, d)| d == "run:c").map(|(s, _)| s).collect();
+    assert_eq!(into_c, vec!["dataset:n:d@p1".to_string()]);
+}
+
+#[tokio::test]
+async fn a_model_seen_first_in_an_evaluation_gets_its_training_facts() {
+    let wh = Warehouse::open("memory://").await.unwrap();
+    let model = json!({"name": "m", "version": "1"});
+    let eval = run_event("COMPLETE", "2026-01-02T00:00:00Z", "e", "eval", json!([]), json!([]),
+                         json!({"prov9_evaluation": {"model": model, "dataset": {"namespace": "n", "name": "holdout"}, "metrics": {"auc": 0.7}}}));
+    let train = run_event("COMPLETE", "2026-01-01T00:00:00Z", "t", "train", json!([]), json!([]),
+                          json!({"prov9_training": {"model": model, "framework": "torch"}}));
+    load(&wh, &[eval], 100).await.unwrap();
+    load(&wh, &[train], 100).await.unwrap();
+    let batches = wh.read("model_versions", &[]).await.unwrap();
+    let rows: Vec<_> = batches.iter().flat_map(|b| prov9_model::tables::ModelVersionRow::from_batch(b).unwrap()).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].framework.as_deref(), rows[0].training_run_id.as_deref()), (Some("torch"), Some("run:t")));
+    // The evaluation dataset is an input of the evaluation run.
+    assert!(edges(&wh).await.contains(&("dataset:n:holdout@unversioned".into(), "run:e".into())));
+}
+
+#[tokio::test]
+async fn a_bad_job_type_is_rejected_in_job_events_too() {
+    let wh = Warehouse::open("memory://").await.unwrap();
+    let job_event = json!({"eventTime": "2026-01-01T00:00:00Z", "job": {"namespace": "ns", "name": "j", "facets": {"prov9_job": {"jobType": "cooking"}}}});
+    let err = load(&wh, &[job_event], 100).await.unwrap_err().to_string();
+    assert!(err.starts_with("test:1: job.facets.prov9_job.jobType: \"cooking\" is not one of ingestion"), "{err}");
+}

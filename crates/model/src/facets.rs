@@ -45,6 +45,9 @@ pub fn custom<T: DeserializeOwned>(facets: &Facets, name: &str, path: &str) -> R
     }
 }
 
+/// The values of `jobs.job_type`.
+pub const JOB_TYPES: [&str; 6] = ["ingestion", "preprocessing", "training", "evaluation", "deployment", "other"];
+
 /// `prov9_job`: what kind of work a job does.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]

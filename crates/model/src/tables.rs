@@ -14,7 +14,7 @@ define_table! {
         event_id: String,
         event_time: DateTime<Utc>,
         event_type: String,
-        /// Where the event came from: `file:<path>:<line>`, `http`, `demo`.
+        /// Where the event came from: `<path>:<line>` of a loaded file, or `demo:<line>`.
         source: String,
         run_id: Option<String>,
         job_id: Option<String>,

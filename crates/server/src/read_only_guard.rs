@@ -1,8 +1,10 @@
 //! The first query hook of every connection: refuse anything that is not a read.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
-use datafusion::common::ParamValues;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::common::{DFSchema, ParamValues};
+use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{Set, Statement};
@@ -48,6 +50,8 @@ enum Verdict {
     /// A `SET` of something datafusion-postgres would apply to the context shared by every
     /// connection, and that no client needs: acknowledge it and do nothing.
     IgnoreSet,
+    /// A session statement with nothing to do: answer with this tag.
+    Acknowledge(&'static str),
     Deny(String),
 }
 
@@ -63,9 +67,11 @@ fn verdict(statement: &Statement) -> Verdict {
         | Statement::Rollback { .. }
         | Statement::Fetch { .. }
         | Statement::Close { .. }
-        | Statement::Discard { .. }
-        | Statement::Deallocate { .. }
         | Statement::Set(Set::SetTimeZone { .. }) => Verdict::Pass,
+        // Connection pools send these; prepared statements live in the protocol layer, and
+        // DataFusion's own (shared) PREPARE store is never written, since PREPARE is refused.
+        Statement::Discard { .. } => Verdict::Acknowledge("DISCARD ALL"),
+        Statement::Deallocate { .. } => Verdict::Acknowledge("DEALLOCATE"),
         Statement::Set(Set::SingleAssignment { variable, .. }) => {
             let name = variable.to_string().to_ascii_lowercase();
             if name.starts_with("datafusion.") {
@@ -113,6 +119,7 @@ impl QueryHook for ReadOnlyGuard {
             Verdict::CheckPlan => check_plan(statement, ctx).await.err().map(Err),
             Verdict::Pass => None,
             Verdict::IgnoreSet => Some(Ok(Response::Execution(Tag::new("SET")))),
+            Verdict::Acknowledge(tag) => Some(Ok(Response::Execution(Tag::new(tag)))),
             Verdict::Deny(what) => Some(Err(deny(what))),
         }
     }
@@ -126,6 +133,12 @@ impl QueryHook for ReadOnlyGuard {
         match verdict(statement) {
             Verdict::CheckPlan => check_plan(statement, ctx).await.err().map(Err),
             Verdict::Pass | Verdict::IgnoreSet => None,
+            // DataFusion cannot plan these; an empty plan carries them to execution, where
+            // `handle_extended_query` answers them.
+            Verdict::Acknowledge(_) => Some(Ok(LogicalPlan::EmptyRelation(EmptyRelation {
+                produce_one_row: false,
+                schema: Arc::new(DFSchema::empty()),
+            }))),
             Verdict::Deny(what) => Some(Err(deny(what))),
         }
     }
@@ -142,6 +155,7 @@ impl QueryHook for ReadOnlyGuard {
             Verdict::CheckPlan => check_read_only(plan).err().map(|v| Err(deny(v.0))),
             Verdict::Pass => None,
             Verdict::IgnoreSet => Some(Ok(Response::Execution(Tag::new("SET")))),
+            Verdict::Acknowledge(tag) => Some(Ok(Response::Execution(Tag::new(tag)))),
             Verdict::Deny(what) => Some(Err(deny(what))),
         }
     }
