@@ -216,3 +216,17 @@ async fn a_bad_job_type_is_rejected_in_job_events_too() {
     let err = load(&wh, &[job_event], 100).await.unwrap_err().to_string();
     assert!(err.starts_with("test:1: job.facets.prov9_job.jobType: \"cooking\" is not one of ingestion"), "{err}");
 }
+
+#[tokio::test]
+async fn a_loader_notices_another_writer_and_adds_nothing_twice() {
+    let wh = Warehouse::open("memory://").await.unwrap();
+    // Both loaders read the (empty) state before either commits.
+    let mut first = Loader::new(wh.clone(), LoadOptions::default()).await.unwrap();
+    let mut second = Loader::new(wh.clone(), LoadOptions::default()).await.unwrap();
+    let a = first.load_events(prov9_ingest::demo::events()).await.unwrap();
+    let b = second.load_events(prov9_ingest::demo::events()).await.unwrap();
+    assert!(a.events_new > 0);
+    assert_eq!((b.events_new, b.rows.total()), (0, 0), "the second loader wrote what the first had");
+    assert_eq!(count(&wh, "events").await, a.events_new as i64);
+    assert_eq!(count(&wh, "lineage_edges").await, a.rows.get("lineage_edges") as i64);
+}
