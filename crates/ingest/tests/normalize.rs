@@ -50,7 +50,7 @@ async fn a_run_merges_across_batches_and_loads() {
     let start = run_event("START", "2026-01-01T00:00:00Z", "r1", "j", json!([]), json!([]), json!({"parent": {"run": {"runId": "p1"}, "job": {"namespace": "ns", "name": "dag"}}}));
     let fail = run_event("FAIL", "2026-01-01T00:05:00Z", "r1", "j", json!([]), json!([]), json!({"errorMessage": {"message": "boom", "programmingLanguage": "python"}}));
     // One event per batch: the FAIL updates the stored row (a Delta MERGE), later loaders see it.
-    load(&wh, &[start.clone()], 1).await.unwrap();
+    load(&wh, std::slice::from_ref(&start), 1).await.unwrap();
     let summary = load(&wh, &[fail.clone(), start], 1).await.unwrap();
     assert_eq!(summary.events_new, 1);
     assert_eq!(summary.rows.get("runs"), 0, "an update is not a new row");
