@@ -14,19 +14,40 @@ fn load_query_and_reload_changes_nothing() {
     let out = run(&data, &["load", demo.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let summary = stdout(&out);
-    assert!(summary.contains(&format!("{lines} events read, {lines} new")), "{summary}");
+    assert!(
+        summary.contains(&format!("{lines} events read, {lines} new")),
+        "{summary}"
+    );
 
-    assert_eq!(sql_rows(&data, "SELECT count(*) FROM events"), vec![lines.to_string()]);
+    assert_eq!(
+        sql_rows(&data, "SELECT count(*) FROM events"),
+        vec![lines.to_string()]
+    );
     // Every run's START and terminal event merged into one row.
-    let runs = sql_rows(&data, "SELECT count(*) FROM runs")[0].parse::<usize>().unwrap();
+    let runs = sql_rows(&data, "SELECT count(*) FROM runs")[0]
+        .parse::<usize>()
+        .unwrap();
     assert_eq!(runs * 2, lines);
-    assert_eq!(sql_rows(&data, "SELECT state, count(*) FROM runs GROUP BY state ORDER BY state"), vec!["COMPLETE,16", "FAIL,1"]);
+    assert_eq!(
+        sql_rows(
+            &data,
+            "SELECT state, count(*) FROM runs GROUP BY state ORDER BY state"
+        ),
+        vec!["COMPLETE,16", "FAIL,1"]
+    );
 
     let before = snapshot(&data);
     let again = run(&data, &["load", demo.to_str().unwrap()]);
     assert!(again.status.success(), "{}", stderr(&again));
-    assert!(stdout(&again).contains(&format!("{lines} events read, 0 new")), "{}", stdout(&again));
-    assert!(before == snapshot(&data), "reloading the same file changed the warehouse");
+    assert!(
+        stdout(&again).contains(&format!("{lines} events read, 0 new")),
+        "{}",
+        stdout(&again)
+    );
+    assert!(
+        before == snapshot(&data),
+        "reloading the same file changed the warehouse"
+    );
 }
 
 #[test]
@@ -47,8 +68,15 @@ fn loads_directories_and_gzip() {
     let data = dir.path().join("wh");
     let out = run(&data, &["load", input.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).starts_with("loaded 2 files"), "{}", stdout(&out));
-    assert_eq!(sql_rows(&data, "SELECT count(*) FROM events"), vec![lines.len().to_string()]);
+    assert!(
+        stdout(&out).starts_with("loaded 2 files"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        sql_rows(&data, "SELECT count(*) FROM events"),
+        vec![lines.len().to_string()]
+    );
 }
 
 #[test]
@@ -63,18 +91,36 @@ fn a_bad_line_is_named_and_loses_nothing_committed() {
     let data = dir.path().join("wh");
 
     // Batches of 10: lines 1-10 commit, the batch holding line 20 does not.
-    let out = run(&data, &["load", "--batch-size", "10", bad.to_str().unwrap()]);
+    let out = run(
+        &data,
+        &["load", "--batch-size", "10", bad.to_str().unwrap()],
+    );
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains(&format!("{}:20: run.runId: expected a string", bad.display())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:20: run.runId: expected a string",
+            bad.display()
+        )),
+        "{err}"
+    );
     assert_eq!(sql_rows(&data, "SELECT count(*) FROM events"), vec!["10"]);
 
     // Fixing the line and loading again completes the load without doubling anything.
     std::fs::write(&bad, good.join("\n")).unwrap();
-    let out = run(&data, &["load", "--batch-size", "10", bad.to_str().unwrap()]);
+    let out = run(
+        &data,
+        &["load", "--batch-size", "10", bad.to_str().unwrap()],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(sql_rows(&data, "SELECT count(*) FROM events"), vec![good.len().to_string()]);
-    assert_eq!(sql_rows(&data, "SELECT count(*), count(DISTINCT run_id) FROM runs"), vec![format!("{0},{0}", good.len() / 2)]);
+    assert_eq!(
+        sql_rows(&data, "SELECT count(*) FROM events"),
+        vec![good.len().to_string()]
+    );
+    assert_eq!(
+        sql_rows(&data, "SELECT count(*), count(DISTINCT run_id) FROM runs"),
+        vec![format!("{0},{0}", good.len() / 2)]
+    );
 }
 
 #[test]
@@ -89,22 +135,54 @@ fn max_errors_skips_bad_lines_into_a_rejects_file() {
     let data = dir.path().join("wh");
     let rejects = dir.path().join("rejects.ndjson");
 
-    let out = run(&data, &["load", "--max-errors", "1", "--rejects", rejects.to_str().unwrap(), bad.to_str().unwrap()]);
+    let out = run(
+        &data,
+        &[
+            "load",
+            "--max-errors",
+            "1",
+            "--rejects",
+            rejects.to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("1 rejected"), "{}", stdout(&out));
-    assert_eq!(sql_rows(&data, "SELECT count(*) FROM events"), vec![(n - 1).to_string()]);
+    assert_eq!(
+        sql_rows(&data, "SELECT count(*) FROM events"),
+        vec![(n - 1).to_string()]
+    );
     let rejected = std::fs::read_to_string(&rejects).unwrap();
     let record: serde_json::Value = serde_json::from_str(rejected.lines().next().unwrap()).unwrap();
     assert_eq!(record["location"], format!("{}:3", bad.display()));
     assert_eq!(record["line"], "{not json");
-    assert!(record["error"].as_str().unwrap().starts_with("invalid JSON"));
+    assert!(
+        record["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid JSON")
+    );
 
     // Two bad lines with --max-errors 1: the load fails.
     lines[5] = "[]".to_string();
     std::fs::write(&bad, lines.join("\n")).unwrap();
-    let out = run(&dir.path().join("wh2"), &["load", "--max-errors", "1", "--rejects", rejects.to_str().unwrap(), bad.to_str().unwrap()]);
+    let out = run(
+        &dir.path().join("wh2"),
+        &[
+            "load",
+            "--max-errors",
+            "1",
+            "--rejects",
+            rejects.to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ],
+    );
     assert!(!out.status.success());
-    assert!(stderr(&out).contains(":6: $: an OpenLineage event must be a JSON object"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(":6: $: an OpenLineage event must be a JSON object"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -118,17 +196,27 @@ fn bad_sql_is_an_error_with_nonzero_exit() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("read-only"), "{}", stderr(&out));
     // The empty warehouse still answers.
-    assert_eq!(sql_rows(&data, "SELECT count(*) FROM lineage_edges"), vec!["0"]);
+    assert_eq!(
+        sql_rows(&data, "SELECT count(*) FROM lineage_edges"),
+        vec!["0"]
+    );
 }
 
 #[test]
 fn sql_output_formats() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("wh");
-    assert!(run(&data, &["load", demo_file().to_str().unwrap()]).status.success());
+    assert!(
+        run(&data, &["load", demo_file().to_str().unwrap()])
+            .status
+            .success()
+    );
     let q = "SELECT name, job_type FROM jobs WHERE name = 'train_churn_model'";
     let table = stdout(&run(&data, &["sql", q]));
-    assert!(table.contains("| train_churn_model | training |") && table.contains("(1 row)"), "{table}");
+    assert!(
+        table.contains("| train_churn_model | training |") && table.contains("(1 row)"),
+        "{table}"
+    );
     let json = stdout(&run(&data, &["sql", "--format", "json", q]));
     let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(v["job_type"], "training");
@@ -151,5 +239,9 @@ fn a_line_that_is_not_utf8_is_named() {
     std::fs::write(&bad, bytes).unwrap();
     let out = run(&dir.path().join("wh"), &["load", bad.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains(&format!("{}:4: not UTF-8 text", bad.display())), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{}:4: not UTF-8 text", bad.display())),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -8,8 +8,12 @@ use std::process::Command;
 use common::*;
 
 fn generate(out: &std::path::Path, per_file: bool) -> bool {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/airflow_like_pipeline.py");
-    let has_client = Command::new("python3").args(["-c", "import openlineage.client"]).output().is_ok_and(|o| o.status.success());
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python/airflow_like_pipeline.py");
+    let has_client = Command::new("python3")
+        .args(["-c", "import openlineage.client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !has_client {
         return !missing_client("python3 with openlineage-python (pip install openlineage-python)");
     }
@@ -36,7 +40,10 @@ fn two_day_pipeline_from_the_python_client() {
 
     // Runs: one row per run in its latest state; day 2's failed attempt keeps its error.
     assert_eq!(
-        sql_rows(&data, "SELECT j.name, r.state, count(*) FROM runs r JOIN jobs j USING (job_id) GROUP BY 1, 2 ORDER BY 1, 2"),
+        sql_rows(
+            &data,
+            "SELECT j.name, r.state, count(*) FROM runs r JOIN jobs j USING (job_id) GROUP BY 1, 2 ORDER BY 1, 2"
+        ),
         vec![
             "orders_dag.clean_orders,COMPLETE,2",
             "orders_dag.clean_orders,FAIL,1",
@@ -45,15 +52,25 @@ fn two_day_pipeline_from_the_python_client() {
         ]
     );
     assert_eq!(
-        sql_rows(&data, "SELECT error_message, ended_at > started_at FROM runs WHERE state = 'FAIL'"),
+        sql_rows(
+            &data,
+            "SELECT error_message, ended_at > started_at FROM runs WHERE state = 'FAIL'"
+        ),
         vec!["psycopg2.OperationalError: server closed the connection unexpectedly,true"]
     );
-    assert_eq!(sql_rows(&data, "SELECT code_version FROM runs GROUP BY code_version"), vec!["a1b2c3d"]);
+    assert_eq!(
+        sql_rows(&data, "SELECT code_version FROM runs GROUP BY code_version"),
+        vec!["a1b2c3d"]
+    );
 
     // Datasets and their versions, with row counts, linked in order.
     assert_eq!(
         sql_rows(&data, "SELECT namespace, name FROM datasets ORDER BY name"),
-        vec!["s3://acme-warehouse,clean/orders", "postgres://shop-db:5432,public.orders", "s3://acme-warehouse,raw/orders"]
+        vec![
+            "s3://acme-warehouse,clean/orders",
+            "postgres://shop-db:5432,public.orders",
+            "s3://acme-warehouse,raw/orders"
+        ]
     );
     assert_eq!(
         sql_rows(
@@ -63,7 +80,13 @@ fn two_day_pipeline_from_the_python_client() {
         ),
         vec!["1000,true,run", "2000,false,run"]
     );
-    assert_eq!(sql_rows(&data, "SELECT row_count FROM dataset_versions WHERE dataset_id LIKE '%clean/orders' ORDER BY created_at"), vec!["990", "1980"]);
+    assert_eq!(
+        sql_rows(
+            &data,
+            "SELECT row_count FROM dataset_versions WHERE dataset_id LIKE '%clean/orders' ORDER BY created_at"
+        ),
+        vec!["990", "1980"]
+    );
 
     // Column lineage, version to version.
     assert_eq!(
@@ -71,7 +94,10 @@ fn two_day_pipeline_from_the_python_client() {
             &data,
             "SELECT src_column, dst_column, transformation, count(*) FROM column_lineage GROUP BY 1, 2, 3 ORDER BY 1"
         ),
-        vec!["amount,amount,\"round(amount, 2)\",2", "customer_id,customer_id,identity,2"]
+        vec![
+            "amount,amount,\"round(amount, 2)\",2",
+            "customer_id,customer_id,identity,2"
+        ]
     );
 
     // Version-exact recursive lineage: day 2's model comes from day 2's raw data only.
@@ -94,7 +120,10 @@ fn two_day_pipeline_from_the_python_client() {
 
     // Training facet: model versions with hyperparameters, reachable through JSON operators.
     assert_eq!(
-        sql_rows(&data, "SELECT version, hyperparameters->>'max_iter', architecture FROM model_versions ORDER BY version"),
+        sql_rows(
+            &data,
+            "SELECT version, hyperparameters->>'max_iter', architecture FROM model_versions ORDER BY version"
+        ),
         vec!["1,100,logistic_regression", "2,200,logistic_regression"]
     );
 
@@ -122,18 +151,38 @@ fn one_file_per_event_loads_the_same() {
     assert!(run(&a, &["load", file.to_str().unwrap()]).status.success());
     let out = run(&b, &["load", per_event.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).starts_with("loaded 14 files: 14 events read, 14 new"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("loaded 14 files: 14 events read, 14 new"),
+        "{}",
+        stdout(&out)
+    );
     let ids = "SELECT event_id FROM events ORDER BY event_id";
     assert_eq!(sql_rows(&a, ids), sql_rows(&b, ids));
-    for table in ["runs", "dataset_versions", "lineage_edges", "column_lineage", "model_versions"] {
+    for table in [
+        "runs",
+        "dataset_versions",
+        "lineage_edges",
+        "column_lineage",
+        "model_versions",
+    ] {
         let q = format!("SELECT count(*) FROM {table}");
         assert_eq!(sql_rows(&a, &q), sql_rows(&b, &q), "{table}");
     }
     // A pretty-printed file cut short names its file and line.
-    let first = std::fs::read_dir(&per_event).unwrap().next().unwrap().unwrap().path();
+    let first = std::fs::read_dir(&per_event)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let text = std::fs::read_to_string(&first).unwrap();
     std::fs::write(&first, &text[..text.len() / 2]).unwrap();
     let out = run(&dir.path().join("c"), &["load", first.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains(&format!("{}:", first.display())) && stderr(&out).contains("invalid JSON"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{}:", first.display()))
+            && stderr(&out).contains("invalid JSON"),
+        "{}",
+        stderr(&out)
+    );
 }

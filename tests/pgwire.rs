@@ -6,7 +6,9 @@ use common::*;
 use tokio_postgres::{NoTls, SimpleQueryMessage};
 
 async fn connect(server: &Server) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(&server.conn_str(), NoTls).await.expect("connects");
+    let (client, connection) = tokio_postgres::connect(&server.conn_str(), NoTls)
+        .await
+        .expect("connects");
     tokio::spawn(async move {
         let _ = connection.await;
     });
@@ -17,7 +19,9 @@ fn simple_rows(messages: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
     messages
         .iter()
         .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
+            SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
+            }
             _ => None,
         })
         .collect()
@@ -30,7 +34,12 @@ async fn queries_over_the_wire() {
     let client = connect(&server).await;
 
     // Simple protocol.
-    let rows = simple_rows(&client.simple_query("SELECT count(*) FROM runs WHERE state = 'FAIL'").await.unwrap());
+    let rows = simple_rows(
+        &client
+            .simple_query("SELECT count(*) FROM runs WHERE state = 'FAIL'")
+            .await
+            .unwrap(),
+    );
     assert_eq!(rows, vec![vec![Some("1".to_string())]]);
 
     // Extended protocol with a parameter and typed results.
@@ -38,9 +47,22 @@ async fn queries_over_the_wire() {
         .query("SELECT name, version, hyperparameters->>'max_depth' AS depth FROM model_versions WHERE name = $1 ORDER BY version", &[&"churn"])
         .await
         .unwrap();
-    let got: Vec<(String, String, String)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
-    assert_eq!(got, vec![("churn".into(), "1".into(), "6".into()), ("churn".into(), "2".into(), "8".into())]);
-    let n: i64 = client.query_one("SELECT count(*) FROM metrics", &[]).await.unwrap().get(0);
+    let got: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("churn".into(), "1".into(), "6".into()),
+            ("churn".into(), "2".into(), "8".into())
+        ]
+    );
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM metrics", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert!(n >= 8, "{n}");
 
     // The recursive downstream of day 1's raw clickstream reaches churn@1 and its deployments,
@@ -52,7 +74,10 @@ async fn queries_over_the_wire() {
         SELECT n.kind, n.namespace, n.name, n.version FROM down JOIN lineage_nodes n USING (node_id) \
         WHERE n.kind IN ('model_version', 'deployment') ORDER BY n.kind, n.namespace";
     let rows = client.query(downstream, &[]).await.unwrap();
-    let got: Vec<(String, String, Option<String>)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(3))).collect();
+    let got: Vec<(String, String, Option<String>)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(3)))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -74,7 +99,10 @@ async fn writes_are_refused_with_42501_and_change_nothing() {
     let attempts = [
         format!("COPY (SELECT * FROM runs) TO '{}'", outside.display()),
         format!("COPY runs TO '{}'", outside.display()),
-        format!("CREATE EXTERNAL TABLE secrets STORED AS CSV LOCATION '{}'", "/etc/"),
+        format!(
+            "CREATE EXTERNAL TABLE secrets STORED AS CSV LOCATION '{}'",
+            "/etc/"
+        ),
         "CREATE TABLE t AS SELECT 1 AS x".to_string(),
         "CREATE VIEW v AS SELECT 1 AS x".to_string(),
         "INSERT INTO runs (run_id) VALUES ('x')".to_string(),
@@ -87,17 +115,33 @@ async fn writes_are_refused_with_42501_and_change_nothing() {
     for sql in &attempts {
         for extended in [false, true] {
             let err = if extended {
-                client.query(sql.as_str(), &[]).await.map(|_| ()).expect_err(sql)
+                client
+                    .query(sql.as_str(), &[])
+                    .await
+                    .map(|_| ())
+                    .expect_err(sql)
             } else {
                 client.simple_query(sql).await.map(|_| ()).expect_err(sql)
             };
             let code = err.as_db_error().map(|e| e.code().code().to_string());
             // Postgres has no CREATE EXTERNAL TABLE: its parser refuses it as a syntax error.
-            let expected = if sql.starts_with("CREATE EXTERNAL") { "42601" } else { "42501" };
-            assert_eq!(code.as_deref(), Some(expected), "{sql} (extended: {extended}): {err:?}");
+            let expected = if sql.starts_with("CREATE EXTERNAL") {
+                "42601"
+            } else {
+                "42501"
+            };
+            assert_eq!(
+                code.as_deref(),
+                Some(expected),
+                "{sql} (extended: {extended}): {err:?}"
+            );
         }
         // The connection stays usable after every refusal.
-        let n: i64 = client.query_one("SELECT count(*) FROM runs", &[]).await.unwrap().get(0);
+        let n: i64 = client
+            .query_one("SELECT count(*) FROM runs", &[])
+            .await
+            .unwrap()
+            .get(0);
         assert_eq!(n, 17);
     }
     assert!(!outside.exists(), "COPY wrote a file on the server");
@@ -109,15 +153,38 @@ async fn errors_carry_sqlstate_and_the_session_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("wh"), &[]);
     let client = connect(&server).await;
-    let err = client.simple_query("SELECT no_such_column FROM runs").await.unwrap_err();
-    let db = err.as_db_error().expect("a Postgres error, not a dropped connection");
+    let err = client
+        .simple_query("SELECT no_such_column FROM runs")
+        .await
+        .unwrap_err();
+    let db = err
+        .as_db_error()
+        .expect("a Postgres error, not a dropped connection");
     assert!(db.message().contains("no_such_column"), "{}", db.message());
     assert_eq!(db.code().code(), "42703");
-    let err = client.query("SELECT * FROM no_such_table", &[]).await.unwrap_err();
-    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("42P01"), "{err:?}");
+    let err = client
+        .query("SELECT * FROM no_such_table", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_db_error().map(|e| e.code().code()),
+        Some("42P01"),
+        "{err:?}"
+    );
     let err = client.simple_query("SELEC 1").await.unwrap_err();
-    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("42601"), "{err:?}");
-    assert_eq!(client.simple_query("SELECT 1").await.map(|m| simple_rows(&m)).unwrap(), vec![vec![Some("1".to_string())]]);
+    assert_eq!(
+        err.as_db_error().map(|e| e.code().code()),
+        Some("42601"),
+        "{err:?}"
+    );
+    assert_eq!(
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map(|m| simple_rows(&m))
+            .unwrap(),
+        vec![vec![Some("1".to_string())]]
+    );
     // Read-only transactions and session settings clients send.
     client
         .batch_execute("BEGIN; SELECT 1; COMMIT; SET application_name = 'test'; SET client_min_messages = warning; DISCARD ALL; DEALLOCATE ALL")

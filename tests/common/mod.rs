@@ -16,7 +16,12 @@ pub fn prov9() -> Command {
 
 /// Run `prov9 --data DATA ARGS...`.
 pub fn run(data: &Path, args: &[&str]) -> Output {
-    prov9().arg("--data").arg(data).args(args).output().expect("prov9 runs")
+    prov9()
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("prov9 runs")
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -30,7 +35,11 @@ pub fn stderr(o: &Output) -> String {
 /// `prov9 sql --format csv QUERY`, asserting success; the rows without the header.
 pub fn sql_rows(data: &Path, query: &str) -> Vec<String> {
     let out = run(data, &["sql", "--format", "csv", query]);
-    assert!(out.status.success(), "query failed: {query}\n{}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "query failed: {query}\n{}",
+        stderr(&out)
+    );
     stdout(&out).lines().skip(1).map(str::to_string).collect()
 }
 
@@ -44,7 +53,9 @@ pub fn missing_client(what: &str) -> bool {
     if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0") {
         panic!("{what} is required under CI=true but is not available");
     }
-    eprintln!("SKIPPED: {what} is not available (install it, or run under CI=true to make this a failure)");
+    eprintln!(
+        "SKIPPED: {what} is not available (install it, or run under CI=true to make this a failure)"
+    );
     true
 }
 
@@ -59,7 +70,13 @@ impl Server {
         let mut child = prov9()
             .arg("--data")
             .arg(data)
-            .args(["serve", "--pg-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--pg-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+            ])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -71,7 +88,11 @@ impl Server {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if !sent && let Some(rest) = line.split("postgresql://127.0.0.1:").nth(1) {
-                    let port: u16 = rest.split('/').next().and_then(|p| p.parse().ok()).expect("port in banner");
+                    let port: u16 = rest
+                        .split('/')
+                        .next()
+                        .and_then(|p| p.parse().ok())
+                        .expect("port in banner");
                     let _ = tx.send(port);
                     sent = true;
                 }
@@ -86,7 +107,10 @@ impl Server {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("prov9 serve exited early: {status}");
             }
-            assert!(Instant::now() < deadline, "prov9 serve did not start in time");
+            assert!(
+                Instant::now() < deadline,
+                "prov9 serve did not start in time"
+            );
         };
         Server { child, port }
     }

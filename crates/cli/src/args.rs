@@ -9,7 +9,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "prov9", version, about)]
 pub struct Cli {
     /// Warehouse location: a directory, file://, s3://bucket/prefix, gs://, az:// or memory://.
-    #[arg(long, global = true, env = "PROV9_DATA", default_value = "./prov9-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "PROV9_DATA",
+        default_value = "./prov9-data"
+    )]
     pub data: String,
 
     /// More logging (-v info, -vv debug); PROV9_LOG takes a full tracing filter.

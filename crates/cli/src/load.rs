@@ -24,7 +24,9 @@ impl LoadProgress for Bar {
 }
 
 pub async fn run(data: &str, args: LoadArgs) -> anyhow::Result<()> {
-    let warehouse = Warehouse::open(data).await.with_context(|| format!("opening warehouse {data}"))?;
+    let warehouse = Warehouse::open(data)
+        .await
+        .with_context(|| format!("opening warehouse {data}"))?;
     let options = LoadOptions {
         max_errors: args.max_errors,
         rejects_path: args.rejects.clone(),
@@ -53,7 +55,10 @@ pub async fn run(data: &str, args: LoadArgs) -> anyhow::Result<()> {
         Err(e) => {
             let done = loader.summary();
             if done.events_new > 0 {
-                eprintln!("prov9: committed before the error: {} events ({})", done.events_new, done.rows);
+                eprintln!(
+                    "prov9: committed before the error: {} events ({})",
+                    done.events_new, done.rows
+                );
             }
             Err(e.into())
         }

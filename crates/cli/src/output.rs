@@ -5,7 +5,11 @@ use arrow::record_batch::RecordBatch;
 
 use crate::args::OutputFormat;
 
-pub fn render(schema: &SchemaRef, batches: &[RecordBatch], format: OutputFormat) -> anyhow::Result<String> {
+pub fn render(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    format: OutputFormat,
+) -> anyhow::Result<String> {
     Ok(match format {
         OutputFormat::Table => {
             let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
@@ -15,12 +19,17 @@ pub fn render(schema: &SchemaRef, batches: &[RecordBatch], format: OutputFormat)
             } else {
                 arrow::util::pretty::pretty_format_batches(batches)?
             };
-            format!("{table}\n({rows} row{})\n", if rows == 1 { "" } else { "s" })
+            format!(
+                "{table}\n({rows} row{})\n",
+                if rows == 1 { "" } else { "s" }
+            )
         }
         OutputFormat::Csv => {
             let mut out = Vec::new();
             {
-                let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut out);
+                let mut writer = arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(&mut out);
                 if batches.is_empty() {
                     writer.write(&RecordBatch::new_empty(schema.clone()))?;
                 }

@@ -9,12 +9,18 @@ use crate::output;
 
 pub async fn run(data: &str, args: SqlArgs) -> anyhow::Result<()> {
     let query = match (&args.query, &args.file) {
-        (_, Some(file)) => std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?,
-        (Some(q), None) if q == "-" => std::io::read_to_string(std::io::stdin()).context("reading the query from stdin")?,
+        (_, Some(file)) => {
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+        }
+        (Some(q), None) if q == "-" => {
+            std::io::read_to_string(std::io::stdin()).context("reading the query from stdin")?
+        }
         (Some(q), None) => q.clone(),
         (None, None) => anyhow::bail!("no query given"),
     };
-    let warehouse = Warehouse::open(data).await.with_context(|| format!("opening warehouse {data}"))?;
+    let warehouse = Warehouse::open(data)
+        .await
+        .with_context(|| format!("opening warehouse {data}"))?;
     let engine = Engine::new(&warehouse).await?;
     let (schema, batches) = engine.query(&query).await?;
     let text = output::render(&schema, &batches, args.format)?;

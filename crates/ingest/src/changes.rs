@@ -47,8 +47,17 @@ impl RowCounts {
 
 impl std::fmt::Display for RowCounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = self.0.iter().filter(|(_, n)| **n > 0).map(|(t, n)| format!("{t} +{n}")).collect();
-        if parts.is_empty() { write!(f, "no new rows") } else { write!(f, "{}", parts.join(", ")) }
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(t, n)| format!("{t} +{n}"))
+            .collect();
+        if parts.is_empty() {
+            write!(f, "no new rows")
+        } else {
+            write!(f, "{}", parts.join(", "))
+        }
     }
 }
 
@@ -60,16 +69,26 @@ impl Changes {
     /// Rows this batch adds, per table.
     pub fn added(&self) -> RowCounts {
         let new = |table: &'static str, ids: &mut dyn Iterator<Item = &String>| {
-            ids.filter(|id| self.created.contains(&(table, (*id).clone()))).count()
+            ids.filter(|id| self.created.contains(&(table, (*id).clone())))
+                .count()
         };
         let mut c = BTreeMap::new();
         c.insert(EventRow::NAME, self.events.len());
         c.insert(JobRow::NAME, new(JobRow::NAME, &mut self.jobs.keys()));
         c.insert(RunRow::NAME, new(RunRow::NAME, &mut self.runs.keys()));
-        c.insert(DatasetRow::NAME, new(DatasetRow::NAME, &mut self.datasets.keys()));
-        c.insert(DatasetVersionRow::NAME, new(DatasetVersionRow::NAME, &mut self.dataset_versions.keys()));
+        c.insert(
+            DatasetRow::NAME,
+            new(DatasetRow::NAME, &mut self.datasets.keys()),
+        );
+        c.insert(
+            DatasetVersionRow::NAME,
+            new(DatasetVersionRow::NAME, &mut self.dataset_versions.keys()),
+        );
         c.insert(TransformationRow::NAME, self.transformations.len());
-        c.insert(ModelVersionRow::NAME, new(ModelVersionRow::NAME, &mut self.model_versions.keys()));
+        c.insert(
+            ModelVersionRow::NAME,
+            new(ModelVersionRow::NAME, &mut self.model_versions.keys()),
+        );
         c.insert(MetricRow::NAME, self.metrics.len());
         c.insert(DeploymentRow::NAME, self.deployments.len());
         c.insert(LineageEdgeRow::NAME, self.lineage_edges.len());
@@ -80,17 +99,81 @@ impl Changes {
     /// Write every table, one commit each, `events` last (see the crate docs for why).
     pub async fn commit(self, warehouse: &Warehouse) -> Result<RowCounts, IngestError> {
         let added = self.added();
-        self.commit_mutable(warehouse, JobRow::NAME, &self.jobs, "job_id", JobRow::to_batch).await?;
-        self.commit_mutable(warehouse, RunRow::NAME, &self.runs, "run_id", RunRow::to_batch).await?;
-        self.commit_mutable(warehouse, DatasetRow::NAME, &self.datasets, "dataset_id", DatasetRow::to_batch).await?;
-        self.commit_mutable(warehouse, DatasetVersionRow::NAME, &self.dataset_versions, "version_id", DatasetVersionRow::to_batch)
-            .await?;
-        append(warehouse, TransformationRow::NAME, &self.transformations, TransformationRow::to_batch).await?;
-        self.commit_mutable(warehouse, ModelVersionRow::NAME, &self.model_versions, "version_id", ModelVersionRow::to_batch).await?;
-        append(warehouse, MetricRow::NAME, &self.metrics, MetricRow::to_batch).await?;
-        append(warehouse, DeploymentRow::NAME, &self.deployments, DeploymentRow::to_batch).await?;
-        append(warehouse, LineageEdgeRow::NAME, &self.lineage_edges, LineageEdgeRow::to_batch).await?;
-        append(warehouse, ColumnLineageRow::NAME, &self.column_lineage, ColumnLineageRow::to_batch).await?;
+        self.commit_mutable(
+            warehouse,
+            JobRow::NAME,
+            &self.jobs,
+            "job_id",
+            JobRow::to_batch,
+        )
+        .await?;
+        self.commit_mutable(
+            warehouse,
+            RunRow::NAME,
+            &self.runs,
+            "run_id",
+            RunRow::to_batch,
+        )
+        .await?;
+        self.commit_mutable(
+            warehouse,
+            DatasetRow::NAME,
+            &self.datasets,
+            "dataset_id",
+            DatasetRow::to_batch,
+        )
+        .await?;
+        self.commit_mutable(
+            warehouse,
+            DatasetVersionRow::NAME,
+            &self.dataset_versions,
+            "version_id",
+            DatasetVersionRow::to_batch,
+        )
+        .await?;
+        append(
+            warehouse,
+            TransformationRow::NAME,
+            &self.transformations,
+            TransformationRow::to_batch,
+        )
+        .await?;
+        self.commit_mutable(
+            warehouse,
+            ModelVersionRow::NAME,
+            &self.model_versions,
+            "version_id",
+            ModelVersionRow::to_batch,
+        )
+        .await?;
+        append(
+            warehouse,
+            MetricRow::NAME,
+            &self.metrics,
+            MetricRow::to_batch,
+        )
+        .await?;
+        append(
+            warehouse,
+            DeploymentRow::NAME,
+            &self.deployments,
+            DeploymentRow::to_batch,
+        )
+        .await?;
+        append(
+            warehouse,
+            LineageEdgeRow::NAME,
+            &self.lineage_edges,
+            LineageEdgeRow::to_batch,
+        )
+        .await?;
+        append(
+            warehouse,
+            ColumnLineageRow::NAME,
+            &self.column_lineage,
+            ColumnLineageRow::to_batch,
+        )
+        .await?;
         append(warehouse, EventRow::NAME, &self.events, EventRow::to_batch).await?;
         Ok(added)
     }
@@ -108,7 +191,10 @@ impl Changes {
         }
         let rows_vec: Vec<R> = rows.values().cloned().collect();
         let batch = to_batch(&rows_vec);
-        if rows.keys().all(|id| self.created.contains(&(table, id.clone()))) {
+        if rows
+            .keys()
+            .all(|id| self.created.contains(&(table, id.clone())))
+        {
             warehouse.append(table, vec![batch]).await?;
         } else {
             warehouse.upsert(table, batch, key).await?;

@@ -10,5 +10,8 @@ pub fn events() -> impl Iterator<Item = RawEvent> {
     PIPELINE_NDJSON
         .lines()
         .enumerate()
-        .map(|(i, line)| RawEvent { text: line.to_string(), source: format!("demo:{}", i + 1) })
+        .map(|(i, line)| RawEvent {
+            text: line.to_string(),
+            source: format!("demo:{}", i + 1),
+        })
 }

@@ -11,8 +11,15 @@ pub enum IngestError {
     #[error("{location}: {reason}")]
     BadEvent { location: String, reason: String },
     /// More bad lines than `--max-errors` allows.
-    #[error("{location}: {reason} (more than {max_errors} bad lines; rejected lines are in {rejects})")]
-    TooManyErrors { location: String, reason: String, max_errors: usize, rejects: String },
+    #[error(
+        "{location}: {reason} (more than {max_errors} bad lines; rejected lines are in {rejects})"
+    )]
+    TooManyErrors {
+        location: String,
+        reason: String,
+        max_errors: usize,
+        rejects: String,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

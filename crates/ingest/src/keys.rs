@@ -36,7 +36,11 @@ impl Keyed for EventRow {
 }
 impl Keyed for TransformationRow {
     fn key(&self) -> KeyDigest {
-        digest(&[&self.run_id, &self.step.map(|s| s.to_string()).unwrap_or_default(), &self.name])
+        digest(&[
+            &self.run_id,
+            &self.step.map(|s| s.to_string()).unwrap_or_default(),
+            &self.name,
+        ])
     }
 }
 impl Keyed for MetricRow {
@@ -63,6 +67,11 @@ impl Keyed for LineageEdgeRow {
 }
 impl Keyed for ColumnLineageRow {
     fn key(&self) -> KeyDigest {
-        digest(&[&self.src_dataset_version, &self.src_column, &self.dst_dataset_version, &self.dst_column])
+        digest(&[
+            &self.src_dataset_version,
+            &self.src_column,
+            &self.dst_dataset_version,
+            &self.dst_column,
+        ])
     }
 }

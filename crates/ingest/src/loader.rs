@@ -129,13 +129,21 @@ impl Loader {
     }
 
     /// Load files and directories (recursively: `.ndjson`, `.jsonl`, `.json`, each optionally `.gz`).
-    pub async fn load_paths(&mut self, paths: &[PathBuf], progress: &dyn LoadProgress) -> Result<LoadSummary, IngestError> {
+    pub async fn load_paths(
+        &mut self,
+        paths: &[PathBuf],
+        progress: &dyn LoadProgress,
+    ) -> Result<LoadSummary, IngestError> {
         let started = Instant::now();
         let mut files = Vec::new();
         for p in paths {
             files_of(p, &mut files)?;
         }
-        let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+        let total: u64 = files
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
         progress.start(total);
         for file in &files {
             self.load_file(file, progress).await?;
@@ -147,7 +155,10 @@ impl Loader {
     }
 
     /// Load events given as text (the bundled demo, tests).
-    pub async fn load_events(&mut self, events: impl IntoIterator<Item = RawEvent>) -> Result<LoadSummary, IngestError> {
+    pub async fn load_events(
+        &mut self,
+        events: impl IntoIterator<Item = RawEvent>,
+    ) -> Result<LoadSummary, IngestError> {
         let started = Instant::now();
         for e in events {
             self.add_line(&e.text, e.source, &()).await?;
@@ -157,8 +168,15 @@ impl Loader {
         Ok(self.summary.clone())
     }
 
-    async fn load_file(&mut self, path: &Path, progress: &dyn LoadProgress) -> Result<(), IngestError> {
-        let io = |source| IngestError::Io { path: path.to_path_buf(), source };
+    async fn load_file(
+        &mut self,
+        path: &Path,
+        progress: &dyn LoadProgress,
+    ) -> Result<(), IngestError> {
+        let io = |source| IngestError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let mut file = File::open(path).map_err(io)?;
         let mut magic = [0u8; 2];
         let gz = file.read(&mut magic).map_err(io)? == 2 && magic == [0x1f, 0x8b];
@@ -167,22 +185,37 @@ impl Loader {
         if is_json_document(path) && size <= MAX_DOCUMENT_BYTES {
             let (mut reader, counter) = open_reader(path, gz)?;
             let mut bytes = Vec::new();
-            (&mut reader).take(MAX_DOCUMENT_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+            (&mut reader)
+                .take(MAX_DOCUMENT_BYTES + 1)
+                .read_to_end(&mut bytes)
+                .map_err(io)?;
             // Small enough once decompressed: parse it whole. Otherwise read it as NDJSON.
             if bytes.len() as u64 <= MAX_DOCUMENT_BYTES {
                 progress.advance(counter.load(Ordering::Relaxed));
                 let display = path.display().to_string();
                 return match String::from_utf8(bytes) {
                     Ok(text) => self.load_document(&text, &display, progress).await,
-                    Err(e) => self.reject("", format!("{display}:1"), format!("not UTF-8 text: {}", e.utf8_error())),
+                    Err(e) => self.reject(
+                        "",
+                        format!("{display}:1"),
+                        format!("not UTF-8 text: {}", e.utf8_error()),
+                    ),
                 };
             }
         }
         self.load_lines(path, gz, progress).await
     }
 
-    async fn load_lines(&mut self, path: &Path, gz: bool, progress: &dyn LoadProgress) -> Result<(), IngestError> {
-        let io = |source| IngestError::Io { path: path.to_path_buf(), source };
+    async fn load_lines(
+        &mut self,
+        path: &Path,
+        gz: bool,
+        progress: &dyn LoadProgress,
+    ) -> Result<(), IngestError> {
+        let io = |source| IngestError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let (mut reader, counter) = open_reader(path, gz)?;
         let display = path.display().to_string();
         let mut reported = 0u64;
@@ -190,7 +223,12 @@ impl Loader {
         let mut line_no = 0usize;
         loop {
             buf.clear();
-            if (&mut reader).take(MAX_LINE_BYTES + 1).read_until(b'\n', &mut buf).map_err(io)? == 0 {
+            if (&mut reader)
+                .take(MAX_LINE_BYTES + 1)
+                .read_until(b'\n', &mut buf)
+                .map_err(io)?
+                == 0
+            {
                 break;
             }
             line_no += 1;
@@ -200,16 +238,29 @@ impl Loader {
                 let mut rest = Vec::new();
                 while !buf.ends_with(b"\n") && !rest.ends_with(b"\n") {
                     rest.clear();
-                    if (&mut reader).take(1 << 20).read_until(b'\n', &mut rest).map_err(io)? == 0 {
+                    if (&mut reader)
+                        .take(1 << 20)
+                        .read_until(b'\n', &mut rest)
+                        .map_err(io)?
+                        == 0
+                    {
                         break;
                     }
                 }
-                self.reject("", source, format!("line longer than {} MiB", MAX_LINE_BYTES >> 20))?;
+                self.reject(
+                    "",
+                    source,
+                    format!("line longer than {} MiB", MAX_LINE_BYTES >> 20),
+                )?;
                 continue;
             }
             match std::str::from_utf8(&buf) {
                 Ok(text) => self.add_line(text, source, progress).await?,
-                Err(e) => self.reject(&String::from_utf8_lossy(&buf), source, format!("not UTF-8 text: {e}"))?,
+                Err(e) => self.reject(
+                    &String::from_utf8_lossy(&buf),
+                    source,
+                    format!("not UTF-8 text: {e}"),
+                )?,
             }
             let read = counter.load(Ordering::Relaxed);
             if read > reported {
@@ -222,8 +273,14 @@ impl Loader {
 
     /// A `.json` file: one event (the OpenLineage client's file transport writes one per file,
     /// pretty-printed in its debug mode) or several, however laid out.
-    async fn load_document(&mut self, text: &str, display: &str, progress: &dyn LoadProgress) -> Result<(), IngestError> {
-        let mut values = serde_json::Deserializer::from_str(text).into_iter::<serde::de::IgnoredAny>();
+    async fn load_document(
+        &mut self,
+        text: &str,
+        display: &str,
+        progress: &dyn LoadProgress,
+    ) -> Result<(), IngestError> {
+        let mut values =
+            serde_json::Deserializer::from_str(text).into_iter::<serde::de::IgnoredAny>();
         // Line numbers are counted as the values go by, never from the start again.
         let (mut counted_to, mut line) = (0usize, 1usize);
         loop {
@@ -235,18 +292,28 @@ impl Loader {
                     let begins = start + (value.len() - value.trim_start().len());
                     line += text[counted_to..begins].matches('\n').count();
                     counted_to = begins;
-                    self.add_line(value, format!("{display}:{line}"), progress).await?;
+                    self.add_line(value, format!("{display}:{line}"), progress)
+                        .await?;
                 }
                 Some(Err(e)) => {
                     // The rest of the document cannot be read past a syntax error.
                     let location = format!("{display}:{}", e.line());
-                    return self.reject(text[start..].trim(), location, format!("invalid JSON: {e}"));
+                    return self.reject(
+                        text[start..].trim(),
+                        location,
+                        format!("invalid JSON: {e}"),
+                    );
                 }
             }
         }
     }
 
-    async fn add_line(&mut self, line: &str, source: String, progress: &dyn LoadProgress) -> Result<(), IngestError> {
+    async fn add_line(
+        &mut self,
+        line: &str,
+        source: String,
+        progress: &dyn LoadProgress,
+    ) -> Result<(), IngestError> {
         let text = line.trim();
         if text.is_empty() {
             return Ok(());
@@ -258,8 +325,15 @@ impl Loader {
                     return Ok(());
                 }
                 self.batch_bytes += text.len();
-                self.batch.push(ParsedEvent { event, event_id, payload: text.to_string(), source });
-                if self.batch.len() >= self.options.batch_events || self.batch_bytes >= self.options.batch_bytes {
+                self.batch.push(ParsedEvent {
+                    event,
+                    event_id,
+                    payload: text.to_string(),
+                    source,
+                });
+                if self.batch.len() >= self.options.batch_events
+                    || self.batch_bytes >= self.options.batch_bytes
+                {
                     self.flush(progress).await?;
                 }
                 Ok(())
@@ -284,7 +358,10 @@ impl Loader {
             });
         }
         let path = self.options.rejects_path.clone();
-        let io = |source| IngestError::Io { path: path.clone(), source };
+        let io = |source| IngestError::Io {
+            path: path.clone(),
+            source,
+        };
         if self.rejects.is_none() {
             self.rejects = Some(File::create(&path).map_err(io)?);
             self.summary.rejects_path = Some(path.clone());
@@ -305,14 +382,19 @@ impl Loader {
         self.batch_bytes = 0;
         let now = table_versions(&self.warehouse).await?;
         if now != self.table_versions {
-            tracing::info!("the warehouse changed under this load (another writer); reading its state again");
+            tracing::info!(
+                "the warehouse changed under this load (another writer); reading its state again"
+            );
             self.state = WarehouseState::load(&self.warehouse).await?;
             self.table_versions = now;
         }
         let mut normalizer = Normalizer::new(&mut self.state);
         normalizer
             .apply_batch(batch)
-            .map_err(|(location, e)| IngestError::BadEvent { location, reason: e.to_string() })?;
+            .map_err(|(location, e)| IngestError::BadEvent {
+                location,
+                reason: e.to_string(),
+            })?;
         let changes = normalizer.finish();
         let events = changes.events.len();
         let rows = changes.commit(&self.warehouse).await?;
@@ -326,7 +408,8 @@ impl Loader {
 
 /// Parse one line: the event, and its id (SHA-256 of the canonical JSON: keys sorted, no spaces).
 fn parse(text: &str) -> Result<(Event, String), String> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     let event = Event::from_json(&value).map_err(|e| e.to_string())?;
     validate(&event).map_err(|e| e.to_string())?;
     Ok((event, event_id(&value)))
@@ -382,11 +465,20 @@ async fn table_versions(warehouse: &Warehouse) -> Result<Vec<i64>, IngestError> 
 
 /// A buffered reader over a file (decompressed if gzip) and a count of the file bytes read.
 fn open_reader(path: &Path, gz: bool) -> Result<(Box<dyn BufRead>, Arc<AtomicU64>), IngestError> {
-    let file = File::open(path).map_err(|source| IngestError::Io { path: path.to_path_buf(), source })?;
+    let file = File::open(path).map_err(|source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let counter = Arc::new(AtomicU64::new(0));
-    let raw = CountingFile { file, count: counter.clone() };
+    let raw = CountingFile {
+        file,
+        count: counter.clone(),
+    };
     let reader: Box<dyn BufRead> = if gz {
-        Box::new(BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(raw)))
+        Box::new(BufReader::with_capacity(
+            1 << 20,
+            flate2::read::MultiGzDecoder::new(raw),
+        ))
     } else {
         Box::new(BufReader::with_capacity(1 << 20, raw))
     };
@@ -400,24 +492,41 @@ const MAX_DOCUMENT_BYTES: u64 = 64 << 20;
 const MAX_LINE_BYTES: u64 = 256 << 20;
 
 fn is_json_document(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     name.ends_with(".json") || name.ends_with(".json.gz")
 }
 
 fn is_loadable(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let name = name.strip_suffix(".gz").unwrap_or(&name);
-    [".ndjson", ".jsonl", ".json"].iter().any(|ext| name.ends_with(ext))
+    [".ndjson", ".jsonl", ".json"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
 }
 
 fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError> {
-    let io = |source| IngestError::Io { path: path.to_path_buf(), source };
+    let io = |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.is_file() {
         out.push(path.to_path_buf());
         return Ok(());
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(io)?;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(io)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
     entries.sort();
     for entry in entries {
         if entry.is_dir() {
@@ -434,7 +543,9 @@ fn files_of(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError> {
     let before = out.len();
     collect_files(path, out)?;
     if out.len() == before {
-        return Err(IngestError::NothingToLoad { path: path.to_path_buf() });
+        return Err(IngestError::NothingToLoad {
+            path: path.to_path_buf(),
+        });
     }
     Ok(())
 }

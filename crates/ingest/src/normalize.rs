@@ -10,11 +10,11 @@
 //!   -> evaluation run, run -> trained model version, model version -> deployment.
 
 use chrono::{DateTime, Utc};
+use prov9_model::ModelError;
 use prov9_model::facets::{self, DatasetRef, ModelRef};
 use prov9_model::ids;
 use prov9_model::openlineage::{Dataset, Event, EventKind, EventType, Facets, Job};
 use prov9_model::tables::*;
-use prov9_model::ModelError;
 use serde_json::{Map, Value};
 
 use crate::changes::Changes;
@@ -39,7 +39,11 @@ pub struct Normalizer<'a> {
 
 impl<'a> Normalizer<'a> {
     pub fn new(state: &'a mut WarehouseState) -> Self {
-        Normalizer { state, changes: Changes::default(), now: Utc::now() }
+        Normalizer {
+            state,
+            changes: Changes::default(),
+            now: Utc::now(),
+        }
     }
 
     /// Whether an event with this id is already stored (or in this batch).
@@ -50,8 +54,16 @@ impl<'a> Normalizer<'a> {
     /// Normalise a batch of events. Events are applied in time order, so that within a batch an
     /// input resolves to the version its producer wrote just before. On error nothing of the
     /// failing event is kept in the changes… but the caller must discard the whole batch anyway.
-    pub fn apply_batch(&mut self, mut events: Vec<ParsedEvent>) -> Result<(), (String, ModelError)> {
-        events.sort_by(|a, b| a.event.event_time.cmp(&b.event.event_time).then_with(|| type_rank(&a.event).cmp(&type_rank(&b.event))));
+    pub fn apply_batch(
+        &mut self,
+        mut events: Vec<ParsedEvent>,
+    ) -> Result<(), (String, ModelError)> {
+        events.sort_by(|a, b| {
+            a.event
+                .event_time
+                .cmp(&b.event.event_time)
+                .then_with(|| type_rank(&a.event).cmp(&type_rank(&b.event)))
+        });
         for e in events {
             self.apply(e)?;
         }
@@ -70,7 +82,10 @@ impl<'a> Normalizer<'a> {
         let source = e.source.clone();
         self.apply_event(&e.event).map_err(|err| (source, err))?;
         let (run_id, job_id) = match &e.event.kind {
-            EventKind::Run { run, job, .. } => (Some(ids::run_id(&run.run_id)), Some(ids::job_id(&job.namespace, &job.name))),
+            EventKind::Run { run, job, .. } => (
+                Some(ids::run_id(&run.run_id)),
+                Some(ids::job_id(&job.namespace, &job.name)),
+            ),
             EventKind::Job { job } => (None, Some(ids::job_id(&job.namespace, &job.name))),
             EventKind::Dataset { .. } => (None, None),
         };
@@ -103,7 +118,11 @@ impl<'a> Normalizer<'a> {
                     self.ensure_version(dataset, &v, "facet", at, None);
                 }
             }
-            EventKind::Run { event_type, run, job } => self.apply_run(event, *event_type, &run.run_id, &run.facets, job)?,
+            EventKind::Run {
+                event_type,
+                run,
+                job,
+            } => self.apply_run(event, *event_type, &run.run_id, &run.facets, job)?,
         }
         Ok(())
     }
@@ -119,11 +138,16 @@ impl<'a> Normalizer<'a> {
         let at = event.event_time;
         let run_id = ids::run_id(run_uuid);
         let path = "run.facets";
-        let run_facet: Option<facets::RunFacet> = facets::custom(run_facets, facets::RUN_FACET, path)?;
-        let preprocessing: Option<facets::PreprocessingFacet> = facets::custom(run_facets, facets::PREPROCESSING_FACET, path)?;
-        let training: Option<facets::TrainingFacet> = facets::custom(run_facets, facets::TRAINING_FACET, path)?;
-        let evaluation: Option<facets::EvaluationFacet> = facets::custom(run_facets, facets::EVALUATION_FACET, path)?;
-        let deployment: Option<facets::DeploymentFacet> = facets::custom(run_facets, facets::DEPLOYMENT_FACET, path)?;
+        let run_facet: Option<facets::RunFacet> =
+            facets::custom(run_facets, facets::RUN_FACET, path)?;
+        let preprocessing: Option<facets::PreprocessingFacet> =
+            facets::custom(run_facets, facets::PREPROCESSING_FACET, path)?;
+        let training: Option<facets::TrainingFacet> =
+            facets::custom(run_facets, facets::TRAINING_FACET, path)?;
+        let evaluation: Option<facets::EvaluationFacet> =
+            facets::custom(run_facets, facets::EVALUATION_FACET, path)?;
+        let deployment: Option<facets::DeploymentFacet> =
+            facets::custom(run_facets, facets::DEPLOYMENT_FACET, path)?;
         let inferred_type = if training.is_some() {
             Some("training")
         } else if evaluation.is_some() {
@@ -144,28 +168,36 @@ impl<'a> Normalizer<'a> {
         }
         let mut environment = run_facet.as_ref().and_then(|f| f.environment.clone());
         if let Some(engine) = facets::processing_engine(run_facets) {
-            environment.get_or_insert_with(Map::new).insert("processing_engine".into(), strip_meta(engine));
+            environment
+                .get_or_insert_with(Map::new)
+                .insert("processing_engine".into(), strip_meta(engine));
         }
-        self.merge_run(RunRow {
-            run_id: run_id.clone(),
-            job_id,
-            parent_run_id: facets::parent_run_id(run_facets).map(|p| ids::run_id(&p)),
-            state: event_type.unwrap_or(EventType::Other).as_str().to_string(),
-            started_at: (event_type == Some(EventType::Start)).then_some(at),
-            ended_at: event_type.filter(|t| t.is_terminal()).map(|_| at),
-            code_version: facets::code_version(&job.facets),
-            parameters: parameters.map(|p| Value::Object(p).to_string()),
-            environment: environment.map(|e| Value::Object(e).to_string()),
-            error_message: facets::error_message(run_facets),
-            updated_at: Some(at),
-        }, event_type);
+        self.merge_run(
+            RunRow {
+                run_id: run_id.clone(),
+                job_id,
+                parent_run_id: facets::parent_run_id(run_facets).map(|p| ids::run_id(&p)),
+                state: event_type.unwrap_or(EventType::Other).as_str().to_string(),
+                started_at: (event_type == Some(EventType::Start)).then_some(at),
+                ended_at: event_type.filter(|t| t.is_terminal()).map(|_| at),
+                code_version: facets::code_version(&job.facets),
+                parameters: parameters.map(|p| Value::Object(p).to_string()),
+                environment: environment.map(|e| Value::Object(e).to_string()),
+                error_message: facets::error_message(run_facets),
+                updated_at: Some(at),
+            },
+            event_type,
+        );
 
         // Inputs: every event that names them links them to the run.
         let mut resolved_inputs: Vec<(String, String, String)> = Vec::new(); // (namespace, name, version id)
         for input in &event.inputs {
             let dataset_id = self.upsert_dataset(input);
             let key = (run_id.clone(), dataset_id);
-            let version_id = match (facets::dataset_version(&input.facets), self.state.run_inputs.get(&key)) {
+            let version_id = match (
+                facets::dataset_version(&input.facets),
+                self.state.run_inputs.get(&key),
+            ) {
                 (None, Some(v)) => v.clone(),
                 _ => {
                     let v = self.resolve_input(input, at);
@@ -184,7 +216,10 @@ impl<'a> Normalizer<'a> {
                     step: Some(i as i64),
                     kind: step.kind.clone(),
                     name: step.name.clone(),
-                    parameters: step.parameters.clone().map(|m| Value::Object(m).to_string()),
+                    parameters: step
+                        .parameters
+                        .clone()
+                        .map(|m| Value::Object(m).to_string()),
                     input_columns: step.input_columns.clone(),
                     output_columns: step.output_columns.clone(),
                 };
@@ -201,9 +236,16 @@ impl<'a> Normalizer<'a> {
         // so a dataset rewritten in place points at its previous version, not at itself.
         for output in &event.outputs {
             for c in facets::column_lineage(&output.facets) {
-                let known = resolved_inputs.iter().any(|(ns, n, _)| *ns == c.input_namespace && *n == c.input_name);
+                let known = resolved_inputs
+                    .iter()
+                    .any(|(ns, n, _)| *ns == c.input_namespace && *n == c.input_name);
                 if !known {
-                    let d = Dataset { namespace: c.input_namespace.clone(), name: c.input_name.clone(), facets: Facets::new(), io_facets: Facets::new() };
+                    let d = Dataset {
+                        namespace: c.input_namespace.clone(),
+                        name: c.input_name.clone(),
+                        facets: Facets::new(),
+                        io_facets: Facets::new(),
+                    };
                     self.upsert_dataset(&d);
                     let v = self.resolve_input(&d, at);
                     resolved_inputs.push((c.input_namespace, c.input_name, v));
@@ -239,9 +281,17 @@ impl<'a> Normalizer<'a> {
         }
 
         if let Some(t) = training {
-            let (model_version, _) = self.ensure_model(&t.model, &job.namespace, at, Some(&t), Some(&run_id));
+            let (model_version, _) =
+                self.ensure_model(&t.model, &job.namespace, at, Some(&t), Some(&run_id));
             self.edge(&run_id, &model_version, "output", &run_id, at);
-            self.metrics(&run_id, Some(&model_version), None, &t.metrics, at, "prov9_training.metrics")?;
+            self.metrics(
+                &run_id,
+                Some(&model_version),
+                None,
+                &t.metrics,
+                at,
+                "prov9_training.metrics",
+            )?;
         }
         if let Some(ev) = evaluation {
             let (model_version, _) = self.ensure_model(&ev.model, &job.namespace, at, None, None);
@@ -256,13 +306,25 @@ impl<'a> Normalizer<'a> {
                 None if event.inputs.len() == 1 => Some(resolved_inputs[0].2.clone()),
                 None => None,
             };
-            self.metrics(&run_id, Some(&model_version), dataset_version.as_deref(), &ev.metrics, at, "prov9_evaluation.metrics")?;
+            self.metrics(
+                &run_id,
+                Some(&model_version),
+                dataset_version.as_deref(),
+                &ev.metrics,
+                at,
+                "prov9_evaluation.metrics",
+            )?;
         }
         if let Some(d) = deployment {
-            let (model_version, model_name) = self.ensure_model(&d.model, &job.namespace, at, None, None);
+            let (model_version, model_name) =
+                self.ensure_model(&d.model, &job.namespace, at, None, None);
             let deployment_id = ids::deployment_id(&d.environment, &model_name, run_uuid);
             let mut details = Map::new();
-            for (k, v) in [("runtime", &d.runtime), ("hardware", &d.hardware), ("packages", &d.packages)] {
+            for (k, v) in [
+                ("runtime", &d.runtime),
+                ("hardware", &d.hardware),
+                ("packages", &d.packages),
+            ] {
                 if let Some(v) = v {
                     details.insert(k.into(), v.clone());
                 }
@@ -277,7 +339,10 @@ impl<'a> Normalizer<'a> {
                 target: d.target.clone(),
                 details: (!details.is_empty()).then(|| Value::Object(details).to_string()),
                 deployed_at: at,
-                retired_at: d.retired_at.as_deref().and_then(prov9_model::openlineage::parse_time),
+                retired_at: d
+                    .retired_at
+                    .as_deref()
+                    .and_then(prov9_model::openlineage::parse_time),
                 status: d.status.clone().unwrap_or_else(|| "active".into()),
                 run_id: Some(run_id.clone()),
             };
@@ -297,8 +362,9 @@ impl<'a> Normalizer<'a> {
         path: &str,
     ) -> Result<(), ModelError> {
         for (key, value) in metrics {
-            let value = facets::metric_value(value)
-                .ok_or_else(|| ModelError::field(format!("run.facets.{path}.{key}"), "expected a number"))?;
+            let value = facets::metric_value(value).ok_or_else(|| {
+                ModelError::field(format!("run.facets.{path}.{key}"), "expected a number")
+            })?;
             let row = MetricRow {
                 run_id: run_id.to_string(),
                 model_version_id: model_version.map(str::to_string),
@@ -314,7 +380,12 @@ impl<'a> Normalizer<'a> {
     }
 
     /// Add an insert-only row unless a row with its key is stored or pending.
-    fn insert<R: Keyed>(&mut self, table: &'static str, row: R, list: fn(&mut Changes) -> &mut Vec<R>) {
+    fn insert<R: Keyed>(
+        &mut self,
+        table: &'static str,
+        row: R,
+        list: fn(&mut Changes) -> &mut Vec<R>,
+    ) {
         if self.state.insert_key(table, row.key()) {
             list(&mut self.changes).push(row);
         }
@@ -333,8 +404,11 @@ impl<'a> Normalizer<'a> {
 
     fn upsert_job(&mut self, job: &Job, inferred_type: Option<&str>) -> Result<String, ModelError> {
         let job_id = ids::job_id(&job.namespace, &job.name);
-        let explicit: Option<facets::JobFacet> = facets::custom(&job.facets, facets::JOB_FACET, "job.facets")?;
-        let job_type = explicit.map(|f| f.job_type).or(inferred_type.map(str::to_string));
+        let explicit: Option<facets::JobFacet> =
+            facets::custom(&job.facets, facets::JOB_FACET, "job.facets")?;
+        let job_type = explicit
+            .map(|f| f.job_type)
+            .or(inferred_type.map(str::to_string));
         let new = JobRow {
             job_id: job_id.clone(),
             namespace: job.namespace.clone(),
@@ -349,9 +423,15 @@ impl<'a> Normalizer<'a> {
                 new
             }
             Some(old) => JobRow {
-                job_type: if old.job_type == "other" { new.job_type.clone() } else { old.job_type.clone() },
+                job_type: if old.job_type == "other" {
+                    new.job_type.clone()
+                } else {
+                    old.job_type.clone()
+                },
                 description: new.description.or(old.description.clone()),
-                source_code_location: new.source_code_location.or(old.source_code_location.clone()),
+                source_code_location: new
+                    .source_code_location
+                    .or(old.source_code_location.clone()),
                 ..old.clone()
             },
         };
@@ -365,7 +445,9 @@ impl<'a> Normalizer<'a> {
     fn merge_run(&mut self, new: RunRow, event_type: Option<EventType>) {
         let merged = match self.state.runs.get(&new.run_id) {
             None => {
-                self.changes.created.insert((RunRow::NAME, new.run_id.clone()));
+                self.changes
+                    .created
+                    .insert((RunRow::NAME, new.run_id.clone()));
                 new
             }
             Some(old) => {
@@ -379,9 +461,17 @@ impl<'a> Normalizer<'a> {
                     run_id: old.run_id.clone(),
                     job_id: old.job_id.clone(),
                     parent_run_id: old.parent_run_id.clone().or(new.parent_run_id),
-                    state: if takes_state { new.state } else { old.state.clone() },
+                    state: if takes_state {
+                        new.state
+                    } else {
+                        old.state.clone()
+                    },
                     started_at: min_opt(old.started_at, new.started_at),
-                    ended_at: if takes_state { new.ended_at.or(old.ended_at) } else { old.ended_at.or(new.ended_at) },
+                    ended_at: if takes_state {
+                        new.ended_at.or(old.ended_at)
+                    } else {
+                        old.ended_at.or(new.ended_at)
+                    },
                     code_version: newest(newer, new.code_version, &old.code_version),
                     parameters: newest(newer, new.parameters, &old.parameters),
                     environment: newest(newer, new.environment, &old.environment),
@@ -396,7 +486,9 @@ impl<'a> Normalizer<'a> {
             }
         };
         if self.state.runs.get(&merged.run_id) != Some(&merged) {
-            self.state.runs.insert(merged.run_id.clone(), merged.clone());
+            self.state
+                .runs
+                .insert(merged.run_id.clone(), merged.clone());
             self.changes.runs.insert(merged.run_id.clone(), merged);
         }
     }
@@ -413,7 +505,9 @@ impl<'a> Normalizer<'a> {
         };
         let merged = match self.state.datasets.get(&dataset_id) {
             None => {
-                self.changes.created.insert((DatasetRow::NAME, dataset_id.clone()));
+                self.changes
+                    .created
+                    .insert((DatasetRow::NAME, dataset_id.clone()));
                 new
             }
             Some(old) => DatasetRow {
@@ -424,7 +518,9 @@ impl<'a> Normalizer<'a> {
             },
         };
         if self.state.datasets.get(&dataset_id) != Some(&merged) {
-            self.state.datasets.insert(dataset_id.clone(), merged.clone());
+            self.state
+                .datasets
+                .insert(dataset_id.clone(), merged.clone());
             self.changes.datasets.insert(dataset_id.clone(), merged);
         }
         dataset_id
@@ -449,13 +545,25 @@ impl<'a> Normalizer<'a> {
         if let Some(v) = &r.version {
             facets.insert("version".into(), serde_json::json!({ "datasetVersion": v }));
         }
-        let d = Dataset { namespace: r.namespace.clone(), name: r.name.clone(), facets, io_facets: Facets::new() };
+        let d = Dataset {
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+            facets,
+            io_facets: Facets::new(),
+        };
         self.upsert_dataset(&d);
         self.resolve_input(&d, at)
     }
 
     /// Create or refine a dataset version; returns its id.
-    fn ensure_version(&mut self, d: &Dataset, version: &str, origin: &str, at: DateTime<Utc>, run_id: Option<&str>) -> String {
+    fn ensure_version(
+        &mut self,
+        d: &Dataset,
+        version: &str,
+        origin: &str,
+        at: DateTime<Utc>,
+        run_id: Option<&str>,
+    ) -> String {
         let dataset_id = ids::dataset_id(&d.namespace, &d.name);
         let version_id = ids::version_id(&dataset_id, version);
         let new = DatasetVersionRow {
@@ -474,12 +582,21 @@ impl<'a> Normalizer<'a> {
         };
         let merged = match self.state.versions.get(&version_id) {
             None => {
-                self.changes.created.insert((DatasetVersionRow::NAME, version_id.clone()));
+                self.changes
+                    .created
+                    .insert((DatasetVersionRow::NAME, version_id.clone()));
                 let previous = (origin != "unversioned")
-                    .then(|| self.state.latest_version(&dataset_id, at, true).map(str::to_string))
+                    .then(|| {
+                        self.state
+                            .latest_version(&dataset_id, at, true)
+                            .map(str::to_string)
+                    })
                     .flatten();
                 self.state.add_version(&dataset_id, at, version_id.clone());
-                DatasetVersionRow { previous_version_id: previous, ..new }
+                DatasetVersionRow {
+                    previous_version_id: previous,
+                    ..new
+                }
             }
             // A version first seen as an input is refined when its producer's output arrives.
             Some(old) => DatasetVersionRow {
@@ -492,8 +609,12 @@ impl<'a> Normalizer<'a> {
             },
         };
         if self.state.versions.get(&version_id) != Some(&merged) {
-            self.state.versions.insert(version_id.clone(), merged.clone());
-            self.changes.dataset_versions.insert(version_id.clone(), merged);
+            self.state
+                .versions
+                .insert(version_id.clone(), merged.clone());
+            self.changes
+                .dataset_versions
+                .insert(version_id.clone(), merged);
         }
         version_id
     }
@@ -507,7 +628,10 @@ impl<'a> Normalizer<'a> {
         training: Option<&facets::TrainingFacet>,
         run_id: Option<&str>,
     ) -> (String, String) {
-        let namespace = model.namespace.clone().unwrap_or_else(|| default_namespace.to_string());
+        let namespace = model
+            .namespace
+            .clone()
+            .unwrap_or_else(|| default_namespace.to_string());
         let model_id = ids::model_id(&namespace, &model.name);
         let version_id = ids::version_id(&model_id, &model.version);
         let row = ModelVersionRow {
@@ -518,14 +642,18 @@ impl<'a> Normalizer<'a> {
             version: model.version.clone(),
             architecture: training.and_then(|t| t.architecture.clone()),
             framework: training.and_then(|t| t.framework.clone()),
-            hyperparameters: training.and_then(|t| t.hyperparameters.clone()).map(|h| Value::Object(h).to_string()),
+            hyperparameters: training
+                .and_then(|t| t.hyperparameters.clone())
+                .map(|h| Value::Object(h).to_string()),
             training_run_id: run_id.map(str::to_string),
             artifact_uri: training.and_then(|t| t.artifact_uri.clone()),
             created_at: at,
         };
         let merged = match self.state.models.get(&version_id) {
             None => {
-                self.changes.created.insert((ModelVersionRow::NAME, version_id.clone()));
+                self.changes
+                    .created
+                    .insert((ModelVersionRow::NAME, version_id.clone()));
                 row
             }
             // Seen first in an evaluation or deployment: the training facet fills it in.
@@ -534,7 +662,9 @@ impl<'a> Normalizer<'a> {
         };
         if self.state.models.get(&version_id) != Some(&merged) {
             self.state.models.insert(version_id.clone(), merged.clone());
-            self.changes.model_versions.insert(version_id.clone(), merged);
+            self.changes
+                .model_versions
+                .insert(version_id.clone(), merged);
         }
         (version_id, model.name.clone())
     }
@@ -542,7 +672,11 @@ impl<'a> Normalizer<'a> {
 
 /// The newer event's value if it has one, else the other's.
 fn newest(new_is_newer: bool, new: Option<String>, old: &Option<String>) -> Option<String> {
-    if new_is_newer { new.or_else(|| old.clone()) } else { old.clone().or(new) }
+    if new_is_newer {
+        new.or_else(|| old.clone())
+    } else {
+        old.clone().or(new)
+    }
 }
 
 fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
@@ -555,8 +689,14 @@ fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTim
 /// At equal times, START before RUNNING before terminal events.
 fn type_rank(e: &Event) -> u8 {
     match &e.kind {
-        EventKind::Run { event_type: Some(EventType::Start), .. } => 0,
-        EventKind::Run { event_type: Some(EventType::Running), .. } => 1,
+        EventKind::Run {
+            event_type: Some(EventType::Start),
+            ..
+        } => 0,
+        EventKind::Run {
+            event_type: Some(EventType::Running),
+            ..
+        } => 1,
         EventKind::Run { .. } => 2,
         _ => 0,
     }
@@ -579,31 +719,45 @@ pub fn validate(event: &Event) -> Result<(), ModelError> {
         EventKind::Job { job } => (None, job),
         EventKind::Dataset { .. } => return Ok(()),
     };
-    if let Some(f) = facets::custom::<facets::JobFacet>(&job.facets, facets::JOB_FACET, "job.facets")?
+    if let Some(f) =
+        facets::custom::<facets::JobFacet>(&job.facets, facets::JOB_FACET, "job.facets")?
         && !facets::JOB_TYPES.contains(&f.job_type.as_str())
     {
         return Err(ModelError::field(
             format!("job.facets.{}.jobType", facets::JOB_FACET),
-            format!("{:?} is not one of {}", f.job_type, facets::JOB_TYPES.join(", ")),
+            format!(
+                "{:?} is not one of {}",
+                f.job_type,
+                facets::JOB_TYPES.join(", ")
+            ),
         ));
     }
     let Some(run) = run else { return Ok(()) };
     let path = "run.facets";
     let _: Option<facets::RunFacet> = facets::custom(&run.facets, facets::RUN_FACET, path)?;
-    let _: Option<facets::PreprocessingFacet> = facets::custom(&run.facets, facets::PREPROCESSING_FACET, path)?;
-    let _: Option<facets::DeploymentFacet> = facets::custom(&run.facets, facets::DEPLOYMENT_FACET, path)?;
+    let _: Option<facets::PreprocessingFacet> =
+        facets::custom(&run.facets, facets::PREPROCESSING_FACET, path)?;
+    let _: Option<facets::DeploymentFacet> =
+        facets::custom(&run.facets, facets::DEPLOYMENT_FACET, path)?;
     let check = |metrics: &Map<String, Value>, facet: &str| {
         for (key, value) in metrics {
             if facets::metric_value(value).is_none() {
-                return Err(ModelError::field(format!("{path}.{facet}.metrics.{key}"), "expected a number"));
+                return Err(ModelError::field(
+                    format!("{path}.{facet}.metrics.{key}"),
+                    "expected a number",
+                ));
             }
         }
         Ok(())
     };
-    if let Some(t) = facets::custom::<facets::TrainingFacet>(&run.facets, facets::TRAINING_FACET, path)? {
+    if let Some(t) =
+        facets::custom::<facets::TrainingFacet>(&run.facets, facets::TRAINING_FACET, path)?
+    {
         check(&t.metrics, facets::TRAINING_FACET)?;
     }
-    if let Some(e) = facets::custom::<facets::EvaluationFacet>(&run.facets, facets::EVALUATION_FACET, path)? {
+    if let Some(e) =
+        facets::custom::<facets::EvaluationFacet>(&run.facets, facets::EVALUATION_FACET, path)?
+    {
         check(&e.metrics, facets::EVALUATION_FACET)?;
     }
     Ok(())

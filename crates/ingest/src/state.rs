@@ -36,14 +36,18 @@ impl WarehouseState {
     /// Read the state of a warehouse.
     pub async fn load(warehouse: &Warehouse) -> Result<Self, IngestError> {
         let mut state = Self::empty();
-        let corrupt = |table: &str, e: prov9_model::ModelError| IngestError::CorruptTable { table: table.into(), reason: e.to_string() };
+        let corrupt = |table: &str, e: prov9_model::ModelError| IngestError::CorruptTable {
+            table: table.into(),
+            reason: e.to_string(),
+        };
 
         // events: only the id column, payloads can be large.
         let ids = state.keys.entry(EventRow::NAME).or_default();
         for batch in warehouse.read(EventRow::NAME, &["event_id"]).await? {
             let col = batch.column(0);
             for i in 0..batch.num_rows() {
-                let id = <String as prov9_model::column::ColumnValue>::read(col.as_ref(), i).unwrap_or_default();
+                let id = <String as prov9_model::column::ColumnValue>::read(col.as_ref(), i)
+                    .unwrap_or_default();
                 ids.insert(digest(&[&id]));
             }
         }
@@ -51,7 +55,11 @@ impl WarehouseState {
             ($row:ty) => {
                 for batch in warehouse.read(<$row>::NAME, &[]).await? {
                     let rows = <$row>::from_batch(&batch).map_err(|e| corrupt(<$row>::NAME, e))?;
-                    state.keys.entry(<$row>::NAME).or_default().extend(rows.iter().map(Keyed::key));
+                    state
+                        .keys
+                        .entry(<$row>::NAME)
+                        .or_default()
+                        .extend(rows.iter().map(Keyed::key));
                 }
             };
         }
@@ -75,17 +83,29 @@ impl WarehouseState {
         rows_of!(DatasetVersionRow, versions, version_id);
         rows_of!(ModelVersionRow, models, version_id);
         for batch in warehouse.read(LineageEdgeRow::NAME, &[]).await? {
-            for edge in LineageEdgeRow::from_batch(&batch).map_err(|e| corrupt(LineageEdgeRow::NAME, e))? {
-                state.keys.entry(LineageEdgeRow::NAME).or_default().insert(edge.key());
+            for edge in
+                LineageEdgeRow::from_batch(&batch).map_err(|e| corrupt(LineageEdgeRow::NAME, e))?
+            {
+                state
+                    .keys
+                    .entry(LineageEdgeRow::NAME)
+                    .or_default()
+                    .insert(edge.key());
                 if edge.edge_type == "input"
                     && let Some(version) = state.versions.get(&edge.src)
                 {
-                    state.run_inputs.insert((edge.dst.clone(), version.dataset_id.clone()), edge.src.clone());
+                    state.run_inputs.insert(
+                        (edge.dst.clone(), version.dataset_id.clone()),
+                        edge.src.clone(),
+                    );
                 }
             }
         }
-        let versions: Vec<(String, DateTime<Utc>, String)> =
-            state.versions.values().map(|v| (v.dataset_id.clone(), v.created_at, v.version_id.clone())).collect();
+        let versions: Vec<(String, DateTime<Utc>, String)> = state
+            .versions
+            .values()
+            .map(|v| (v.dataset_id.clone(), v.created_at, v.version_id.clone()))
+            .collect();
         for (dataset, at, id) in versions {
             state.add_version(&dataset, at, id);
         }
@@ -98,22 +118,42 @@ impl WarehouseState {
     }
 
     pub(crate) fn has_event(&self, event_id: &str) -> bool {
-        self.keys.get(EventRow::NAME).is_some_and(|k| k.contains(&digest(&[event_id])))
+        self.keys
+            .get(EventRow::NAME)
+            .is_some_and(|k| k.contains(&digest(&[event_id])))
     }
 
-    pub(crate) fn add_version(&mut self, dataset_id: &str, created_at: DateTime<Utc>, version_id: String) {
-        let list = self.versions_by_dataset.entry(dataset_id.to_string()).or_default();
-        let at = list.partition_point(|(t, id)| (*t, id.as_str()) <= (created_at, version_id.as_str()));
+    pub(crate) fn add_version(
+        &mut self,
+        dataset_id: &str,
+        created_at: DateTime<Utc>,
+        version_id: String,
+    ) {
+        let list = self
+            .versions_by_dataset
+            .entry(dataset_id.to_string())
+            .or_default();
+        let at =
+            list.partition_point(|(t, id)| (*t, id.as_str()) <= (created_at, version_id.as_str()));
         list.insert(at, (created_at, version_id));
     }
 
     /// The newest version of a dataset created at or before `at`, ignoring the unversioned node.
-    pub(crate) fn latest_version(&self, dataset_id: &str, at: DateTime<Utc>, before_strictly: bool) -> Option<&str> {
+    pub(crate) fn latest_version(
+        &self,
+        dataset_id: &str,
+        at: DateTime<Utc>,
+        before_strictly: bool,
+    ) -> Option<&str> {
         let list = self.versions_by_dataset.get(dataset_id)?;
         list.iter()
             .rev()
             .filter(|(t, _)| if before_strictly { *t < at } else { *t <= at })
-            .find(|(_, id)| self.versions.get(id).is_some_and(|v| v.version_origin != "unversioned"))
+            .find(|(_, id)| {
+                self.versions
+                    .get(id)
+                    .is_some_and(|v| v.version_origin != "unversioned")
+            })
             .map(|(_, id)| id.as_str())
     }
 

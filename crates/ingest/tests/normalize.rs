@@ -6,17 +6,39 @@ use prov9_store::Warehouse;
 use serde_json::{Value, json};
 
 fn raw(events: &[Value]) -> Vec<RawEvent> {
-    events.iter().enumerate().map(|(i, e)| RawEvent { text: e.to_string(), source: format!("test:{}", i + 1) }).collect()
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| RawEvent {
+            text: e.to_string(),
+            source: format!("test:{}", i + 1),
+        })
+        .collect()
 }
 
-fn run_event(kind: &str, time: &str, run: &str, job: &str, inputs: Value, outputs: Value, facets: Value) -> Value {
+fn run_event(
+    kind: &str,
+    time: &str,
+    run: &str,
+    job: &str,
+    inputs: Value,
+    outputs: Value,
+    facets: Value,
+) -> Value {
     json!({"eventType": kind, "eventTime": time, "producer": "test",
            "run": {"runId": run, "facets": facets}, "job": {"namespace": "ns", "name": job},
            "inputs": inputs, "outputs": outputs})
 }
 
-async fn load(warehouse: &Warehouse, events: &[Value], batch_events: usize) -> Result<prov9_ingest::LoadSummary, IngestError> {
-    let options = LoadOptions { batch_events, ..LoadOptions::default() };
+async fn load(
+    warehouse: &Warehouse,
+    events: &[Value],
+    batch_events: usize,
+) -> Result<prov9_ingest::LoadSummary, IngestError> {
+    let options = LoadOptions {
+        batch_events,
+        ..LoadOptions::default()
+    };
     let mut loader = Loader::new(warehouse.clone(), options).await?;
     loader.load_events(raw(events)).await
 }
@@ -33,7 +55,12 @@ async fn runs(warehouse: &Warehouse) -> Vec<RunRow> {
 async fn edges(warehouse: &Warehouse) -> Vec<(String, String)> {
     let mut rows: Vec<(String, String)> = Vec::new();
     for b in warehouse.read("lineage_edges", &[]).await.unwrap() {
-        rows.extend(LineageEdgeRow::from_batch(&b).unwrap().into_iter().map(|e| (e.src, e.dst)));
+        rows.extend(
+            LineageEdgeRow::from_batch(&b)
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.src, e.dst)),
+        );
     }
     rows.sort();
     rows
@@ -47,8 +74,24 @@ async fn count(warehouse: &Warehouse, table: &str) -> i64 {
 #[tokio::test]
 async fn a_run_merges_across_batches_and_loads() {
     let wh = Warehouse::open("memory://").await.unwrap();
-    let start = run_event("START", "2026-01-01T00:00:00Z", "r1", "j", json!([]), json!([]), json!({"parent": {"run": {"runId": "p1"}, "job": {"namespace": "ns", "name": "dag"}}}));
-    let fail = run_event("FAIL", "2026-01-01T00:05:00Z", "r1", "j", json!([]), json!([]), json!({"errorMessage": {"message": "boom", "programmingLanguage": "python"}}));
+    let start = run_event(
+        "START",
+        "2026-01-01T00:00:00Z",
+        "r1",
+        "j",
+        json!([]),
+        json!([]),
+        json!({"parent": {"run": {"runId": "p1"}, "job": {"namespace": "ns", "name": "dag"}}}),
+    );
+    let fail = run_event(
+        "FAIL",
+        "2026-01-01T00:05:00Z",
+        "r1",
+        "j",
+        json!([]),
+        json!([]),
+        json!({"errorMessage": {"message": "boom", "programmingLanguage": "python"}}),
+    );
     // One event per batch: the FAIL updates the stored row (a Delta MERGE), later loaders see it.
     load(&wh, std::slice::from_ref(&start), 1).await.unwrap();
     let summary = load(&wh, &[fail.clone(), start], 1).await.unwrap();
@@ -57,11 +100,26 @@ async fn a_run_merges_across_batches_and_loads() {
     let rows = runs(&wh).await;
     assert_eq!(rows.len(), 1);
     let r = &rows[0];
-    assert_eq!((r.run_id.as_str(), r.state.as_str(), r.error_message.as_deref()), ("run:r1", "FAIL", Some("boom")));
+    assert_eq!(
+        (
+            r.run_id.as_str(),
+            r.state.as_str(),
+            r.error_message.as_deref()
+        ),
+        ("run:r1", "FAIL", Some("boom"))
+    );
     assert_eq!(r.parent_run_id.as_deref(), Some("run:p1"));
     assert!(r.started_at.unwrap() < r.ended_at.unwrap());
     // A late RUNNING event does not undo the terminal state.
-    let running = run_event("RUNNING", "2026-01-01T00:01:00Z", "r1", "j", json!([]), json!([]), json!({}));
+    let running = run_event(
+        "RUNNING",
+        "2026-01-01T00:01:00Z",
+        "r1",
+        "j",
+        json!([]),
+        json!([]),
+        json!({}),
+    );
     load(&wh, &[running], 10).await.unwrap();
     assert_eq!(runs(&wh).await[0].state, "FAIL");
     assert_eq!(count(&wh, "events").await, 3);
@@ -74,11 +132,51 @@ async fn inputs_resolve_to_the_version_current_at_their_time() {
     let input = json!([{"namespace": "s3://b", "name": "raw"}]);
     // Given out of order: resolution follows event time, not file order.
     let events = [
-        run_event("COMPLETE", "2026-01-02T01:00:00Z", "use2", "use", input.clone(), json!([]), json!({})),
-        run_event("COMPLETE", "2026-01-02T00:00:00Z", "make2", "make", json!([]), out(20), json!({})),
-        run_event("COMPLETE", "2026-01-01T00:00:00Z", "make1", "make", json!([]), out(10), json!({})),
-        run_event("COMPLETE", "2026-01-01T01:00:00Z", "use1", "use", input.clone(), json!([]), json!({})),
-        run_event("COMPLETE", "2025-12-31T00:00:00Z", "use0", "use", json!([{"namespace": "s3://b", "name": "ext"}]), json!([]), json!({})),
+        run_event(
+            "COMPLETE",
+            "2026-01-02T01:00:00Z",
+            "use2",
+            "use",
+            input.clone(),
+            json!([]),
+            json!({}),
+        ),
+        run_event(
+            "COMPLETE",
+            "2026-01-02T00:00:00Z",
+            "make2",
+            "make",
+            json!([]),
+            out(20),
+            json!({}),
+        ),
+        run_event(
+            "COMPLETE",
+            "2026-01-01T00:00:00Z",
+            "make1",
+            "make",
+            json!([]),
+            out(10),
+            json!({}),
+        ),
+        run_event(
+            "COMPLETE",
+            "2026-01-01T01:00:00Z",
+            "use1",
+            "use",
+            input.clone(),
+            json!([]),
+            json!({}),
+        ),
+        run_event(
+            "COMPLETE",
+            "2025-12-31T00:00:00Z",
+            "use0",
+            "use",
+            json!([{"namespace": "s3://b", "name": "ext"}]),
+            json!([]),
+            json!({}),
+        ),
     ];
     load(&wh, &events, 100).await.unwrap();
     let v = |run: &str| format!("dataset:s3://b:raw@{run}");
@@ -86,15 +184,24 @@ async fn inputs_resolve_to_the_version_current_at_their_time() {
     assert!(e.contains(&(v("make1"), "run:use1".into())), "{e:?}");
     assert!(e.contains(&(v("make2"), "run:use2".into())), "{e:?}");
     assert!(!e.contains(&(v("make1"), "run:use2".into())), "{e:?}");
-    assert!(e.contains(&("dataset:s3://b:ext@unversioned".into(), "run:use0".into())), "{e:?}");
+    assert!(
+        e.contains(&("dataset:s3://b:ext@unversioned".into(), "run:use0".into())),
+        "{e:?}"
+    );
     assert!(e.contains(&("run:make2".into(), v("make2"))), "{e:?}");
 
     let mut versions: Vec<DatasetVersionRow> = Vec::new();
     for b in wh.read("dataset_versions", &[]).await.unwrap() {
         versions.extend(DatasetVersionRow::from_batch(&b).unwrap());
     }
-    let second = versions.iter().find(|r| r.version_id == v("make2")).unwrap();
-    assert_eq!(second.previous_version_id.as_deref(), Some(v("make1").as_str()));
+    let second = versions
+        .iter()
+        .find(|r| r.version_id == v("make2"))
+        .unwrap();
+    assert_eq!(
+        second.previous_version_id.as_deref(),
+        Some(v("make1").as_str())
+    );
     assert_eq!(second.row_count, Some(20));
     assert_eq!(second.created_by_run.as_deref(), Some("run:make2"));
 }
@@ -102,15 +209,25 @@ async fn inputs_resolve_to_the_version_current_at_their_time() {
 #[tokio::test]
 async fn loading_twice_adds_nothing() {
     let wh = Warehouse::open("memory://").await.unwrap();
-    let mut loader = Loader::new(wh.clone(), LoadOptions::default()).await.unwrap();
-    let first = loader.load_events(prov9_ingest::demo::events()).await.unwrap();
+    let mut loader = Loader::new(wh.clone(), LoadOptions::default())
+        .await
+        .unwrap();
+    let first = loader
+        .load_events(prov9_ingest::demo::events())
+        .await
+        .unwrap();
     assert!(first.rows.get("lineage_edges") > 0 && first.rows.get("transformations") > 0);
     let mut versions = Vec::new();
     for t in TABLE_NAMES {
         versions.push(wh.version(t).await.unwrap());
     }
-    let mut again = Loader::new(wh.clone(), LoadOptions::default()).await.unwrap();
-    let second = again.load_events(prov9_ingest::demo::events()).await.unwrap();
+    let mut again = Loader::new(wh.clone(), LoadOptions::default())
+        .await
+        .unwrap();
+    let second = again
+        .load_events(prov9_ingest::demo::events())
+        .await
+        .unwrap();
     assert_eq!((second.events_new, second.rows.total()), (0, 0));
     for (t, v) in TABLE_NAMES.iter().zip(versions) {
         assert_eq!(wh.version(t).await.unwrap(), v, "{t} got a commit");
@@ -122,12 +239,33 @@ async fn ml_facets_become_models_metrics_and_deployments() {
     let wh = Warehouse::open("memory://").await.unwrap();
     let model = json!({"name": "m", "version": "3"});
     let events = [
-        run_event("COMPLETE", "2026-01-01T00:00:00Z", "t", "train", json!([{"namespace": "n", "name": "feat"}]), json!([]),
-                  json!({"prov9_training": {"model": model, "framework": "torch", "hyperparameters": {"lr": 0.01}, "metrics": {"loss": 0.5}}})),
-        run_event("COMPLETE", "2026-01-01T01:00:00Z", "e", "eval", json!([{"namespace": "n", "name": "holdout"}]), json!([]),
-                  json!({"prov9_evaluation": {"model": model, "metrics": {"auc": 0.9, "f1": "0.8"}}})),
-        run_event("COMPLETE", "2026-01-01T02:00:00Z", "d", "deploy", json!([]), json!([]),
-                  json!({"prov9_deployment": {"model": model, "environment": "prod", "target": "k8s://x", "hardware": {"gpu": "T4"}}})),
+        run_event(
+            "COMPLETE",
+            "2026-01-01T00:00:00Z",
+            "t",
+            "train",
+            json!([{"namespace": "n", "name": "feat"}]),
+            json!([]),
+            json!({"prov9_training": {"model": model, "framework": "torch", "hyperparameters": {"lr": 0.01}, "metrics": {"loss": 0.5}}}),
+        ),
+        run_event(
+            "COMPLETE",
+            "2026-01-01T01:00:00Z",
+            "e",
+            "eval",
+            json!([{"namespace": "n", "name": "holdout"}]),
+            json!([]),
+            json!({"prov9_evaluation": {"model": model, "metrics": {"auc": 0.9, "f1": "0.8"}}}),
+        ),
+        run_event(
+            "COMPLETE",
+            "2026-01-01T02:00:00Z",
+            "d",
+            "deploy",
+            json!([]),
+            json!([]),
+            json!({"prov9_deployment": {"model": model, "environment": "prod", "target": "k8s://x", "hardware": {"gpu": "T4"}}}),
+        ),
     ];
     load(&wh, &events, 100).await.unwrap();
     assert_eq!(count(&wh, "model_versions").await, 1);
@@ -143,19 +281,43 @@ async fn ml_facets_become_models_metrics_and_deployments() {
         metrics.extend(MetricRow::from_batch(&b).unwrap());
     }
     let f1 = metrics.iter().find(|m| m.key == "f1").unwrap();
-    assert_eq!((f1.value, f1.run_id.as_str(), f1.model_version_id.as_deref()), (Some(0.8), "run:e", Some(mv.as_str())));
+    assert_eq!(
+        (f1.value, f1.run_id.as_str(), f1.model_version_id.as_deref()),
+        (Some(0.8), "run:e", Some(mv.as_str()))
+    );
     // The evaluation's only input is its evaluation dataset.
-    assert_eq!(f1.dataset_version_id.as_deref(), Some("dataset:n:holdout@unversioned"));
+    assert_eq!(
+        f1.dataset_version_id.as_deref(),
+        Some("dataset:n:holdout@unversioned")
+    );
 }
 
 #[tokio::test]
 async fn a_bad_custom_facet_is_rejected_whole_with_its_field() {
     let wh = Warehouse::open("memory://").await.unwrap();
-    let bad = run_event("COMPLETE", "2026-01-01T00:00:00Z", "t", "train", json!([]), json!([]),
-                        json!({"prov9_evaluation": {"model": {"name": "m", "version": "1"}, "metrics": {"auc": "high"}}}));
-    let ok = run_event("START", "2026-01-01T00:00:00Z", "t", "train", json!([]), json!([]), json!({}));
+    let bad = run_event(
+        "COMPLETE",
+        "2026-01-01T00:00:00Z",
+        "t",
+        "train",
+        json!([]),
+        json!([]),
+        json!({"prov9_evaluation": {"model": {"name": "m", "version": "1"}, "metrics": {"auc": "high"}}}),
+    );
+    let ok = run_event(
+        "START",
+        "2026-01-01T00:00:00Z",
+        "t",
+        "train",
+        json!([]),
+        json!([]),
+        json!({}),
+    );
     let err = load(&wh, &[ok, bad], 100).await.unwrap_err().to_string();
-    assert_eq!(err, "test:2: run.facets.prov9_evaluation.metrics.auc: expected a number");
+    assert_eq!(
+        err,
+        "test:2: run.facets.prov9_evaluation.metrics.auc: expected a number"
+    );
     for t in TABLE_NAMES {
         assert_eq!(count(&wh, t).await, 0, "{t} has rows from a failed batch");
     }
@@ -169,7 +331,10 @@ fn event_ids_hash_the_canonical_json() {
         "job": {"namespace": "ns", "name": "j", "facets": {"b": 1, "a": [true, null, "x\u00e9"]}},
         "eventType": "START", "eventTime": "2026-01-01T00:00:00Z" }"#;
     let value: Value = serde_json::from_str(pretty).unwrap();
-    assert_eq!(prov9_ingest::event_id(&value), "95c56921bfb2cd849cf6f4b6a187f7b4cd613e186b0a9a0da86164f601971a3f");
+    assert_eq!(
+        prov9_ingest::event_id(&value),
+        "95c56921bfb2cd849cf6f4b6a187f7b4cd613e186b0a9a0da86164f601971a3f"
+    );
 }
 
 #[tokio::test]
@@ -178,16 +343,53 @@ async fn an_input_resolves_once_per_run() {
     let out = json!([{"namespace": "n", "name": "d"}]);
     let input = json!([{"namespace": "n", "name": "d"}]);
     let events = [
-        run_event("COMPLETE", "2026-01-01T00:00:00Z", "p1", "make", json!([]), out.clone(), json!({})),
-        run_event("START", "2026-01-01T01:00:00Z", "c", "use", input.clone(), json!([]), json!({})),
+        run_event(
+            "COMPLETE",
+            "2026-01-01T00:00:00Z",
+            "p1",
+            "make",
+            json!([]),
+            out.clone(),
+            json!({}),
+        ),
+        run_event(
+            "START",
+            "2026-01-01T01:00:00Z",
+            "c",
+            "use",
+            input.clone(),
+            json!([]),
+            json!({}),
+        ),
         // A new version lands while the consumer runs; its COMPLETE still read the first one.
-        run_event("COMPLETE", "2026-01-01T01:30:00Z", "p2", "make", json!([]), out, json!({})),
-        run_event("COMPLETE", "2026-01-01T02:00:00Z", "c", "use", input, json!([]), json!({})),
+        run_event(
+            "COMPLETE",
+            "2026-01-01T01:30:00Z",
+            "p2",
+            "make",
+            json!([]),
+            out,
+            json!({}),
+        ),
+        run_event(
+            "COMPLETE",
+            "2026-01-01T02:00:00Z",
+            "c",
+            "use",
+            input,
+            json!([]),
+            json!({}),
+        ),
     ];
     // Across batches too: the choice survives in lineage_edges.
     load(&wh, &events[..2], 100).await.unwrap();
     load(&wh, &events[2..], 100).await.unwrap();
-    let into_c: Vec<String> = edges(&wh).await.into_iter().filter(|(_, d)| d == "run:c").map(|(s, _)| s).collect();
+    let into_c: Vec<String> = edges(&wh)
+        .await
+        .into_iter()
+        .filter(|(_, d)| d == "run:c")
+        .map(|(s, _)| s)
+        .collect();
     assert_eq!(into_c, vec!["dataset:n:d@p1".to_string()]);
 }
 
@@ -195,18 +397,45 @@ async fn an_input_resolves_once_per_run() {
 async fn a_model_seen_first_in_an_evaluation_gets_its_training_facts() {
     let wh = Warehouse::open("memory://").await.unwrap();
     let model = json!({"name": "m", "version": "1"});
-    let eval = run_event("COMPLETE", "2026-01-02T00:00:00Z", "e", "eval", json!([]), json!([]),
-                         json!({"prov9_evaluation": {"model": model, "dataset": {"namespace": "n", "name": "holdout"}, "metrics": {"auc": 0.7}}}));
-    let train = run_event("COMPLETE", "2026-01-01T00:00:00Z", "t", "train", json!([]), json!([]),
-                          json!({"prov9_training": {"model": model, "framework": "torch"}}));
+    let eval = run_event(
+        "COMPLETE",
+        "2026-01-02T00:00:00Z",
+        "e",
+        "eval",
+        json!([]),
+        json!([]),
+        json!({"prov9_evaluation": {"model": model, "dataset": {"namespace": "n", "name": "holdout"}, "metrics": {"auc": 0.7}}}),
+    );
+    let train = run_event(
+        "COMPLETE",
+        "2026-01-01T00:00:00Z",
+        "t",
+        "train",
+        json!([]),
+        json!([]),
+        json!({"prov9_training": {"model": model, "framework": "torch"}}),
+    );
     load(&wh, &[eval], 100).await.unwrap();
     load(&wh, &[train], 100).await.unwrap();
     let batches = wh.read("model_versions", &[]).await.unwrap();
-    let rows: Vec<_> = batches.iter().flat_map(|b| prov9_model::tables::ModelVersionRow::from_batch(b).unwrap()).collect();
+    let rows: Vec<_> = batches
+        .iter()
+        .flat_map(|b| prov9_model::tables::ModelVersionRow::from_batch(b).unwrap())
+        .collect();
     assert_eq!(rows.len(), 1);
-    assert_eq!((rows[0].framework.as_deref(), rows[0].training_run_id.as_deref()), (Some("torch"), Some("run:t")));
+    assert_eq!(
+        (
+            rows[0].framework.as_deref(),
+            rows[0].training_run_id.as_deref()
+        ),
+        (Some("torch"), Some("run:t"))
+    );
     // The evaluation dataset is an input of the evaluation run.
-    assert!(edges(&wh).await.contains(&("dataset:n:holdout@unversioned".into(), "run:e".into())));
+    assert!(
+        edges(&wh)
+            .await
+            .contains(&("dataset:n:holdout@unversioned".into(), "run:e".into()))
+    );
 }
 
 #[tokio::test]
@@ -214,19 +443,41 @@ async fn a_bad_job_type_is_rejected_in_job_events_too() {
     let wh = Warehouse::open("memory://").await.unwrap();
     let job_event = json!({"eventTime": "2026-01-01T00:00:00Z", "job": {"namespace": "ns", "name": "j", "facets": {"prov9_job": {"jobType": "cooking"}}}});
     let err = load(&wh, &[job_event], 100).await.unwrap_err().to_string();
-    assert!(err.starts_with("test:1: job.facets.prov9_job.jobType: \"cooking\" is not one of ingestion"), "{err}");
+    assert!(
+        err.starts_with(
+            "test:1: job.facets.prov9_job.jobType: \"cooking\" is not one of ingestion"
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn a_loader_notices_another_writer_and_adds_nothing_twice() {
     let wh = Warehouse::open("memory://").await.unwrap();
     // Both loaders read the (empty) state before either commits.
-    let mut first = Loader::new(wh.clone(), LoadOptions::default()).await.unwrap();
-    let mut second = Loader::new(wh.clone(), LoadOptions::default()).await.unwrap();
-    let a = first.load_events(prov9_ingest::demo::events()).await.unwrap();
-    let b = second.load_events(prov9_ingest::demo::events()).await.unwrap();
+    let mut first = Loader::new(wh.clone(), LoadOptions::default())
+        .await
+        .unwrap();
+    let mut second = Loader::new(wh.clone(), LoadOptions::default())
+        .await
+        .unwrap();
+    let a = first
+        .load_events(prov9_ingest::demo::events())
+        .await
+        .unwrap();
+    let b = second
+        .load_events(prov9_ingest::demo::events())
+        .await
+        .unwrap();
     assert!(a.events_new > 0);
-    assert_eq!((b.events_new, b.rows.total()), (0, 0), "the second loader wrote what the first had");
+    assert_eq!(
+        (b.events_new, b.rows.total()),
+        (0, 0),
+        "the second loader wrote what the first had"
+    );
     assert_eq!(count(&wh, "events").await, a.events_new as i64);
-    assert_eq!(count(&wh, "lineage_edges").await, a.rows.get("lineage_edges") as i64);
+    assert_eq!(
+        count(&wh, "lineage_edges").await,
+        a.rows.get("lineage_edges") as i64
+    );
 }

@@ -7,10 +7,13 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StringArray,
+    TimestampMicrosecondArray,
 };
 use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType};
+use arrow::datatypes::{
+    DataType, Field, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+};
 use chrono::{DateTime, Utc};
 
 /// The time zone every timestamp column carries.
@@ -63,9 +66,15 @@ impl ColumnValue for Option<String> {
 
 fn read_str(array: &dyn Array, i: usize) -> Option<Option<String>> {
     let value = match array.data_type() {
-        DataType::Utf8 => (!array.is_null(i)).then(|| array.as_string::<i32>().value(i).to_string()),
-        DataType::LargeUtf8 => (!array.is_null(i)).then(|| array.as_string::<i64>().value(i).to_string()),
-        DataType::Utf8View => (!array.is_null(i)).then(|| array.as_string_view().value(i).to_string()),
+        DataType::Utf8 => {
+            (!array.is_null(i)).then(|| array.as_string::<i32>().value(i).to_string())
+        }
+        DataType::LargeUtf8 => {
+            (!array.is_null(i)).then(|| array.as_string::<i64>().value(i).to_string())
+        }
+        DataType::Utf8View => {
+            (!array.is_null(i)).then(|| array.as_string_view().value(i).to_string())
+        }
         _ => return None,
     };
     Some(value)
@@ -111,12 +120,17 @@ impl ColumnValue for Option<DateTime<Utc>> {
         true
     }
     fn build<'a>(values: impl Iterator<Item = &'a Self>) -> ArrayRef {
-        let array: TimestampMicrosecondArray = values.map(|t| t.map(|t| t.timestamp_micros())).collect();
+        let array: TimestampMicrosecondArray =
+            values.map(|t| t.map(|t| t.timestamp_micros())).collect();
         Arc::new(array.with_timezone(UTC))
     }
     fn read(array: &dyn Array, i: usize) -> Option<Self> {
         let a = array.as_primitive_opt::<TimestampMicrosecondType>()?;
-        Some((!a.is_null(i)).then(|| DateTime::from_timestamp_micros(a.value(i))).flatten())
+        Some(
+            (!a.is_null(i))
+                .then(|| DateTime::from_timestamp_micros(a.value(i)))
+                .flatten(),
+        )
     }
 }
 
@@ -147,7 +161,10 @@ impl ColumnValue for Vec<String> {
     fn build<'a>(values: impl Iterator<Item = &'a Self>) -> ArrayRef {
         let lists: Vec<&Vec<String>> = values.collect();
         let offsets = OffsetBuffer::from_lengths(lists.iter().map(|l| l.len()));
-        let items: StringArray = lists.iter().flat_map(|l| l.iter().map(|s| Some(s.as_str()))).collect();
+        let items: StringArray = lists
+            .iter()
+            .flat_map(|l| l.iter().map(|s| Some(s.as_str())))
+            .collect();
         Arc::new(ListArray::new(
             Arc::new(Field::new("item", DataType::Utf8, true)),
             offsets,
@@ -161,7 +178,9 @@ impl ColumnValue for Vec<String> {
             return Some(Vec::new());
         }
         let items = list.value(i);
-        (0..items.len()).map(|j| String::read(items.as_ref(), j)).collect()
+        (0..items.len())
+            .map(|j| String::read(items.as_ref(), j))
+            .collect()
     }
 }
 

@@ -16,6 +16,9 @@ pub enum ModelError {
 
 impl ModelError {
     pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        ModelError::InvalidField { field: field.into(), reason: reason.into() }
+        ModelError::InvalidField {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }

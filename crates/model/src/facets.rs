@@ -26,7 +26,8 @@ use crate::ModelError;
 use crate::openlineage::Facets;
 
 /// The `_schemaURL` prefix of prov9's facets; the version is part of the path.
-pub const FACET_SCHEMA_BASE: &str = "https://github.com/provenance-9/prov9/blob/main/sql/facets/1-0-0/";
+pub const FACET_SCHEMA_BASE: &str =
+    "https://github.com/provenance-9/prov9/blob/main/sql/facets/1-0-0/";
 
 pub const JOB_FACET: &str = "prov9_job";
 pub const RUN_FACET: &str = "prov9_run";
@@ -36,7 +37,11 @@ pub const EVALUATION_FACET: &str = "prov9_evaluation";
 pub const DEPLOYMENT_FACET: &str = "prov9_deployment";
 
 /// Read one of prov9's facets, if present.
-pub fn custom<T: DeserializeOwned>(facets: &Facets, name: &str, path: &str) -> Result<Option<T>, ModelError> {
+pub fn custom<T: DeserializeOwned>(
+    facets: &Facets,
+    name: &str,
+    path: &str,
+) -> Result<Option<T>, ModelError> {
     match facets.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => serde_json::from_value(v.clone())
@@ -46,7 +51,14 @@ pub fn custom<T: DeserializeOwned>(facets: &Facets, name: &str, path: &str) -> R
 }
 
 /// The values of `jobs.job_type`.
-pub const JOB_TYPES: [&str; 6] = ["ingestion", "preprocessing", "training", "evaluation", "deployment", "other"];
+pub const JOB_TYPES: [&str; 6] = [
+    "ingestion",
+    "preprocessing",
+    "training",
+    "evaluation",
+    "deployment",
+    "other",
+];
 
 /// `prov9_job`: what kind of work a job does.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -192,17 +204,22 @@ pub fn error_message(run: &Facets) -> Option<String> {
 
 /// `parent.run.runId`
 pub fn parent_run_id(run: &Facets) -> Option<String> {
-    get(run, "parent", "run")?.get("runId")?.as_str().map(str::to_string)
+    get(run, "parent", "run")?
+        .get("runId")?
+        .as_str()
+        .map(str::to_string)
 }
 
 /// `sourceCodeLocation.url` (or `repoUrl`)
 pub fn source_code_location(job: &Facets) -> Option<String> {
-    get_str(job, "sourceCodeLocation", "url").or_else(|| get_str(job, "sourceCodeLocation", "repoUrl"))
+    get_str(job, "sourceCodeLocation", "url")
+        .or_else(|| get_str(job, "sourceCodeLocation", "repoUrl"))
 }
 
 /// `sourceCodeLocation.version` (a commit) or `.tag`
 pub fn code_version(job: &Facets) -> Option<String> {
-    get_str(job, "sourceCodeLocation", "version").or_else(|| get_str(job, "sourceCodeLocation", "tag"))
+    get_str(job, "sourceCodeLocation", "version")
+        .or_else(|| get_str(job, "sourceCodeLocation", "tag"))
 }
 
 /// `documentation.description`
@@ -242,7 +259,8 @@ pub fn schema_fields(dataset: &Facets) -> Option<String> {
 
 /// Row count from `outputStatistics` or `dataQualityMetrics`.
 pub fn row_count(io: &Facets) -> Option<i64> {
-    get_i64(io, "outputStatistics", "rowCount").or_else(|| get_i64(io, "dataQualityMetrics", "rowCount"))
+    get_i64(io, "outputStatistics", "rowCount")
+        .or_else(|| get_i64(io, "dataQualityMetrics", "rowCount"))
 }
 
 /// Byte size from `outputStatistics.size` or `dataQualityMetrics.bytes`.
@@ -286,9 +304,16 @@ pub fn column_lineage(dataset: &Facets) -> Vec<ColumnEdge> {
             .get("transformationDescription")
             .or_else(|| spec.get("transformationType"))
             .and_then(Value::as_str);
-        for input in spec.get("inputFields").and_then(Value::as_array).into_iter().flatten() {
+        for input in spec
+            .get("inputFields")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let field = |k: &str| input.get(k).and_then(Value::as_str).map(str::to_string);
-            let (Some(ns), Some(name), Some(col)) = (field("namespace"), field("name"), field("field")) else {
+            let (Some(ns), Some(name), Some(col)) =
+                (field("namespace"), field("name"), field("field"))
+            else {
                 continue;
             };
             let transformation = input
@@ -340,10 +365,16 @@ mod tests {
             ], "transformationDescription": "price*qty"}}}
         }));
         assert_eq!(dataset_version(&d).as_deref(), Some("42"));
-        assert_eq!(schema_fields(&d).as_deref(), Some(r#"[{"name":"id","type":"INT"}]"#));
+        assert_eq!(
+            schema_fields(&d).as_deref(),
+            Some(r#"[{"name":"id","type":"INT"}]"#)
+        );
         let edges = column_lineage(&d);
         assert_eq!(edges.len(), 2);
-        assert_eq!(edges[0].transformation.as_deref(), Some("DIRECT/AGGREGATION"));
+        assert_eq!(
+            edges[0].transformation.as_deref(),
+            Some("DIRECT/AGGREGATION")
+        );
         assert_eq!(edges[1].transformation.as_deref(), Some("price*qty"));
         let io = facets(json!({"outputStatistics": {"rowCount": 10, "size": 2048}}));
         assert_eq!((row_count(&io), byte_size(&io)), (Some(10), Some(2048)));
@@ -352,9 +383,16 @@ mod tests {
     #[test]
     fn custom_facet_errors_name_the_field() {
         let run = facets(json!({"prov9_training": {"model": {"name": "m"}}}));
-        let err = custom::<TrainingFacet>(&run, TRAINING_FACET, "run.facets").unwrap_err().to_string();
-        assert!(err.starts_with("run.facets.prov9_training: missing field `version`"), "{err}");
-        let ok = facets(json!({"prov9_training": {"model": {"name": "m", "version": "1"}, "hyperparameters": {"lr": 0.1}, "_producer": "x"}}));
+        let err = custom::<TrainingFacet>(&run, TRAINING_FACET, "run.facets")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("run.facets.prov9_training: missing field `version`"),
+            "{err}"
+        );
+        let ok = facets(
+            json!({"prov9_training": {"model": {"name": "m", "version": "1"}, "hyperparameters": {"lr": 0.1}, "_producer": "x"}}),
+        );
         let t: TrainingFacet = custom(&ok, TRAINING_FACET, "run.facets").unwrap().unwrap();
         assert_eq!(t.hyperparameters.unwrap()["lr"], 0.1);
     }

@@ -48,9 +48,18 @@ mod tests {
 
     #[test]
     fn ids_are_readable() {
-        assert_eq!(version_id(&dataset_id("s3://lake", "raw/clicks"), "v3"), "dataset:s3://lake:raw/clicks@v3");
+        assert_eq!(
+            version_id(&dataset_id("s3://lake", "raw/clicks"), "v3"),
+            "dataset:s3://lake:raw/clicks@v3"
+        );
         assert_eq!(run_id("0190"), "run:0190");
-        assert_eq!(version_id(&model_id("ml", "churn"), "7"), "model:ml:churn@7");
-        assert_eq!(deployment_id("prod", "churn", "r1"), "deployment:prod:churn@r1");
+        assert_eq!(
+            version_id(&model_id("ml", "churn"), "7"),
+            "model:ml:churn@7"
+        );
+        assert_eq!(
+            deployment_id("prod", "churn", "r1"),
+            "deployment:prod:churn@r1"
+        );
     }
 }

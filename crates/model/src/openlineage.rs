@@ -49,7 +49,10 @@ impl EventType {
 
     /// COMPLETE, FAIL and ABORT end a run.
     pub fn is_terminal(self) -> bool {
-        matches!(self, EventType::Complete | EventType::Fail | EventType::Abort)
+        matches!(
+            self,
+            EventType::Complete | EventType::Fail | EventType::Abort
+        )
     }
 }
 
@@ -81,9 +84,17 @@ pub struct Dataset {
 /// What kind of OpenLineage event this is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventKind {
-    Run { event_type: Option<EventType>, run: Run, job: Job },
-    Dataset { dataset: Dataset },
-    Job { job: Job },
+    Run {
+        event_type: Option<EventType>,
+        run: Run,
+        job: Job,
+    },
+    Dataset {
+        dataset: Dataset,
+    },
+    Job {
+        job: Job,
+    },
 }
 
 /// One OpenLineage event, parsed.
@@ -104,7 +115,9 @@ impl Event {
             .ok_or_else(|| ModelError::field("$", "an OpenLineage event must be a JSON object"))?;
         let event_time = parse_time(required_str(obj, "eventTime", "eventTime")?)
             .ok_or_else(|| ModelError::field("eventTime", "not an ISO 8601 timestamp"))?;
-        let producer = optional_str(obj, "producer", "producer")?.unwrap_or_default().to_string();
+        let producer = optional_str(obj, "producer", "producer")?
+            .unwrap_or_default()
+            .to_string();
         let inputs = datasets(obj, "inputs", "inputFacets")?;
         let outputs = datasets(obj, "outputs", "outputFacets")?;
         let kind = if let Some(run) = obj.get("run") {
@@ -128,11 +141,16 @@ impl Event {
             };
             EventKind::Run {
                 event_type,
-                run: Run { run_id, facets: facets(run_obj, "facets", "run.facets")? },
+                run: Run {
+                    run_id,
+                    facets: facets(run_obj, "facets", "run.facets")?,
+                },
                 job,
             }
         } else if let Some(dataset) = obj.get("dataset") {
-            EventKind::Dataset { dataset: parse_dataset(dataset, "dataset", "inputFacets")? }
+            EventKind::Dataset {
+                dataset: parse_dataset(dataset, "dataset", "inputFacets")?,
+            }
         } else if let Some(job) = job(obj.get("job"), "job")? {
             EventKind::Job { job }
         } else {
@@ -141,7 +159,13 @@ impl Event {
                 "not an OpenLineage event: expected `run` (RunEvent), `dataset` (DatasetEvent) or `job` (JobEvent)",
             ));
         };
-        Ok(Event { event_time, producer, kind, inputs, outputs })
+        Ok(Event {
+            event_time,
+            producer,
+            kind,
+            inputs,
+            outputs,
+        })
     }
 
     /// The run id of a RunEvent.
@@ -155,8 +179,13 @@ impl Event {
     /// `RUN`, `DATASET` or `JOB` plus the event type of run events, as stored in `events.event_type`.
     pub fn type_label(&self) -> String {
         match &self.kind {
-            EventKind::Run { event_type: Some(t), .. } => t.as_str().to_string(),
-            EventKind::Run { event_type: None, .. } => "RUN".to_string(),
+            EventKind::Run {
+                event_type: Some(t),
+                ..
+            } => t.as_str().to_string(),
+            EventKind::Run {
+                event_type: None, ..
+            } => "RUN".to_string(),
             EventKind::Dataset { .. } => "DATASET".to_string(),
             EventKind::Job { .. } => "JOB".to_string(),
         }
@@ -168,7 +197,12 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%#z"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+    ] {
         if let Ok(t) = DateTime::parse_from_str(s, fmt) {
             return Some(t.with_timezone(&Utc));
         }
@@ -179,11 +213,19 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     None
 }
 
-fn required_str<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a str, ModelError> {
+fn required_str<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<&'a str, ModelError> {
     optional_str(obj, key, path)?.ok_or_else(|| ModelError::field(path, "missing"))
 }
 
-fn optional_str<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> Result<Option<&'a str>, ModelError> {
+fn optional_str<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<&'a str>, ModelError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -201,7 +243,9 @@ fn facets(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Facets, Mod
 
 fn job(value: Option<&Value>, path: &str) -> Result<Option<Job>, ModelError> {
     let Some(value) = value else { return Ok(None) };
-    let obj = value.as_object().ok_or_else(|| ModelError::field(path, "expected an object"))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| ModelError::field(path, "expected an object"))?;
     Ok(Some(Job {
         namespace: required_str(obj, "namespace", &format!("{path}.namespace"))?.to_string(),
         name: required_str(obj, "name", &format!("{path}.name"))?.to_string(),
@@ -210,7 +254,9 @@ fn job(value: Option<&Value>, path: &str) -> Result<Option<Job>, ModelError> {
 }
 
 fn parse_dataset(value: &Value, path: &str, io_key: &str) -> Result<Dataset, ModelError> {
-    let obj = value.as_object().ok_or_else(|| ModelError::field(path, "expected an object"))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| ModelError::field(path, "expected an object"))?;
     Ok(Dataset {
         namespace: required_str(obj, "namespace", &format!("{path}.namespace"))?.to_string(),
         name: required_str(obj, "name", &format!("{path}.name"))?.to_string(),
@@ -247,7 +293,10 @@ mod tests {
             "outputs": [{"namespace": "s3://b", "name": "clean", "outputFacets": {"outputStatistics": {"rowCount": 5}}}]
         });
         let e = Event::from_json(&v).unwrap();
-        assert_eq!(e.event_time.to_rfc3339(), "2024-03-01T09:00:00.123456+00:00");
+        assert_eq!(
+            e.event_time.to_rfc3339(),
+            "2024-03-01T09:00:00.123456+00:00"
+        );
         assert_eq!(e.run_id(), Some("r1"));
         assert_eq!(e.type_label(), "COMPLETE");
         assert_eq!(e.inputs.len(), 1);
@@ -262,16 +311,32 @@ mod tests {
     fn dataset_and_job_events() {
         let d = Event::from_json(&json!({"eventTime": "2024-03-01T10:00:00Z", "dataset": {"namespace": "n", "name": "d"}})).unwrap();
         assert_eq!(d.type_label(), "DATASET");
-        let j = Event::from_json(&json!({"eventTime": "2024-03-01 10:00:00", "job": {"namespace": "n", "name": "j"}})).unwrap();
+        let j = Event::from_json(
+            &json!({"eventTime": "2024-03-01 10:00:00", "job": {"namespace": "n", "name": "j"}}),
+        )
+        .unwrap();
         assert_eq!(j.type_label(), "JOB");
     }
 
     #[test]
     fn errors_name_the_field() {
         let err = |v: Value| Event::from_json(&v).unwrap_err().to_string();
-        assert_eq!(err(json!({"eventTime": "2024-03-01T10:00:00Z", "run": {"runId": 7}, "job": {"namespace": "n", "name": "j"}})), "run.runId: expected a string");
-        assert_eq!(err(json!({"eventTime": "yesterday", "job": {"namespace": "n", "name": "j"}})), "eventTime: not an ISO 8601 timestamp");
-        assert_eq!(err(json!({"eventTime": "2024-03-01T10:00:00Z", "run": {"runId": "r"}, "job": {"namespace": "n", "name": "j"}, "outputs": [{"namespace": "n"}]})), "outputs[0].name: missing");
+        assert_eq!(
+            err(
+                json!({"eventTime": "2024-03-01T10:00:00Z", "run": {"runId": 7}, "job": {"namespace": "n", "name": "j"}})
+            ),
+            "run.runId: expected a string"
+        );
+        assert_eq!(
+            err(json!({"eventTime": "yesterday", "job": {"namespace": "n", "name": "j"}})),
+            "eventTime: not an ISO 8601 timestamp"
+        );
+        assert_eq!(
+            err(
+                json!({"eventTime": "2024-03-01T10:00:00Z", "run": {"runId": "r"}, "job": {"namespace": "n", "name": "j"}, "outputs": [{"namespace": "n"}]})
+            ),
+            "outputs[0].name: missing"
+        );
         assert_eq!(err(json!({"eventTime": "2024-03-01T10:00:00Z", "eventType": "DONE", "run": {"runId": "r"}, "job": {"namespace": "n", "name": "j"}})).split(' ').next(), Some("eventType:"));
         assert!(err(json!([1])).starts_with("$:"));
     }

@@ -232,7 +232,10 @@ mod tests {
                 output_columns: vec!["c".into()],
             },
         ];
-        assert_eq!(TransformationRow::from_batch(&TransformationRow::to_batch(&rows)).unwrap(), rows);
+        assert_eq!(
+            TransformationRow::from_batch(&TransformationRow::to_batch(&rows)).unwrap(),
+            rows
+        );
         let runs = vec![RunRow {
             run_id: "r".into(),
             job_id: "j".into(),

@@ -11,7 +11,10 @@ use prov9_store::Warehouse;
 use crate::{QueryError, check_read_only};
 
 /// The views created at start, in order: (file name, SQL).
-pub const VIEWS: &[(&str, &str)] = &[("lineage_nodes.sql", include_str!("../../../sql/views/lineage_nodes.sql"))];
+pub const VIEWS: &[(&str, &str)] = &[(
+    "lineage_nodes.sql",
+    include_str!("../../../sql/views/lineage_nodes.sql"),
+)];
 
 /// A query engine over one warehouse.
 #[derive(Clone)]
@@ -26,7 +29,10 @@ impl Engine {
     }
 
     /// As [`Engine::new`], on a caller's configuration (the server adds its own settings).
-    pub async fn with_config(warehouse: &Warehouse, config: SessionConfig) -> Result<Self, QueryError> {
+    pub async fn with_config(
+        warehouse: &Warehouse,
+        config: SessionConfig,
+    ) -> Result<Self, QueryError> {
         let config = config
             .with_information_schema(true)
             .with_default_catalog_and_schema("datafusion", "public");
@@ -36,7 +42,9 @@ impl Engine {
         }
         datafusion_functions_json::register_all(&mut ctx)?;
         for (file, sql) in VIEWS {
-            ctx.sql(sql).await.map_err(|source| QueryError::View { file, source })?;
+            ctx.sql(sql)
+                .await
+                .map_err(|source| QueryError::View { file, source })?;
         }
         Ok(Engine { ctx: Arc::new(ctx) })
     }

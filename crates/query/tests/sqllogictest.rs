@@ -35,14 +35,21 @@ fn cell(array: &dyn Array, row: usize) -> String {
         return "NULL".to_string();
     }
     let options = FormatOptions::default();
-    let formatter = ArrayFormatter::try_new(array, &options).expect("every column type can be displayed");
+    let formatter =
+        ArrayFormatter::try_new(array, &options).expect("every column type can be displayed");
     let text = formatter.value(row).to_string();
-    if text.is_empty() { "(empty)".to_string() } else { text }
+    if text.is_empty() {
+        "(empty)".to_string()
+    } else {
+        text
+    }
 }
 
 fn column_type(dt: &DataType) -> DefaultColumnType {
     match dt {
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt64 => DefaultColumnType::Integer,
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt64 => {
+            DefaultColumnType::Integer
+        }
         DataType::Float32 | DataType::Float64 => DefaultColumnType::FloatingPoint,
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => DefaultColumnType::Text,
         _ => DefaultColumnType::Any,
@@ -56,7 +63,11 @@ impl sqllogictest::AsyncDB for Prov9Db {
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, DbError> {
         let (schema, batches) = self.engine.query(sql).await.map_err(DbError)?;
-        let types = schema.fields().iter().map(|f| column_type(f.data_type())).collect();
+        let types = schema
+            .fields()
+            .iter()
+            .map(|f| column_type(f.data_type()))
+            .collect();
         let mut rows = Vec::new();
         for batch in &batches {
             rows.extend((0..batch.num_rows()).map(|r| row(batch, r)));
@@ -68,18 +79,31 @@ impl sqllogictest::AsyncDB for Prov9Db {
 }
 
 fn row(batch: &RecordBatch, r: usize) -> Vec<String> {
-    batch.columns().iter().map(|c| cell(c.as_ref(), r)).collect()
+    batch
+        .columns()
+        .iter()
+        .map(|c| cell(c.as_ref(), r))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slt_files_over_the_demo() {
     let warehouse = Warehouse::open("memory://").await.unwrap();
-    let mut loader = Loader::new(warehouse.clone(), LoadOptions::default()).await.unwrap();
-    loader.load_events(prov9_ingest::demo::events()).await.unwrap();
+    let mut loader = Loader::new(warehouse.clone(), LoadOptions::default())
+        .await
+        .unwrap();
+    loader
+        .load_events(prov9_ingest::demo::events())
+        .await
+        .unwrap();
     let engine = Engine::new(&warehouse).await.unwrap();
 
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../sql/slt");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "slt")).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+        .collect();
     files.sort();
     assert!(!files.is_empty(), "no .slt files in {}", dir.display());
     for file in files {

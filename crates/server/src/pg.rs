@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use datafusion_postgres::auth::AuthManager;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
@@ -37,7 +37,10 @@ pub struct PgServerOptions {
 
 impl Default for PgServerOptions {
     fn default() -> Self {
-        PgServerOptions { max_connections: 100, shutdown_grace: Duration::from_secs(10) }
+        PgServerOptions {
+            max_connections: 100,
+            shutdown_grace: Duration::from_secs(10),
+        }
     }
 }
 
@@ -83,7 +86,11 @@ impl PgWireServerHandlers for Handlers {
 
 impl PgServer {
     /// Bind `addr` (port 0 picks a free port) and prepare the engine's catalog for clients.
-    pub async fn bind(engine: &Engine, addr: &str, options: PgServerOptions) -> Result<Self, ServerError> {
+    pub async fn bind(
+        engine: &Engine,
+        addr: &str,
+        options: PgServerOptions,
+    ) -> Result<Self, ServerError> {
         let ctx = engine.context().clone();
         setup_pg_catalog(&ctx, "datafusion", Arc::new(AuthManager::default()))
             .map_err(|e| ServerError::Catalog(e.to_string()))?;
@@ -100,8 +107,17 @@ impl PgServer {
             startup: Arc::new(Startup(connections.clone())),
             cancel: Arc::new(DefaultCancelHandler::new(connections)),
         });
-        let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr: addr.to_string(), source })?;
-        Ok(PgServer { listener, handlers, options })
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
+        Ok(PgServer {
+            listener,
+            handlers,
+            options,
+        })
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr, ServerError> {
@@ -145,7 +161,10 @@ impl PgServer {
         }
         drop(self.listener);
         let drain = async { while connections.join_next().await.is_some() {} };
-        if tokio::time::timeout(self.options.shutdown_grace, drain).await.is_err() {
+        if tokio::time::timeout(self.options.shutdown_grace, drain)
+            .await
+            .is_err()
+        {
             tracing::warn!("closing connections still open after the grace period");
             connections.shutdown().await;
         }

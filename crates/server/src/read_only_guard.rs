@@ -37,7 +37,9 @@ fn deny(what: impl std::fmt::Display) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new(
         "ERROR".to_string(),
         INSUFFICIENT_PRIVILEGE.to_string(),
-        format!("permission denied: prov9 is read-only through SQL ({what}); data arrives through `prov9 load` or OpenLineage ingest"),
+        format!(
+            "permission denied: prov9 is read-only through SQL ({what}); data arrives through `prov9 load` or OpenLineage ingest"
+        ),
     )))
 }
 
@@ -58,7 +60,9 @@ enum Verdict {
 fn verdict(statement: &Statement) -> Verdict {
     match statement {
         Statement::Query(_) => Verdict::CheckPlan,
-        Statement::Explain { statement, .. } if matches!(**statement, Statement::Query(_)) => Verdict::CheckPlan,
+        Statement::Explain { statement, .. } if matches!(**statement, Statement::Query(_)) => {
+            Verdict::CheckPlan
+        }
         Statement::Declare { .. } => Verdict::CheckPlan,
         Statement::ShowVariable { .. }
         | Statement::ShowStatus { .. }
@@ -93,7 +97,11 @@ fn verdict(statement: &Statement) -> Verdict {
 
 async fn check_plan(statement: &Statement, ctx: &SessionContext) -> PgWireResult<()> {
     let queries: Vec<Statement> = match statement {
-        Statement::Declare { stmts } => stmts.iter().filter_map(|d| d.for_query.clone()).map(Statement::Query).collect(),
+        Statement::Declare { stmts } => stmts
+            .iter()
+            .filter_map(|d| d.for_query.clone())
+            .map(Statement::Query)
+            .collect(),
         other => vec![other.clone()],
     };
     for query in queries {

@@ -3,8 +3,8 @@
 //! datafusion-postgres reports every DataFusion error as XX000 (internal_error). Clients and
 //! people act on the class, so map what DataFusion tells us to the code Postgres would send.
 
-use datafusion::error::DataFusionError;
 use datafusion::common::SchemaError;
+use datafusion::error::DataFusionError;
 use datafusion_postgres::pgwire::api::{ClientInfo, ErrorHandler};
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError};
 
@@ -15,17 +15,25 @@ pub fn sqlstate(error: &DataFusionError) -> &'static str {
         DataFusionError::SchemaError(e, _) => match e.as_ref() {
             SchemaError::FieldNotFound { .. } => "42703",
             SchemaError::AmbiguousReference { .. } => "42702",
-            SchemaError::DuplicateQualifiedField { .. } | SchemaError::DuplicateUnqualifiedField { .. } => "42701",
+            SchemaError::DuplicateQualifiedField { .. }
+            | SchemaError::DuplicateUnqualifiedField { .. } => "42701",
         },
         DataFusionError::NotImplemented(_) => "0A000",
         DataFusionError::ResourcesExhausted(_) => "53200",
         DataFusionError::Plan(msg) if msg.contains("not found") => "42P01",
-        DataFusionError::Plan(msg) if msg.contains("No function matches") || msg.contains("Invalid function") => "42883",
+        DataFusionError::Plan(msg)
+            if msg.contains("No function matches") || msg.contains("Invalid function") =>
+        {
+            "42883"
+        }
         DataFusionError::Plan(_) => "42000",
         DataFusionError::ArrowError(e, _) => match e.as_ref() {
             arrow::error::ArrowError::DivideByZero => "22012",
-            arrow::error::ArrowError::CastError(_) | arrow::error::ArrowError::ParseError(_) => "22P02",
-            arrow::error::ArrowError::ComputeError(_) | arrow::error::ArrowError::ArithmeticOverflow(_) => "22003",
+            arrow::error::ArrowError::CastError(_) | arrow::error::ArrowError::ParseError(_) => {
+                "22P02"
+            }
+            arrow::error::ArrowError::ComputeError(_)
+            | arrow::error::ArrowError::ArithmeticOverflow(_) => "22003",
             _ => "XX000",
         },
         DataFusionError::Execution(msg) if msg.contains("Divide by zero") => "22012",
@@ -40,17 +48,27 @@ pub struct SqlStateErrors;
 
 impl ErrorHandler for SqlStateErrors {
     fn on_error<C: ClientInfo>(&self, _client: &C, error: &mut PgWireError) {
-        let PgWireError::ApiError(inner) = error else { return };
+        let PgWireError::ApiError(inner) = error else {
+            return;
+        };
         let (code, message) = match inner.downcast_ref::<DataFusionError>() {
             Some(df) => (sqlstate(df), df.strip_backtrace()),
             None => {
                 let text = inner.to_string();
-                let code = if text.starts_with("sql parser error") { "42601" } else { "XX000" };
+                let code = if text.starts_with("sql parser error") {
+                    "42601"
+                } else {
+                    "XX000"
+                };
                 (code, text)
             }
         };
         tracing::debug!(code, "query failed: {message}");
-        *error = PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".to_string(), code.to_string(), message)));
+        *error = PgWireError::UserError(Box::new(ErrorInfo::new(
+            "ERROR".to_string(),
+            code.to_string(),
+            message,
+        )));
     }
 }
 
@@ -61,7 +79,9 @@ mod tests {
     #[test]
     fn maps_common_errors() {
         let ctx = datafusion::prelude::SessionContext::new();
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let code = |sql: &str| rt.block_on(async { sqlstate(&ctx.sql(sql).await.unwrap_err()) });
         assert_eq!(code("SELEC 1"), "42601");
         assert_eq!(code("SELECT nope FROM (SELECT 1 AS a)"), "42703");

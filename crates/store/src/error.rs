@@ -25,10 +25,16 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn delta(table: &str, source: deltalake::DeltaTableError) -> Self {
-        StoreError::Delta { table: table.to_string(), source: Box::new(source) }
+        StoreError::Delta {
+            table: table.to_string(),
+            source: Box::new(source),
+        }
     }
 
     pub(crate) fn datafusion(table: &str, source: datafusion::error::DataFusionError) -> Self {
-        StoreError::DataFusion { table: table.to_string(), source: Box::new(source) }
+        StoreError::DataFusion {
+            table: table.to_string(),
+            source: Box::new(source),
+        }
     }
 }

@@ -25,15 +25,24 @@ pub struct LiveTable {
 
 impl std::fmt::Debug for LiveTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveTable").field("name", &self.name).finish()
+        f.debug_struct("LiveTable")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
 impl LiveTable {
     pub(crate) async fn new(warehouse: Warehouse, name: &'static str) -> Result<Self, StoreError> {
         let table = warehouse.current(name).await?;
-        let provider = table.table_provider().await.map_err(|e| StoreError::datafusion(name, e))?;
-        Ok(LiveTable { schema: provider.schema(), warehouse, name })
+        let provider = table
+            .table_provider()
+            .await
+            .map_err(|e| StoreError::datafusion(name, e))?;
+        Ok(LiveTable {
+            schema: provider.schema(),
+            warehouse,
+            name,
+        })
     }
 
     pub fn name(&self) -> &'static str {
@@ -55,7 +64,10 @@ impl TableProvider for LiveTable {
         TableType::Base
     }
 
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
         // Delta skips files by statistics; DataFusion still applies every filter itself.
         Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
     }
@@ -68,7 +80,9 @@ impl TableProvider for LiveTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let table = self.warehouse.current(self.name).await.map_err(external)?;
-        table.update_datafusion_session(state).map_err(|e| external(StoreError::delta(self.name, e)))?;
+        table
+            .update_datafusion_session(state)
+            .map_err(|e| external(StoreError::delta(self.name, e)))?;
         let provider: Arc<dyn TableProvider> = table.table_provider().await?;
         provider.scan(state, projection, filters, limit).await
     }

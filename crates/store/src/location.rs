@@ -20,7 +20,10 @@ pub enum WarehouseLocation {
 impl WarehouseLocation {
     /// Parse `--data`: a URL with a scheme, or else a filesystem path.
     pub fn parse(location: &str) -> Result<Self, StoreError> {
-        let invalid = |reason: &str| StoreError::InvalidLocation { location: location.to_string(), reason: reason.to_string() };
+        let invalid = |reason: &str| StoreError::InvalidLocation {
+            location: location.to_string(),
+            reason: reason.to_string(),
+        };
         if location.is_empty() {
             return Err(invalid("empty"));
         }
@@ -35,8 +38,12 @@ impl WarehouseLocation {
                 .map(WarehouseLocation::Local)
                 .map_err(|()| invalid("not a local file URL")),
             "memory" => Ok(WarehouseLocation::Memory),
-            "s3" | "s3a" | "gs" | "az" | "abfs" | "abfss" | "azure" => Ok(WarehouseLocation::Remote(url)),
-            other => Err(invalid(&format!("unsupported scheme {other:?} (use a path, file://, s3://, gs://, az:// or memory://)"))),
+            "s3" | "s3a" | "gs" | "az" | "abfs" | "abfss" | "azure" => {
+                Ok(WarehouseLocation::Remote(url))
+            }
+            other => Err(invalid(&format!(
+                "unsupported scheme {other:?} (use a path, file://, s3://, gs://, az:// or memory://)"
+            ))),
         }
     }
 
@@ -51,7 +58,9 @@ impl WarehouseLocation {
                     reason: "not an absolute path".into(),
                 })
             }
-            WarehouseLocation::Memory => Ok(Url::parse("memory:///").expect("a valid constant URL")),
+            WarehouseLocation::Memory => {
+                Ok(Url::parse("memory:///").expect("a valid constant URL"))
+            }
             WarehouseLocation::Remote(url) => {
                 let mut url = url.clone();
                 if !url.path().ends_with('/') {
@@ -79,17 +88,37 @@ mod tests {
 
     #[test]
     fn parses_locations() {
-        assert_eq!(WarehouseLocation::parse("./prov9-data").unwrap(), WarehouseLocation::Local("./prov9-data".into()));
-        assert_eq!(WarehouseLocation::parse("file:///tmp/w").unwrap(), WarehouseLocation::Local("/tmp/w".into()));
-        assert_eq!(WarehouseLocation::parse("memory://").unwrap(), WarehouseLocation::Memory);
-        assert!(matches!(WarehouseLocation::parse("s3://bucket/wh").unwrap(), WarehouseLocation::Remote(_)));
-        assert!(WarehouseLocation::parse("ftp://x/y").unwrap_err().to_string().contains("unsupported scheme"));
+        assert_eq!(
+            WarehouseLocation::parse("./prov9-data").unwrap(),
+            WarehouseLocation::Local("./prov9-data".into())
+        );
+        assert_eq!(
+            WarehouseLocation::parse("file:///tmp/w").unwrap(),
+            WarehouseLocation::Local("/tmp/w".into())
+        );
+        assert_eq!(
+            WarehouseLocation::parse("memory://").unwrap(),
+            WarehouseLocation::Memory
+        );
+        assert!(matches!(
+            WarehouseLocation::parse("s3://bucket/wh").unwrap(),
+            WarehouseLocation::Remote(_)
+        ));
+        assert!(
+            WarehouseLocation::parse("ftp://x/y")
+                .unwrap_err()
+                .to_string()
+                .contains("unsupported scheme")
+        );
         assert!(WarehouseLocation::parse("").is_err());
     }
 
     #[test]
     fn remote_root_ends_with_slash() {
-        let root = WarehouseLocation::parse("s3://bucket/wh").unwrap().root_url().unwrap();
+        let root = WarehouseLocation::parse("s3://bucket/wh")
+            .unwrap()
+            .root_url()
+            .unwrap();
         assert_eq!(root.as_str(), "s3://bucket/wh/");
     }
 }

@@ -43,16 +43,26 @@ impl Warehouse {
         for name in TABLE_NAMES {
             let url = root
                 .join(&format!("{name}/"))
-                .map_err(|e| StoreError::InvalidLocation { location: root.to_string(), reason: e.to_string() })?;
+                .map_err(|e| StoreError::InvalidLocation {
+                    location: root.to_string(),
+                    reason: e.to_string(),
+                })?;
             if let WarehouseLocation::Local(_) = location {
                 // delta-rs refuses to open a table whose local directory does not exist yet.
-                let dir = url.to_file_path().map_err(|()| StoreError::InvalidLocation { location: url.to_string(), reason: "not a local path".into() })?;
+                let dir = url
+                    .to_file_path()
+                    .map_err(|()| StoreError::InvalidLocation {
+                        location: url.to_string(),
+                        reason: "not a local path".into(),
+                    })?;
                 std::fs::create_dir_all(dir)?;
             }
             let table = open_table(name, url, memory.clone()).await?;
             tables.insert(name, RwLock::new(table));
         }
-        Ok(Warehouse { inner: Arc::new(Inner { location, tables }) })
+        Ok(Warehouse {
+            inner: Arc::new(Inner { location, tables }),
+        })
     }
 
     pub fn location(&self) -> &WarehouseLocation {
@@ -60,14 +70,20 @@ impl Warehouse {
     }
 
     fn table(&self, name: &str) -> Result<&RwLock<DeltaTable>, StoreError> {
-        self.inner.tables.get(name).ok_or_else(|| StoreError::UnknownTable(name.to_string()))
+        self.inner
+            .tables
+            .get(name)
+            .ok_or_else(|| StoreError::UnknownTable(name.to_string()))
     }
 
     /// The table as it is now, after picking up commits made by other writers.
     pub async fn current(&self, name: &str) -> Result<DeltaTable, StoreError> {
         let lock = self.table(name)?;
         let mut table = lock.write().await;
-        table.update_incremental(None).await.map_err(|e| StoreError::delta(name, e))?;
+        table
+            .update_incremental(None)
+            .await
+            .map_err(|e| StoreError::delta(name, e))?;
         Ok(table.clone())
     }
 
@@ -95,26 +111,42 @@ impl Warehouse {
     }
 
     /// Insert or replace rows by `key` (a column holding a unique id) in one atomic commit.
-    pub async fn upsert(&self, name: &str, batch: RecordBatch, key: &str) -> Result<(), StoreError> {
+    pub async fn upsert(
+        &self,
+        name: &str,
+        batch: RecordBatch,
+        key: &str,
+    ) -> Result<(), StoreError> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
         let lock = self.table(name)?;
         let mut table = lock.write().await;
         let ctx = SessionContext::new();
-        let columns: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
-        let source = ctx.read_batch(batch).map_err(|e| StoreError::datafusion(name, e))?;
+        let columns: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let source = ctx
+            .read_batch(batch)
+            .map_err(|e| StoreError::datafusion(name, e))?;
         let (merged, _metrics) = table
             .clone()
             .merge(source, format!("target.{key} = source.{key}"))
             .with_source_alias("source")
             .with_target_alias("target")
             .when_matched_update(|update| {
-                columns.iter().fold(update, |u, c| u.update(c.as_str(), format!("source.{c}")))
+                columns
+                    .iter()
+                    .fold(update, |u, c| u.update(c.as_str(), format!("source.{c}")))
             })
             .and_then(|m| {
                 m.when_not_matched_insert(|insert| {
-                    columns.iter().fold(insert, |i, c| i.set(c.as_str(), format!("source.{c}")))
+                    columns
+                        .iter()
+                        .fold(insert, |i, c| i.set(c.as_str(), format!("source.{c}")))
                 })
             })
             .map_err(|e| StoreError::delta(name, e))?
@@ -129,12 +161,23 @@ impl Warehouse {
         let ctx = SessionContext::new();
         ctx.register_table(name, Arc::new(self.live_table(name).await?))
             .map_err(|e| StoreError::datafusion(name, e))?;
-        let mut df = ctx.table(name).await.map_err(|e| StoreError::datafusion(name, e))?;
+        let mut df = ctx
+            .table(name)
+            .await
+            .map_err(|e| StoreError::datafusion(name, e))?;
         if !columns.is_empty() {
-            df = df.select_columns(columns).map_err(|e| StoreError::datafusion(name, e))?;
+            df = df
+                .select_columns(columns)
+                .map_err(|e| StoreError::datafusion(name, e))?;
         }
-        let stream = df.execute_stream().await.map_err(|e| StoreError::datafusion(name, e))?;
-        stream.try_collect().await.map_err(|e| StoreError::datafusion(name, e))
+        let stream = df
+            .execute_stream()
+            .await
+            .map_err(|e| StoreError::datafusion(name, e))?;
+        stream
+            .try_collect()
+            .await
+            .map_err(|e| StoreError::datafusion(name, e))
     }
 
     /// A DataFusion table provider that always reads the newest committed version.
@@ -143,11 +186,19 @@ impl Warehouse {
     }
 
     fn table_name(&self, name: &str) -> Result<&'static str, StoreError> {
-        self.inner.tables.get_key_value(name).map(|(k, _)| *k).ok_or_else(|| StoreError::UnknownTable(name.to_string()))
+        self.inner
+            .tables
+            .get_key_value(name)
+            .map(|(k, _)| *k)
+            .ok_or_else(|| StoreError::UnknownTable(name.to_string()))
     }
 }
 
-async fn open_table(name: &'static str, url: Url, memory: Option<Arc<dyn ObjectStore>>) -> Result<DeltaTable, StoreError> {
+async fn open_table(
+    name: &'static str,
+    url: Url,
+    memory: Option<Arc<dyn ObjectStore>>,
+) -> Result<DeltaTable, StoreError> {
     let delta = |e| StoreError::delta(name, e);
     let mut builder = deltalake::DeltaTableBuilder::from_url(url.clone()).map_err(delta)?;
     if let Some(store) = memory {
@@ -160,7 +211,10 @@ async fn open_table(name: &'static str, url: Url, memory: Option<Arc<dyn ObjectS
         return Ok(table);
     }
     let schema = schema_of(name).ok_or_else(|| StoreError::UnknownTable(name.to_string()))?;
-    let kernel: StructType = schema.as_ref().try_into_kernel().map_err(|e| delta(e.into()))?;
+    let kernel: StructType = schema
+        .as_ref()
+        .try_into_kernel()
+        .map_err(|e| delta(e.into()))?;
     let created = table
         .create()
         .with_table_name(name)
