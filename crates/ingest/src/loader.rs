@@ -109,7 +109,7 @@ pub struct Loader {
 impl Loader {
     /// Read the warehouse's state and get ready to load.
     pub async fn new(warehouse: Warehouse, options: LoadOptions) -> Result<Self, IngestError> {
-        let table_versions = table_versions(&warehouse).await?;
+        let table_versions = table_versions(&warehouse, true).await?;
         let state = WarehouseState::load(&warehouse).await?;
         Ok(Loader {
             warehouse,
@@ -380,7 +380,7 @@ impl Loader {
         }
         let batch = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
-        let now = table_versions(&self.warehouse).await?;
+        let now = table_versions(&self.warehouse, true).await?;
         if now != self.table_versions {
             tracing::info!(
                 "the warehouse changed under this load (another writer); reading its state again"
@@ -398,7 +398,8 @@ impl Loader {
         let changes = normalizer.finish();
         let events = changes.events.len();
         let rows = changes.commit(&self.warehouse).await?;
-        self.table_versions = table_versions(&self.warehouse).await?;
+        // Our own commits moved the versions; recorded without another round of listings.
+        self.table_versions = table_versions(&self.warehouse, false).await?;
         self.summary.events_new += events;
         self.summary.rows.add(&rows);
         progress.committed(events, &rows);
@@ -455,10 +456,15 @@ fn write_canonical(value: &serde_json::Value, out: &mut String) {
     }
 }
 
-async fn table_versions(warehouse: &Warehouse) -> Result<Vec<i64>, IngestError> {
+/// Every table's version: the newest in the store (`fresh`), or as this process last saw it.
+async fn table_versions(warehouse: &Warehouse, fresh: bool) -> Result<Vec<i64>, IngestError> {
     let mut versions = Vec::with_capacity(prov9_model::tables::TABLE_NAMES.len());
     for table in prov9_model::tables::TABLE_NAMES {
-        versions.push(warehouse.version(table).await?);
+        versions.push(if fresh {
+            warehouse.version(table).await?
+        } else {
+            warehouse.known_version(table).await?
+        });
     }
     Ok(versions)
 }

@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, Utc};
 use prov9_model::ModelError;
-use prov9_model::facets::{self, DatasetRef, ModelRef};
+use prov9_model::facets::{self, ColumnEdge, DatasetRef, ModelRef};
 use prov9_model::ids;
 use prov9_model::openlineage::{Dataset, Event, EventKind, EventType, Facets, Job};
 use prov9_model::tables::*;
@@ -44,11 +44,6 @@ impl<'a> Normalizer<'a> {
             changes: Changes::default(),
             now: Utc::now(),
         }
-    }
-
-    /// Whether an event with this id is already stored (or in this batch).
-    pub fn is_known(&self, event_id: &str) -> bool {
-        self.state.has_event(event_id)
     }
 
     /// Normalise a batch of events. Events are applied in time order, so that within a batch an
@@ -232,27 +227,34 @@ impl<'a> Normalizer<'a> {
         if !produced {
             return Ok(());
         }
-        // Column-lineage sources that are not inputs resolve before this event's outputs exist,
-        // so a dataset rewritten in place points at its previous version, not at itself.
+        // Column-lineage sources resolve before this event's outputs exist, so a dataset
+        // rewritten in place points at its previous version, not at itself.
+        let mut column_sources: Vec<Vec<(ColumnEdge, String)>> =
+            Vec::with_capacity(event.outputs.len());
         for output in &event.outputs {
+            let mut edges = Vec::new();
             for c in facets::column_lineage(&output.facets) {
-                let known = resolved_inputs
+                let input = resolved_inputs
                     .iter()
-                    .any(|(ns, n, _)| *ns == c.input_namespace && *n == c.input_name);
-                if !known {
-                    let d = Dataset {
-                        namespace: c.input_namespace.clone(),
-                        name: c.input_name.clone(),
-                        facets: Facets::new(),
-                        io_facets: Facets::new(),
-                    };
-                    self.upsert_dataset(&d);
-                    let v = self.resolve_input(&d, at);
-                    resolved_inputs.push((c.input_namespace, c.input_name, v));
-                }
+                    .find(|(ns, n, _)| *ns == c.input_namespace && *n == c.input_name);
+                let src = match input {
+                    Some((_, _, v)) => v.clone(),
+                    None => {
+                        let d = Dataset {
+                            namespace: c.input_namespace.clone(),
+                            name: c.input_name.clone(),
+                            facets: Facets::new(),
+                            io_facets: Facets::new(),
+                        };
+                        self.upsert_dataset(&d);
+                        self.resolve_input(&d, at)
+                    }
+                };
+                edges.push((c, src));
             }
+            column_sources.push(edges);
         }
-        for output in &event.outputs {
+        for (output, edges) in event.outputs.iter().zip(column_sources) {
             self.upsert_dataset(output);
             let (version, origin) = match facets::dataset_version(&output.facets) {
                 Some(v) => (v, "facet"),
@@ -260,14 +262,7 @@ impl<'a> Normalizer<'a> {
             };
             let version_id = self.ensure_version(output, &version, origin, at, Some(&run_id));
             self.edge(&run_id, &version_id, "output", &run_id, at);
-            for c in facets::column_lineage(&output.facets) {
-                let Some(src) = resolved_inputs
-                    .iter()
-                    .find(|(ns, n, _)| *ns == c.input_namespace && *n == c.input_name)
-                    .map(|(_, _, v)| v.clone())
-                else {
-                    continue; // resolved above; unreachable
-                };
+            for (c, src) in edges {
                 let row = ColumnLineageRow {
                     src_dataset_version: src,
                     src_column: c.input_column,

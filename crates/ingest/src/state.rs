@@ -156,9 +156,4 @@ impl WarehouseState {
             })
             .map(|(_, id)| id.as_str())
     }
-
-    /// Number of events stored.
-    pub fn event_count(&self) -> usize {
-        self.keys.get(EventRow::NAME).map_or(0, HashSet::len)
-    }
 }

@@ -13,7 +13,7 @@ use datafusion_postgres::hooks::HookClient;
 use datafusion_postgres::pgwire::api::ClientInfo;
 use datafusion_postgres::pgwire::api::results::{Response, Tag};
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use prov9_query::check_read_only;
+use prov9_query::{ReadOnlyViolation, check_read_only};
 
 /// SQLSTATE 42501: insufficient_privilege.
 pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
@@ -33,13 +33,11 @@ const SESSION_SETTINGS: &[&str] = &[
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ReadOnlyGuard;
 
-fn deny(what: impl std::fmt::Display) -> PgWireError {
+fn deny(violation: ReadOnlyViolation) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new(
         "ERROR".to_string(),
         INSUFFICIENT_PRIVILEGE.to_string(),
-        format!(
-            "permission denied: prov9 is read-only through SQL ({what}); data arrives through `prov9 load` or OpenLineage ingest"
-        ),
+        violation.to_string(),
     )))
 }
 
@@ -110,7 +108,7 @@ async fn check_plan(statement: &Statement, ctx: &SessionContext) -> PgWireResult
             .statement_to_plan(DfStatement::Statement(Box::new(query)))
             .await
             .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
-        check_read_only(&plan).map_err(|v| deny(v.0))?;
+        check_read_only(&plan).map_err(deny)?;
     }
     Ok(())
 }
@@ -128,7 +126,7 @@ impl QueryHook for ReadOnlyGuard {
             Verdict::Pass => None,
             Verdict::IgnoreSet => Some(Ok(Response::Execution(Tag::new("SET")))),
             Verdict::Acknowledge(tag) => Some(Ok(Response::Execution(Tag::new(tag)))),
-            Verdict::Deny(what) => Some(Err(deny(what))),
+            Verdict::Deny(what) => Some(Err(deny(ReadOnlyViolation(what)))),
         }
     }
 
@@ -147,7 +145,7 @@ impl QueryHook for ReadOnlyGuard {
                 produce_one_row: false,
                 schema: Arc::new(DFSchema::empty()),
             }))),
-            Verdict::Deny(what) => Some(Err(deny(what))),
+            Verdict::Deny(what) => Some(Err(deny(ReadOnlyViolation(what)))),
         }
     }
 
@@ -160,11 +158,11 @@ impl QueryHook for ReadOnlyGuard {
         _client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
         match verdict(statement) {
-            Verdict::CheckPlan => check_read_only(plan).err().map(|v| Err(deny(v.0))),
+            Verdict::CheckPlan => check_read_only(plan).err().map(|v| Err(deny(v))),
             Verdict::Pass => None,
             Verdict::IgnoreSet => Some(Ok(Response::Execution(Tag::new("SET")))),
             Verdict::Acknowledge(tag) => Some(Ok(Response::Execution(Tag::new(tag)))),
-            Verdict::Deny(what) => Some(Err(deny(what))),
+            Verdict::Deny(what) => Some(Err(deny(ReadOnlyViolation(what)))),
         }
     }
 }

@@ -44,10 +44,6 @@ impl LiveTable {
             name,
         })
     }
-
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
 }
 
 fn external(e: StoreError) -> DataFusionError {

@@ -87,10 +87,20 @@ impl Warehouse {
         Ok(table.clone())
     }
 
-    /// The Delta version of a table (one commit per append).
+    /// The newest Delta version of a table, including other writers' commits.
     pub async fn version(&self, name: &str) -> Result<i64, StoreError> {
-        let table = self.current(name).await?;
-        Ok(table.version().map_or(-1, |v| v as i64))
+        let lock = self.table(name)?;
+        let mut table = lock.write().await;
+        table
+            .update_incremental(None)
+            .await
+            .map_err(|e| StoreError::delta(name, e))?;
+        Ok(version_number(&table))
+    }
+
+    /// The Delta version this process last read or wrote, without asking the store.
+    pub async fn known_version(&self, name: &str) -> Result<i64, StoreError> {
+        Ok(version_number(&*self.table(name)?.read().await))
     }
 
     /// Append rows to a table in one atomic commit. Empty input commits nothing.
@@ -158,8 +168,17 @@ impl Warehouse {
 
     /// Read the given columns of a whole table (all columns if `columns` is empty).
     pub async fn read(&self, name: &str, columns: &[&str]) -> Result<Vec<RecordBatch>, StoreError> {
+        // One snapshot for the whole read: Delta's own provider, not a LiveTable.
+        let table = self.current(name).await?;
         let ctx = SessionContext::new();
-        ctx.register_table(name, Arc::new(self.live_table(name).await?))
+        table
+            .update_datafusion_session(&ctx.state())
+            .map_err(|e| StoreError::delta(name, e))?;
+        let provider = table
+            .table_provider()
+            .await
+            .map_err(|e| StoreError::datafusion(name, e))?;
+        ctx.register_table(name, provider)
             .map_err(|e| StoreError::datafusion(name, e))?;
         let mut df = ctx
             .table(name)
@@ -192,6 +211,10 @@ impl Warehouse {
             .map(|(k, _)| *k)
             .ok_or_else(|| StoreError::UnknownTable(name.to_string()))
     }
+}
+
+fn version_number(table: &DeltaTable) -> i64 {
+    table.version().map_or(-1, |v| v as i64)
 }
 
 async fn open_table(
