@@ -8,14 +8,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "prov9", version, about)]
 pub struct Cli {
-    /// Warehouse location: a directory, file://, s3://bucket/prefix, gs://, az:// or memory://.
-    #[arg(
-        long,
-        global = true,
-        env = "PROV9_DATA",
-        default_value = "./prov9-data"
-    )]
-    pub data: String,
+    /// Warehouse location: a directory, file://, s3://bucket/prefix, gs://, az:// or memory://
+    /// [default: ./prov9-data, or `data` in the serve config file].
+    #[arg(long, global = true, env = "PROV9_DATA")]
+    pub data: Option<String>,
 
     /// More logging (-v info, -vv debug); PROV9_LOG takes a full tracing filter.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -33,22 +29,38 @@ pub enum Command {
     Load(LoadArgs),
     /// Run one SQL query and print the result.
     Sql(SqlArgs),
+    /// Read a password from standard input and print its SCRAM-SHA-256 verifier, the form
+    /// `[[users]] password` takes in the config file.
+    HashPassword,
 }
+
+/// Where the warehouse is when neither --data, PROV9_DATA nor a config file says.
+pub const DEFAULT_DATA: &str = "./prov9-data";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Postgres wire address. Anything but loopback exposes the warehouse to the network.
-    #[arg(long, env = "PROV9_PG_LISTEN", default_value = "127.0.0.1:5433")]
-    pub pg_listen: String,
-    /// HTTP address for OpenLineage ingest (reserved: HTTP ingest arrives in a later release).
-    #[arg(long, env = "PROV9_HTTP_LISTEN", default_value = "127.0.0.1:5000")]
-    pub http_listen: String,
+    /// Config file (users, TLS, limits); flags given here override it.
+    #[arg(long, env = "PROV9_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Postgres wire address [default: 127.0.0.1:5433]. Anything but loopback needs users.
+    #[arg(long, env = "PROV9_PG_LISTEN")]
+    pub pg_listen: Option<String>,
+    /// HTTP address for OpenLineage ingest [default: 127.0.0.1:5000] (reserved: HTTP ingest
+    /// arrives in a later release).
+    #[arg(long, env = "PROV9_HTTP_LISTEN")]
+    pub http_listen: Option<String>,
     /// Load the bundled example pipeline first, so there is something to query.
     #[arg(long)]
     pub demo: bool,
-    /// Maximum concurrent Postgres connections.
-    #[arg(long, default_value_t = 100)]
-    pub max_connections: usize,
+    /// Maximum concurrent Postgres connections [default: 100].
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Default statement_timeout of every session, e.g. 30s or 5min [default: none].
+    #[arg(long)]
+    pub statement_timeout: Option<String>,
+    /// Memory one connection's query may use, e.g. 512MiB [default: 2GiB].
+    #[arg(long)]
+    pub memory_limit: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,9 +1,10 @@
-//! The `prov9` command line: `serve`, `load`, `sql`.
+//! The `prov9` command line: `serve`, `load`, `sql`, `hash-password`.
 //!
 //! Each command lives in its own module and calls into the library crates; this crate only
 //! parses arguments, reports progress and errors, and picks exit codes.
 
 mod args;
+mod hash_password;
 mod load;
 mod output;
 mod serve;
@@ -41,10 +42,15 @@ pub fn main() -> ExitCode {
 /// Run one command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve::run(&cli.data, args).await,
-        Command::Load(args) => load::run(&cli.data, args).await,
-        Command::Sql(args) => sql::run(&cli.data, args).await,
+        Command::Serve(args) => serve::run(cli.data, args).await,
+        Command::Load(args) => load::run(&data(cli.data), args).await,
+        Command::Sql(args) => sql::run(&data(cli.data), args).await,
+        Command::HashPassword => hash_password::run(),
     }
+}
+
+fn data(flag: Option<String>) -> String {
+    flag.unwrap_or_else(|| args::DEFAULT_DATA.to_string())
 }
 
 fn init_tracing(verbose: u8) {

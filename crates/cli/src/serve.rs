@@ -5,30 +5,68 @@ use std::net::SocketAddr;
 use anyhow::{Context, bail};
 use prov9_ingest::{LoadOptions, Loader};
 use prov9_query::Engine;
-use prov9_server::{PgServer, PgServerOptions};
+use prov9_server::config::{parse_duration, parse_size};
+use prov9_server::{PgServer, PgServerOptions, ServeConfig};
 use prov9_store::Warehouse;
 
-use crate::args::ServeArgs;
+use crate::args::{DEFAULT_DATA, ServeArgs};
 
-pub async fn run(data: &str, args: ServeArgs) -> anyhow::Result<()> {
-    let pg_addr: SocketAddr = args.pg_listen.parse().with_context(|| {
-        format!(
-            "--pg-listen {:?} is not an address like 127.0.0.1:5433",
-            args.pg_listen
-        )
-    })?;
-    // Without users (a later release adds them), only loopback may connect: the server is trusted.
-    if !pg_addr.ip().is_loopback() {
-        bail!(
-            "refusing to listen on {pg_addr}: connections are not authenticated yet, so prov9 only listens on loopback (127.0.0.1 or ::1)"
-        );
-    }
-    let _: SocketAddr = args
+const DEFAULT_PG_LISTEN: &str = "127.0.0.1:5433";
+const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:5000";
+
+pub async fn run(data: Option<String>, args: ServeArgs) -> anyhow::Result<()> {
+    let config = match &args.config {
+        Some(path) => ServeConfig::from_file(path)?,
+        None => ServeConfig::default(),
+    };
+    // Flags (and their environment variables) first, then the file, then defaults.
+    let data = data
+        .or(config.data.clone())
+        .unwrap_or_else(|| DEFAULT_DATA.to_string());
+    let pg_listen = args
+        .pg_listen
+        .or(config.pg_listen.clone())
+        .unwrap_or_else(|| DEFAULT_PG_LISTEN.to_string());
+    let http_listen = args
         .http_listen
+        .or(config.http_listen.clone())
+        .unwrap_or_else(|| DEFAULT_HTTP_LISTEN.to_string());
+    let pg_addr: SocketAddr = pg_listen.parse().with_context(|| {
+        format!("pg_listen {pg_listen:?} is not an address like 127.0.0.1:5433")
+    })?;
+    let _: SocketAddr = http_listen
         .parse()
-        .with_context(|| format!("--http-listen {:?} is not an address", args.http_listen))?;
+        .with_context(|| format!("http_listen {http_listen:?} is not an address"))?;
+    let defaults = PgServerOptions::default();
+    let statement_timeout = match args.statement_timeout.as_deref() {
+        Some(t) => Some(parse_duration(t).map_err(anyhow::Error::msg)?),
+        None => config.statement_timeout,
+    };
+    let memory_limit = match args.memory_limit.as_deref() {
+        Some(m) => parse_size(m).map_err(anyhow::Error::msg)?,
+        None => config.memory_limit.unwrap_or(defaults.memory_limit),
+    };
+    if memory_limit == 0 {
+        bail!("memory_limit must be more than 0");
+    }
+    let options = PgServerOptions {
+        max_connections: args
+            .max_connections
+            .or(config.max_connections)
+            .unwrap_or(defaults.max_connections),
+        shutdown_grace: config.shutdown_grace.unwrap_or(defaults.shutdown_grace),
+        users: config.users.clone(),
+        tls: config.tls.clone(),
+        statement_timeout: statement_timeout.filter(|t| !t.is_zero()),
+        memory_limit,
+    };
+    if options.users.is_empty() && !pg_addr.ip().is_loopback() {
+        bail!(prov9_server::ServerError::ExposedWithoutUsers {
+            addr: pg_addr.to_string()
+        });
+    }
 
-    let warehouse = Warehouse::open(data)
+    let warehouse = Warehouse::open(&data)
         .await
         .with_context(|| format!("opening warehouse {data}"))?;
     if args.demo {
@@ -41,15 +79,16 @@ pub async fn run(data: &str, args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let engine = Engine::new(&warehouse).await?;
-    let options = PgServerOptions {
-        max_connections: args.max_connections,
-        ..PgServerOptions::default()
-    };
-    let server = PgServer::bind(&engine, &args.pg_listen, options).await?;
+    let server = PgServer::bind(&engine, &pg_listen, options).await?;
     let addr = server.local_addr()?;
     tracing::info!("warehouse {} ready", warehouse.location());
+    let security = match (server.authenticates(), server.tls()) {
+        (false, _) => "trusted loopback, no password",
+        (true, false) => "SCRAM-SHA-256 passwords",
+        (true, true) => "SCRAM-SHA-256 passwords, TLS",
+    };
     eprintln!(
-        "prov9: serving {} on postgresql://{addr}/ (try: psql -h {} -p {} -c '\\dt')",
+        "prov9: serving {} on postgresql://{addr}/ ({security}; try: psql -h {} -p {} -c '\\dt')",
         warehouse.location(),
         addr.ip(),
         addr.port()

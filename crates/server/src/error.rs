@@ -1,5 +1,7 @@
 //! Errors of the servers.
 
+use std::path::PathBuf;
+
 /// Why a server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -11,6 +13,14 @@ pub enum ServerError {
     },
     #[error("setting up pg_catalog: {0}")]
     Catalog(String),
+    #[error("config file {}: {message}", path.display())]
+    Config { path: PathBuf, message: String },
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error(
+        "refusing to listen on {addr} without users: anyone who can reach it could read the warehouse. Add [[users]] to a config file (prov9 serve --config prov9.toml; passwords from `prov9 hash-password`), or listen on loopback (127.0.0.1)"
+    )]
+    ExposedWithoutUsers { addr: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

@@ -5,16 +5,32 @@
 //! shaped like mini-redis: an accept loop with a connection limit, a task per connection, and
 //! graceful shutdown when the `shutdown` future resolves.
 //!
-//! Every statement passes [`ReadOnlyGuard`] first: DDL, DML, `COPY`, `CREATE EXTERNAL TABLE`
-//! and `SET datafusion.*` are refused with SQLSTATE 42501, in both the simple and the extended
-//! query protocol. The HTTP ingest listener comes with a later release.
+//! Each connection has its own DataFusion session ([`session`]): its own settings, memory budget
+//! and statement control (cancel requests, `statement_timeout`), over the shared read-only
+//! catalog. Clients authenticate with SCRAM-SHA-256 against users of the config file
+//! ([`config`], [`scram`]), optionally over TLS.
+//!
+//! Reads only, in three layers: [`ReadOnlyGuard`] refuses DDL, DML, `COPY` and
+//! `SET datafusion.*` by statement and by plan (SQLSTATE 42501); every physical plan is checked
+//! again by the connection's query planner; and the catalog a connection sees cannot be changed.
 
+mod cancel;
+pub mod config;
+mod control;
 mod error;
+mod guarded_planner;
 mod pg;
+mod read_only_catalog;
 mod read_only_guard;
+pub mod scram;
+mod session;
 mod sqlstate;
+mod startup;
+mod tls;
 
+pub use config::{Role, ServeConfig, User};
+pub use control::Interrupted;
 pub use error::ServerError;
-pub use pg::{PgServer, PgServerOptions};
+pub use pg::{DEFAULT_MEMORY_LIMIT, PgServer, PgServerOptions};
 pub use read_only_guard::ReadOnlyGuard;
 pub use sqlstate::{SqlStateErrors, sqlstate};

@@ -1,6 +1,7 @@
 //! The first query hook of every connection: refuse anything that is not a read.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use datafusion::common::{DFSchema, ParamValues};
@@ -14,6 +15,10 @@ use datafusion_postgres::pgwire::api::ClientInfo;
 use datafusion_postgres::pgwire::api::results::{Response, Tag};
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use prov9_query::{ReadOnlyViolation, check_read_only};
+
+use crate::config::Role;
+use crate::session::ConnectionState;
+use crate::startup::METADATA_STATEMENT_TIMEOUT;
 
 /// SQLSTATE 42501: insufficient_privilege.
 pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
@@ -29,9 +34,38 @@ const SESSION_SETTINGS: &[&str] = &[
     "search_path",
 ];
 
-/// Refuses statements that would change the warehouse, the server or other sessions.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ReadOnlyGuard;
+/// Settings an admin may change for its own session; never `datafusion.runtime.*` (the memory
+/// budget) or `datafusion.catalog.*`.
+const ADMIN_SETTINGS: &[&str] = &[
+    "datafusion.execution.",
+    "datafusion.optimizer.",
+    "datafusion.explain.",
+    "datafusion.sql_parser.",
+    "datafusion.format.",
+];
+
+/// Refuses statements that would change the warehouse, the server or other sessions, and starts
+/// the clock of every statement (cancel, `statement_timeout`).
+#[derive(Debug, Clone)]
+pub struct ReadOnlyGuard {
+    connection: Arc<ConnectionState>,
+}
+
+impl ReadOnlyGuard {
+    pub fn new(connection: Arc<ConnectionState>) -> Self {
+        ReadOnlyGuard { connection }
+    }
+
+    fn begin(&self, client: &dyn HookClient) {
+        let timeout = client
+            .metadata()
+            .get(METADATA_STATEMENT_TIMEOUT)
+            .and_then(|ms| ms.parse::<u64>().ok())
+            .filter(|&ms| ms > 0)
+            .map(Duration::from_millis);
+        self.connection.control.begin(timeout);
+    }
+}
 
 fn deny(violation: ReadOnlyViolation) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new(
@@ -55,7 +89,7 @@ enum Verdict {
     Deny(String),
 }
 
-fn verdict(statement: &Statement) -> Verdict {
+fn verdict(statement: &Statement, role: Role) -> Verdict {
     match statement {
         Statement::Query(_) => Verdict::CheckPlan,
         Statement::Explain { statement, .. } if matches!(**statement, Statement::Query(_)) => {
@@ -77,7 +111,11 @@ fn verdict(statement: &Statement) -> Verdict {
         Statement::Set(Set::SingleAssignment { variable, .. }) => {
             let name = variable.to_string().to_ascii_lowercase();
             if name.starts_with("datafusion.") {
-                Verdict::Deny(format!("SET {name}"))
+                if role == Role::Admin && ADMIN_SETTINGS.iter().any(|p| name.starts_with(p)) {
+                    Verdict::Pass
+                } else {
+                    Verdict::Deny(format!("SET {name}"))
+                }
             } else if SESSION_SETTINGS.contains(&name.as_str()) {
                 Verdict::Pass
             } else {
@@ -119,9 +157,10 @@ impl QueryHook for ReadOnlyGuard {
         &self,
         statement: &Statement,
         ctx: &SessionContext,
-        _client: &mut dyn HookClient,
+        client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        match verdict(statement) {
+        self.begin(client);
+        match verdict(statement, self.connection.role()) {
             Verdict::CheckPlan => check_plan(statement, ctx).await.err().map(Err),
             Verdict::Pass => None,
             Verdict::IgnoreSet => Some(Ok(Response::Execution(Tag::new("SET")))),
@@ -136,7 +175,7 @@ impl QueryHook for ReadOnlyGuard {
         ctx: &SessionContext,
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
-        match verdict(statement) {
+        match verdict(statement, self.connection.role()) {
             Verdict::CheckPlan => check_plan(statement, ctx).await.err().map(Err),
             Verdict::Pass | Verdict::IgnoreSet => None,
             // DataFusion cannot plan these; an empty plan carries them to execution, where
@@ -155,9 +194,10 @@ impl QueryHook for ReadOnlyGuard {
         plan: &LogicalPlan,
         _params: &ParamValues,
         _ctx: &SessionContext,
-        _client: &mut dyn HookClient,
+        client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        match verdict(statement) {
+        self.begin(client);
+        match verdict(statement, self.connection.role()) {
             Verdict::CheckPlan => check_read_only(plan).err().map(|v| Err(deny(v))),
             Verdict::Pass => None,
             Verdict::IgnoreSet => Some(Ok(Response::Execution(Tag::new("SET")))),

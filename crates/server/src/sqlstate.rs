@@ -7,6 +7,9 @@ use datafusion::common::SchemaError;
 use datafusion::error::DataFusionError;
 use datafusion_postgres::pgwire::api::{ClientInfo, ErrorHandler};
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError};
+use prov9_query::ReadOnlyViolation;
+
+use crate::control::Interrupted;
 
 /// The SQLSTATE Postgres would use for a DataFusion error.
 pub fn sqlstate(error: &DataFusionError) -> &'static str {
@@ -36,6 +39,8 @@ pub fn sqlstate(error: &DataFusionError) -> &'static str {
             | arrow::error::ArrowError::ArithmeticOverflow(_) => "22003",
             _ => "XX000",
         },
+        DataFusionError::External(e) if e.is::<ReadOnlyViolation>() => "42501",
+        DataFusionError::External(e) if e.is::<Interrupted>() => "57014",
         DataFusionError::Execution(msg) if msg.contains("Divide by zero") => "22012",
         DataFusionError::Execution(msg) if msg.to_ascii_lowercase().contains("cast") => "22P02",
         _ => "XX000",

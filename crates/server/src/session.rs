@@ -1,0 +1,78 @@
+//! One DataFusion session per connection.
+//!
+//! datafusion-postgres serves every connection from one `SessionContext`, so a `SET` in one
+//! connection would change all of them. Here each connection gets its own context, cloned from
+//! the engine's: the catalog (tables, views, `pg_catalog`) is shared but read-only, settings are
+//! the connection's own, and so are its memory pool (the per-query budget) and its
+//! [`QueryControl`] (cancel, `statement_timeout`).
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, OnceLock};
+
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::SessionContext;
+
+use crate::ServerError;
+use crate::config::Role;
+use crate::control::QueryControl;
+use crate::guarded_planner::GuardedQueryPlanner;
+use crate::read_only_catalog::ReadOnlyCatalogList;
+
+/// What one connection knows about itself, shared by its startup handler and its hooks.
+#[derive(Debug)]
+pub struct ConnectionState {
+    /// Set once the client has authenticated.
+    pub role: OnceLock<Role>,
+    pub control: Arc<QueryControl>,
+}
+
+impl ConnectionState {
+    pub fn new(control: QueryControl) -> Self {
+        ConnectionState {
+            role: OnceLock::new(),
+            control: Arc::new(control),
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role.get().copied().unwrap_or(Role::Reader)
+    }
+}
+
+/// Makes the session of each new connection from the engine's.
+pub struct SessionFactory {
+    base: SessionContext,
+    memory_limit: usize,
+}
+
+impl SessionFactory {
+    pub fn new(base: SessionContext, memory_limit: usize) -> Self {
+        SessionFactory { base, memory_limit }
+    }
+
+    pub fn connection(&self, state: &ConnectionState) -> Result<SessionContext, ServerError> {
+        let base = self.base.state();
+        // Spilling is off: a reader's query must not fill the server's disk, and one that needs
+        // more memory than its budget fails with "Resources exhausted" (SQLSTATE 53200).
+        let runtime = RuntimeEnvBuilder::from_runtime_env(base.runtime_env())
+            .with_memory_pool(Arc::new(TrackConsumersPool::new(
+                GreedyMemoryPool::new(self.memory_limit),
+                NonZeroUsize::new(3).expect("3 is not zero"),
+            )))
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
+            .build_arc()
+            .map_err(|e| ServerError::Catalog(e.to_string()))?;
+        let catalogs = Arc::new(ReadOnlyCatalogList(base.catalog_list().clone()));
+        let session = SessionStateBuilder::new_from_existing(base)
+            .with_catalog_list(catalogs)
+            .with_runtime_env(runtime)
+            .with_query_planner(Arc::new(GuardedQueryPlanner::new(state.control.clone())))
+            .build();
+        Ok(SessionContext::new_with_state(session))
+    }
+}
