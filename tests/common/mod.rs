@@ -145,3 +145,145 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// A `prov9 serve` process on any address (`Server` expects loopback), whose stderr is kept, so
+/// a test can stop it and read what it said; killed on drop.
+pub struct ServeProcess {
+    child: Child,
+    /// The host of the banner's `postgresql://HOST:PORT/`, e.g. `0.0.0.0`.
+    pub host: String,
+    pub port: u16,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl ServeProcess {
+    /// `prov9 --data DATA serve --http-listen 127.0.0.1:0 ARGS...`; ARGS give `--pg-listen`.
+    pub fn start(data: &Path, args: &[&str]) -> ServeProcess {
+        let mut child = prov9()
+            .arg("--data")
+            .arg(data)
+            .args(["serve", "--http-listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("prov9 serve starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent
+                    && let Some(rest) = line.split("postgresql://").nth(1)
+                    && let Some((host, port)) =
+                        rest.split('/').next().and_then(|a| a.rsplit_once(':'))
+                {
+                    let port: u16 = port.parse().expect("port in banner");
+                    let _ = tx.send((host.to_string(), port));
+                    sent = true;
+                }
+                eprintln!("[prov9 serve] {line}");
+                let mut log = lines.lock().expect("log lock");
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let (host, port) = loop {
+            if let Ok(addr) = rx.recv_timeout(Duration::from_millis(200)) {
+                break addr;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "prov9 serve exited early: {status}\n{}",
+                    log.lock().expect("log lock")
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "prov9 serve did not start in time"
+            );
+        };
+        ServeProcess {
+            child,
+            host,
+            port,
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log lock").clone()
+    }
+
+    /// Wait up to `timeout` for the process to exit on its own.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // Let the reader thread take in the last lines.
+                std::thread::sleep(Duration::from_millis(200));
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `prov9 --data DATA serve ARGS...` must refuse to start: asserts it exits non-zero within a
+/// minute (a server that starts instead is killed, and the test fails), returns its stderr.
+pub fn serve_must_fail(data: &Path, args: &[&str]) -> String {
+    let mut child = prov9()
+        .arg("--data")
+        .arg(data)
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("prov9 serve starts");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "prov9 serve {args:?} was expected to refuse to start, but it is still running:\n{}",
+                reader.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = reader.join().unwrap_or_default();
+    assert!(
+        !status.success(),
+        "prov9 serve {args:?} was expected to fail, but exited with {status}:\n{text}"
+    );
+    text
+}

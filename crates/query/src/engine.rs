@@ -33,9 +33,12 @@ impl Engine {
         warehouse: &Warehouse,
         config: SessionConfig,
     ) -> Result<Self, QueryError> {
-        let config = config
+        let mut config = config
             .with_information_schema(true)
             .with_default_catalog_and_schema("datafusion", "public");
+        // Every timestamp is stored in UTC; this makes `::timestamptz` and
+        // `TIMESTAMP WITH TIME ZONE` casts carry a zone too, as clients expect.
+        config.options_mut().execution.time_zone = Some("UTC".to_string());
         let mut ctx = SessionContext::new_with_config(config);
         for name in TABLE_NAMES {
             ctx.register_table(name, Arc::new(warehouse.live_table(name).await?))?;

@@ -20,6 +20,7 @@ mod control;
 mod error;
 mod guarded_planner;
 mod pg;
+mod pg_compat;
 mod read_only_catalog;
 mod read_only_guard;
 pub mod scram;
@@ -27,6 +28,7 @@ mod session;
 mod sqlstate;
 mod startup;
 mod tls;
+mod transactions;
 
 pub use config::{Role, ServeConfig, User};
 pub use control::Interrupted;

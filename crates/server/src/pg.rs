@@ -11,7 +11,6 @@ use datafusion_postgres::auth::AuthManager;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
-use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::pgwire::api::auth::StartupHandler;
 use datafusion_postgres::pgwire::api::cancel::CancelHandler;
 use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
@@ -32,6 +31,7 @@ use crate::control::QueryControl;
 use crate::session::{ConnectionState, SessionFactory};
 use crate::sqlstate::SqlStateErrors;
 use crate::startup::{ClientAuth, Startup, StartupSettings, TooManyConnections};
+use crate::transactions::TransactionHook;
 use crate::{ReadOnlyGuard, ServerError};
 
 /// Settings of the Postgres endpoint.
@@ -133,9 +133,9 @@ impl Shared {
         // The guard comes first: the first hook that answers wins.
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
             Arc::new(ReadOnlyGuard::new(state.clone())),
+            Arc::new(TransactionHook),
             Arc::new(CursorStatementHook),
             Arc::new(SetShowHook),
-            Arc::new(TransactionStatementHook),
         ];
         Ok(Connection {
             session: Arc::new(DfSessionService::new_with_hooks(ctx, hooks)),
@@ -169,6 +169,7 @@ impl PgServer {
         let ctx = engine.context().as_ref().clone();
         setup_pg_catalog(&ctx, "datafusion", Arc::new(AuthManager::default()))
             .map_err(|e| ServerError::Catalog(e.to_string()))?;
+        crate::pg_compat::register(&ctx);
         let authentication = if options.users.is_empty() {
             ClientAuth::Trust
         } else {

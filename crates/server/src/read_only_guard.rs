@@ -4,15 +4,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::{DFSchema, ParamValues};
 use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::{Set, Statement};
+use datafusion::sql::sqlparser::ast::{DeclareType, Ident, Set, Statement};
 use datafusion_postgres::QueryHook;
+use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
 use datafusion_postgres::hooks::HookClient;
 use datafusion_postgres::pgwire::api::ClientInfo;
+use datafusion_postgres::pgwire::api::portal::{Format, Portal};
 use datafusion_postgres::pgwire::api::results::{Response, Tag};
+use datafusion_postgres::pgwire::api::stmt::StoredStatement;
+use datafusion_postgres::pgwire::api::store::PortalStore;
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use prov9_query::{ReadOnlyViolation, check_read_only};
 
@@ -79,6 +85,9 @@ fn deny(violation: ReadOnlyViolation) -> PgWireError {
 enum Verdict {
     /// A query (or EXPLAIN of one): allowed once its plan is checked.
     CheckPlan,
+    /// `DECLARE … CURSOR FOR query`: checked and opened here, so the cursor's portal carries
+    /// its plan (clients describe it) and runs exactly the plan that was checked.
+    Declare,
     /// A harmless session statement: let the next hooks handle it.
     Pass,
     /// A `SET` of something datafusion-postgres would apply to the context shared by every
@@ -86,7 +95,32 @@ enum Verdict {
     IgnoreSet,
     /// A session statement with nothing to do: answer with this tag.
     Acknowledge(&'static str),
+    /// `SHOW` of a setting with a fixed value: (column, value).
+    Show((&'static str, &'static str)),
     Deny(String),
+}
+
+/// Settings whose value never changes in prov9, as `SHOW` answers them (column name, value).
+fn fixed_setting(variable: &[Ident]) -> Option<(&'static str, &'static str)> {
+    let name = variable
+        .iter()
+        .map(|i| i.value.to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(match name.as_str() {
+        "transaction isolation level" | "transaction_isolation" => {
+            ("transaction_isolation", "read committed")
+        }
+        "default_transaction_isolation" => ("default_transaction_isolation", "read committed"),
+        "transaction_read_only" | "default_transaction_read_only" => {
+            ("transaction_read_only", "on")
+        }
+        "timezone" | "time zone" => ("TimeZone", "UTC"),
+        "server_version" => ("server_version", crate::pg_compat::SERVER_VERSION),
+        "standard_conforming_strings" => ("standard_conforming_strings", "on"),
+        "server_encoding" => ("server_encoding", "UTF8"),
+        _ => return None,
+    })
 }
 
 fn verdict(statement: &Statement, role: Role) -> Verdict {
@@ -95,12 +129,17 @@ fn verdict(statement: &Statement, role: Role) -> Verdict {
         Statement::Explain { statement, .. } if matches!(**statement, Statement::Query(_)) => {
             Verdict::CheckPlan
         }
-        Statement::Declare { .. } => Verdict::CheckPlan,
-        Statement::ShowVariable { .. }
-        | Statement::ShowStatus { .. }
+        Statement::Declare { .. } => Verdict::Declare,
+        Statement::ShowVariable { variable } => match fixed_setting(variable) {
+            Some(answer) => Verdict::Show(answer),
+            None => Verdict::Pass,
+        },
+        Statement::ShowStatus { .. }
         | Statement::StartTransaction { .. }
         | Statement::Commit { .. }
         | Statement::Rollback { .. }
+        | Statement::Savepoint { .. }
+        | Statement::ReleaseSavepoint { .. }
         | Statement::Fetch { .. }
         | Statement::Close { .. }
         | Statement::Set(Set::SetTimeZone { .. }) => Verdict::Pass,
@@ -131,24 +170,129 @@ fn verdict(statement: &Statement, role: Role) -> Verdict {
     }
 }
 
-async fn check_plan(statement: &Statement, ctx: &SessionContext) -> PgWireResult<()> {
-    let queries: Vec<Statement> = match statement {
+/// Plan the query (or each cursor's query) and check it reads only. A cursor's columns are
+/// remembered, so that a later `FETCH` can describe its rows.
+async fn check_plan(
+    statement: &Statement,
+    ctx: &SessionContext,
+    connection: &ConnectionState,
+) -> PgWireResult<()> {
+    let queries: Vec<(Option<String>, Statement)> = match statement {
         Statement::Declare { stmts } => stmts
             .iter()
-            .filter_map(|d| d.for_query.clone())
-            .map(Statement::Query)
+            .filter_map(|d| {
+                let name = d.names.first().map(|n| n.value.clone());
+                d.for_query.clone().map(|q| (name, Statement::Query(q)))
+            })
             .collect(),
-        other => vec![other.clone()],
+        other => vec![(None, other.clone())],
     };
-    for query in queries {
+    for (cursor, query) in queries {
         let plan = ctx
             .state()
             .statement_to_plan(DfStatement::Statement(Box::new(query)))
             .await
             .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
         check_read_only(&plan).map_err(deny)?;
+        if let Some(name) = cursor {
+            connection.remember_cursor(name, plan.schema().clone());
+        }
     }
     Ok(())
+}
+
+/// Open the cursors of a `DECLARE` as portals of the connection, from their checked plans.
+async fn declare(
+    statement: &Statement,
+    ctx: &SessionContext,
+    client: &mut dyn HookClient,
+    connection: &ConnectionState,
+) -> PgWireResult<Response> {
+    let Statement::Declare { stmts } = statement else {
+        return Err(deny(ReadOnlyViolation("DECLARE".into())));
+    };
+    let syntax = |message: &str| {
+        PgWireError::UserError(Box::new(ErrorInfo::new(
+            "ERROR".to_string(),
+            "42601".to_string(),
+            message.to_string(),
+        )))
+    };
+    for d in stmts {
+        if d.declare_type != Some(DeclareType::Cursor) {
+            return Err(syntax("only DECLARE … CURSOR FOR a query is supported"));
+        }
+        let name = d
+            .names
+            .first()
+            .map(|n| n.value.clone())
+            .ok_or_else(|| syntax("DECLARE needs a cursor name"))?;
+        let query = d
+            .for_query
+            .clone()
+            .ok_or_else(|| syntax("DECLARE CURSOR needs a FOR query"))?;
+        let text = query.to_string();
+        let statement = Statement::Query(query);
+        let plan = ctx
+            .state()
+            .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
+            .await
+            .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+        check_read_only(&plan).map_err(deny)?;
+        connection.remember_cursor(name.clone(), plan.schema().clone());
+        let frame = ctx
+            .execute_logical_plan(plan.clone())
+            .await
+            .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+        let rows = encode_dataframe(frame, &Format::UnifiedText, None).await?;
+        let stored = Arc::new(StoredStatement::new(
+            name.clone(),
+            (text, Some((statement, plan))),
+            vec![],
+        ));
+        let portal = Portal::new_cursor(name, stored);
+        portal.start(rows).await;
+        client.portal_store().put_portal(Arc::new(portal));
+    }
+    Ok(Response::Execution(Tag::new("DECLARE CURSOR")))
+}
+
+/// The one-row answer of a `SHOW`.
+async fn show(ctx: &SessionContext, (column, value): (&str, &str)) -> PgWireResult<Response> {
+    let frame = ctx
+        .read_batch(
+            RecordBatch::try_from_iter([(
+                column,
+                Arc::new(StringArray::from(vec![value])) as ArrayRef,
+            )])
+            .map_err(|e| PgWireError::ApiError(Box::new(e)))?,
+        )
+        .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+    Ok(Response::Query(
+        encode_dataframe(frame, &Format::UnifiedText, None).await?,
+    ))
+}
+
+/// The plan `Describe` sees for a `SHOW` answered here: one text column.
+fn show_plan(column: &str) -> PgWireResult<LogicalPlan> {
+    let schema = DFSchema::try_from(Schema::new(vec![Field::new(column, DataType::Utf8, true)]))
+        .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+    Ok(LogicalPlan::EmptyRelation(EmptyRelation {
+        produce_one_row: false,
+        schema: Arc::new(schema),
+    }))
+}
+
+/// An empty plan with a cursor's columns: what `FETCH` from it returns, for `Describe`.
+fn fetch_plan(statement: &Statement, connection: &ConnectionState) -> Option<LogicalPlan> {
+    let Statement::Fetch { name, .. } = statement else {
+        return None;
+    };
+    let schema = connection.cursor(&name.value)?;
+    Some(LogicalPlan::EmptyRelation(EmptyRelation {
+        produce_one_row: false,
+        schema,
+    }))
 }
 
 #[async_trait]
@@ -161,7 +305,12 @@ impl QueryHook for ReadOnlyGuard {
     ) -> Option<PgWireResult<Response>> {
         self.begin(client);
         match verdict(statement, self.connection.role()) {
-            Verdict::CheckPlan => check_plan(statement, ctx).await.err().map(Err),
+            Verdict::CheckPlan => check_plan(statement, ctx, &self.connection)
+                .await
+                .err()
+                .map(Err),
+            Verdict::Declare => Some(declare(statement, ctx, client, &self.connection).await),
+            Verdict::Show(setting) => Some(show(ctx, setting).await),
             Verdict::Pass => None,
             Verdict::IgnoreSet => Some(Ok(Response::Execution(Tag::new("SET")))),
             Verdict::Acknowledge(tag) => Some(Ok(Response::Execution(Tag::new(tag)))),
@@ -176,8 +325,17 @@ impl QueryHook for ReadOnlyGuard {
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
         match verdict(statement, self.connection.role()) {
-            Verdict::CheckPlan => check_plan(statement, ctx).await.err().map(Err),
-            Verdict::Pass | Verdict::IgnoreSet => None,
+            Verdict::CheckPlan => check_plan(statement, ctx, &self.connection)
+                .await
+                .err()
+                .map(Err),
+            Verdict::Declare => check_plan(statement, ctx, &self.connection)
+                .await
+                .err()
+                .map(Err),
+            Verdict::Show((column, _)) => Some(show_plan(column)),
+            Verdict::Pass => fetch_plan(statement, &self.connection).map(Ok),
+            Verdict::IgnoreSet => None,
             // DataFusion cannot plan these; an empty plan carries them to execution, where
             // `handle_extended_query` answers them.
             Verdict::Acknowledge(_) => Some(Ok(LogicalPlan::EmptyRelation(EmptyRelation {
@@ -193,12 +351,14 @@ impl QueryHook for ReadOnlyGuard {
         statement: &Statement,
         plan: &LogicalPlan,
         _params: &ParamValues,
-        _ctx: &SessionContext,
+        ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
         self.begin(client);
         match verdict(statement, self.connection.role()) {
             Verdict::CheckPlan => check_read_only(plan).err().map(|v| Err(deny(v))),
+            Verdict::Declare => Some(declare(statement, ctx, client, &self.connection).await),
+            Verdict::Show(setting) => Some(show(ctx, setting).await),
             Verdict::Pass => None,
             Verdict::IgnoreSet => Some(Ok(Response::Execution(Tag::new("SET")))),
             Verdict::Acknowledge(tag) => Some(Ok(Response::Execution(Tag::new(tag)))),

@@ -6,8 +6,11 @@
 //! the connection's own, and so are its memory pool (the per-query budget) and its
 //! [`QueryControl`] (cancel, `statement_timeout`).
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use datafusion::common::DFSchemaRef;
 
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
@@ -27,6 +30,8 @@ pub struct ConnectionState {
     /// Set once the client has authenticated.
     pub role: OnceLock<Role>,
     pub control: Arc<QueryControl>,
+    /// The columns of each cursor declared on the connection.
+    cursors: Mutex<HashMap<String, DFSchemaRef>>,
 }
 
 impl ConnectionState {
@@ -34,7 +39,18 @@ impl ConnectionState {
         ConnectionState {
             role: OnceLock::new(),
             control: Arc::new(control),
+            cursors: Mutex::default(),
         }
+    }
+
+    pub fn remember_cursor(&self, name: String, schema: DFSchemaRef) {
+        if let Ok(mut cursors) = self.cursors.lock() {
+            cursors.insert(name, schema);
+        }
+    }
+
+    pub fn cursor(&self, name: &str) -> Option<DFSchemaRef> {
+        self.cursors.lock().ok()?.get(name).cloned()
     }
 
     pub fn role(&self) -> Role {
