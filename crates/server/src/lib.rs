@@ -29,6 +29,7 @@ mod sqlstate;
 mod startup;
 mod tls;
 mod transactions;
+mod typed_parameters;
 
 pub use config::{Role, ServeConfig, User};
 pub use control::Interrupted;

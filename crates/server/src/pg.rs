@@ -32,6 +32,7 @@ use crate::session::{ConnectionState, SessionFactory};
 use crate::sqlstate::SqlStateErrors;
 use crate::startup::{ClientAuth, Startup, StartupSettings, TooManyConnections};
 use crate::transactions::TransactionHook;
+use crate::typed_parameters::TypedExtendedQueries;
 use crate::{ReadOnlyGuard, ServerError};
 
 /// Settings of the Postgres endpoint.
@@ -87,6 +88,7 @@ struct Shared {
 /// The handlers of one connection.
 struct Connection {
     session: Arc<DfSessionService>,
+    extended: Arc<TypedExtendedQueries>,
     startup: Arc<Startup>,
     cancel: Arc<CancelRequests>,
 }
@@ -96,7 +98,7 @@ impl PgWireServerHandlers for Connection {
         self.session.clone()
     }
     fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
-        self.session.clone()
+        self.extended.clone()
     }
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         self.startup.clone()
@@ -137,8 +139,10 @@ impl Shared {
             Arc::new(CursorStatementHook),
             Arc::new(SetShowHook),
         ];
+        let session = Arc::new(DfSessionService::new_with_hooks(ctx, hooks));
         Ok(Connection {
-            session: Arc::new(DfSessionService::new_with_hooks(ctx, hooks)),
+            extended: Arc::new(TypedExtendedQueries::new(session.clone())),
+            session,
             startup: Arc::new(Startup::new(self.startup.clone(), state)),
             cancel: self.cancel.clone(),
         })
