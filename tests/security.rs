@@ -896,6 +896,47 @@ async fn statement_timeout_from_the_server_applies_until_a_session_lifts_it() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn limits_come_from_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "statement_timeout = \"300ms\"\nmax_connections = 1\nmemory_limit = \"32MiB\"\n",
+        &[],
+        "",
+    );
+    let server = Server::start(
+        &dir.path().join("wh"),
+        &["--demo", "--config", config.to_str().unwrap()],
+    );
+    let client = connect(&server.conn_str()).await;
+    assert_eq!(
+        simple_value(&client, "SHOW statement_timeout")
+            .await
+            .as_deref(),
+        Some("300ms")
+    );
+    let err = stopped(client.simple_query(ENDLESS))
+        .await
+        .expect_err("the query succeeded");
+    assert_eq!(code(&err), Some("57014"), "{err:?}");
+    let err = open(&server.conn_str())
+        .await
+        .map(|_| ())
+        .expect_err("a second connection was accepted");
+    assert_eq!(code(&err), Some("53300"), "{err:?}");
+    client
+        .simple_query("SET statement_timeout = 0")
+        .await
+        .unwrap();
+    let err = client
+        .simple_query("SELECT count(DISTINCT v % 1000003) FROM generate_series(1, 2000000) AS t(v)")
+        .await
+        .expect_err("the query stayed within 32 MiB");
+    assert_eq!(code(&err), Some("53200"), "{err:?}");
+    assert_eq!(count_runs(&client).await, 17);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 9. Cancel
 

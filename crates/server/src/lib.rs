@@ -23,13 +23,13 @@ mod pg;
 mod pg_compat;
 mod read_only_catalog;
 mod read_only_guard;
+mod rewrite;
 pub mod scram;
 mod session;
 mod sqlstate;
 mod startup;
 mod tls;
 mod transactions;
-mod typed_parameters;
 
 pub use config::{Role, ServeConfig, User};
 pub use control::Interrupted;

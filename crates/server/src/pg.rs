@@ -28,11 +28,11 @@ use tokio::task::JoinSet;
 use crate::cancel::{CancelRegistry, CancelRequests};
 use crate::config::{TlsConfig, User};
 use crate::control::QueryControl;
+use crate::rewrite::RewritingQueries;
 use crate::session::{ConnectionState, SessionFactory};
 use crate::sqlstate::SqlStateErrors;
 use crate::startup::{ClientAuth, Startup, StartupSettings, TooManyConnections};
 use crate::transactions::TransactionHook;
-use crate::typed_parameters::TypedExtendedQueries;
 use crate::{ReadOnlyGuard, ServerError};
 
 /// Settings of the Postgres endpoint.
@@ -87,18 +87,17 @@ struct Shared {
 
 /// The handlers of one connection.
 struct Connection {
-    session: Arc<DfSessionService>,
-    extended: Arc<TypedExtendedQueries>,
+    queries: Arc<RewritingQueries>,
     startup: Arc<Startup>,
     cancel: Arc<CancelRequests>,
 }
 
 impl PgWireServerHandlers for Connection {
     fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
-        self.session.clone()
+        self.queries.clone()
     }
     fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
-        self.extended.clone()
+        self.queries.clone()
     }
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         self.startup.clone()
@@ -141,8 +140,7 @@ impl Shared {
         ];
         let session = Arc::new(DfSessionService::new_with_hooks(ctx, hooks));
         Ok(Connection {
-            extended: Arc::new(TypedExtendedQueries::new(session.clone())),
-            session,
+            queries: Arc::new(RewritingQueries::new(session)),
             startup: Arc::new(Startup::new(self.startup.clone(), state)),
             cancel: self.cancel.clone(),
         })

@@ -97,6 +97,8 @@ enum Verdict {
     Acknowledge(&'static str),
     /// `SHOW` of a setting with a fixed value: (column, value).
     Show((&'static str, &'static str)),
+    /// `SHOW datafusion.…`: the session's value.
+    ShowDataFusion(String),
     Deny(String),
 }
 
@@ -132,7 +134,19 @@ fn verdict(statement: &Statement, role: Role) -> Verdict {
         Statement::Declare { .. } => Verdict::Declare,
         Statement::ShowVariable { variable } => match fixed_setting(variable) {
             Some(answer) => Verdict::Show(answer),
-            None => Verdict::Pass,
+            None => {
+                let name = variable
+                    .iter()
+                    .map(|i| i.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(".")
+                    .to_ascii_lowercase();
+                if name.starts_with("datafusion.") {
+                    Verdict::ShowDataFusion(name)
+                } else {
+                    Verdict::Pass
+                }
+            }
         },
         Statement::ShowStatus { .. }
         | Statement::StartTransaction { .. }
@@ -273,6 +287,25 @@ async fn show(ctx: &SessionContext, (column, value): (&str, &str)) -> PgWireResu
     ))
 }
 
+/// The session's value of a DataFusion setting.
+async fn show_datafusion(ctx: &SessionContext, name: &str) -> PgWireResult<Response> {
+    let state = ctx.state();
+    let Some(entry) = state
+        .config_options()
+        .entries()
+        .into_iter()
+        .find(|e| e.key == name)
+    else {
+        return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+            "ERROR".to_string(),
+            "42704".to_string(),
+            format!("unrecognized configuration parameter \"{name}\""),
+        ))));
+    };
+    let value = entry.value.unwrap_or_default();
+    show(ctx, (name, &value)).await
+}
+
 /// The plan `Describe` sees for a `SHOW` answered here: one text column.
 fn show_plan(column: &str) -> PgWireResult<LogicalPlan> {
     let schema = DFSchema::try_from(Schema::new(vec![Field::new(column, DataType::Utf8, true)]))
@@ -311,6 +344,7 @@ impl QueryHook for ReadOnlyGuard {
                 .map(Err),
             Verdict::Declare => Some(declare(statement, ctx, client, &self.connection).await),
             Verdict::Show(setting) => Some(show(ctx, setting).await),
+            Verdict::ShowDataFusion(name) => Some(show_datafusion(ctx, &name).await),
             Verdict::Pass => None,
             Verdict::IgnoreSet => Some(Ok(Response::Execution(Tag::new("SET")))),
             Verdict::Acknowledge(tag) => Some(Ok(Response::Execution(Tag::new(tag)))),
@@ -334,6 +368,7 @@ impl QueryHook for ReadOnlyGuard {
                 .err()
                 .map(Err),
             Verdict::Show((column, _)) => Some(show_plan(column)),
+            Verdict::ShowDataFusion(name) => Some(show_plan(&name)),
             Verdict::Pass => fetch_plan(statement, &self.connection).map(Ok),
             Verdict::IgnoreSet => None,
             // DataFusion cannot plan these; an empty plan carries them to execution, where
@@ -359,6 +394,7 @@ impl QueryHook for ReadOnlyGuard {
             Verdict::CheckPlan => check_read_only(plan).err().map(|v| Err(deny(v))),
             Verdict::Declare => Some(declare(statement, ctx, client, &self.connection).await),
             Verdict::Show(setting) => Some(show(ctx, setting).await),
+            Verdict::ShowDataFusion(name) => Some(show_datafusion(ctx, &name).await),
             Verdict::Pass => None,
             Verdict::IgnoreSet => Some(Ok(Response::Execution(Tag::new("SET")))),
             Verdict::Acknowledge(tag) => Some(Ok(Response::Execution(Tag::new(tag)))),

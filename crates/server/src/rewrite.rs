@@ -1,0 +1,371 @@
+//! SQL rewrites for the clients' catalog queries and parameters, applied before
+//! datafusion-postgres parses a statement.
+//!
+//! - Parameter types declared by the client are honoured. In `Parse`, a client may say what type
+//!   each `$n` has (psycopg does for int, float, bool and dates). Postgres types the placeholder
+//!   so; datafusion-postgres ignores the declaration, so `SELECT $1` with an int came back as
+//!   text. The declared types become casts (`$1` → `$1::BIGINT`), which DataFusion and
+//!   datafusion-postgres read a placeholder's type from.
+//! - Correlated scalar subqueries that DataFusion cannot run unless they aggregate (SQLAlchemy's
+//!   column reflection has several) get their one column wrapped in `max()`. Postgres would fail
+//!   such a subquery at run time if it returned two rows; the catalog queries never do.
+//! - `LIKE 'pattern' ESCAPE 'c'` with another escape character than backslash (SQLAlchemy's schema
+//!   list uses `/`) is rewritten to the backslash form DataFusion knows.
+//!
+//! Statements are re-serialised only when a rewrite changed them.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::sql::sqlparser::ast::{
+    CastKind, DataType as SqlType, ExactNumberInfo, Expr, GroupByExpr, Query, SelectItem, SetExpr,
+    Statement, TimezoneInfo, Value, visit_expressions, visit_expressions_mut,
+};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser as SqlParser;
+use datafusion_postgres::pgwire::api::portal::{Format, Portal};
+use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use datafusion_postgres::pgwire::api::results::{FieldInfo, Response};
+use datafusion_postgres::pgwire::api::stmt::QueryParser;
+use datafusion_postgres::pgwire::api::store::PortalStore;
+use datafusion_postgres::pgwire::api::{ClientInfo, ClientPortalStore, Type};
+use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
+use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
+use datafusion_postgres::{DfSessionService, Parser};
+use futures::Sink;
+
+type DfStatement = <Parser as QueryParser>::Statement;
+
+/// Aggregate functions: a scalar subquery projecting one of these already returns one row.
+const AGGREGATES: &[&str] = &[
+    "count",
+    "max",
+    "min",
+    "sum",
+    "avg",
+    "array_agg",
+    "string_agg",
+    "bool_and",
+    "bool_or",
+    "every",
+    "first_value",
+    "last_value",
+    "json_agg",
+    "jsonb_agg",
+    "json_object_agg",
+];
+
+/// The SQL type a declared parameter type becomes; `None` leaves the placeholder as it is.
+fn sql_type(declared: &Type) -> Option<SqlType> {
+    Some(match *declared {
+        Type::BOOL => SqlType::Boolean,
+        Type::INT2 => SqlType::SmallInt(None),
+        Type::INT4 => SqlType::Int(None),
+        Type::INT8 => SqlType::BigInt(None),
+        Type::FLOAT4 => SqlType::Real,
+        Type::FLOAT8 => SqlType::DoublePrecision,
+        Type::NUMERIC => SqlType::Numeric(ExactNumberInfo::None),
+        Type::DATE => SqlType::Date,
+        Type::TIMESTAMP => SqlType::Timestamp(None, TimezoneInfo::None),
+        Type::TIMESTAMPTZ => SqlType::Timestamp(None, TimezoneInfo::WithTimeZone),
+        _ => return None,
+    })
+}
+
+/// `sql` rewritten for DataFusion (see the module docs), or `None` when nothing changes.
+pub fn rewrite(sql: &str, types: &[Option<Type>]) -> Option<String> {
+    // Cheap tests first: most statements need no rewrite and are not parsed twice.
+    let casts: Vec<Option<SqlType>> = types
+        .iter()
+        .map(|t| t.as_ref().and_then(sql_type))
+        .collect();
+    let lower = sql.to_ascii_lowercase();
+    let has_casts = casts.iter().any(Option::is_some);
+    let has_subquery = lower.contains("(select");
+    let has_escape = lower.contains("escape");
+    if !has_casts && !has_subquery && !has_escape {
+        return None;
+    }
+    let mut statements = SqlParser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    let mut changed = false;
+    let _ = visit_expressions_mut(&mut statements, |expr| {
+        changed |= cast_placeholder(expr, &casts)
+            || aggregate_scalar_subquery(expr)
+            || backslash_escape(expr);
+        ControlFlow::<()>::Continue(())
+    });
+    changed.then(|| {
+        statements
+            .iter()
+            .map(Statement::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
+fn cast_placeholder(expr: &mut Expr, casts: &[Option<SqlType>]) -> bool {
+    if let Expr::Value(v) = expr
+        && let Value::Placeholder(name) = &v.value
+        && let Some(Ok(n)) = name.strip_prefix('$').map(str::parse::<usize>)
+        && let Some(Some(data_type)) = n.checked_sub(1).and_then(|i| casts.get(i))
+    {
+        *expr = Expr::Cast {
+            kind: CastKind::DoubleColon,
+            expr: Box::new(expr.clone()),
+            data_type: data_type.clone(),
+            array: false,
+            format: None,
+        };
+        return true;
+    }
+    false
+}
+
+/// `(SELECT x FROM … WHERE …)` → `(SELECT max(x) FROM … WHERE …)` when it may be correlated and
+/// does not aggregate, group, limit or order.
+fn aggregate_scalar_subquery(expr: &mut Expr) -> bool {
+    let Expr::Subquery(query) = expr else {
+        return false;
+    };
+    let Some(item) = plain_single_projection(query) else {
+        return false;
+    };
+    let (inner, alias) = match item {
+        SelectItem::UnnamedExpr(e) => (e.clone(), None),
+        SelectItem::ExprWithAlias { expr, alias } => (expr.clone(), Some(alias.clone())),
+        _ => return false,
+    };
+    let mut aggregated = false;
+    let _ = visit_expressions(&inner, |e| {
+        if let Expr::Function(f) = e
+            && AGGREGATES.contains(&f.name.to_string().to_ascii_lowercase().as_str())
+        {
+            aggregated = true;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    if aggregated {
+        return false;
+    }
+    let Ok(wrapped) = SqlParser::new(&PostgreSqlDialect {})
+        .try_with_sql(&format!("max({inner})"))
+        .and_then(|mut p| p.parse_expr())
+    else {
+        return false;
+    };
+    *item = match alias {
+        Some(alias) => SelectItem::ExprWithAlias {
+            expr: wrapped,
+            alias,
+        },
+        None => SelectItem::UnnamedExpr(wrapped),
+    };
+    true
+}
+
+fn plain_single_projection(query: &mut Query) -> Option<&mut SelectItem> {
+    if query.limit_clause.is_some() || query.order_by.is_some() || query.fetch.is_some() {
+        return None;
+    }
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return None;
+    };
+    let grouped = !matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
+    if grouped || select.having.is_some() || select.distinct.is_some() || select.from.is_empty() {
+        return None;
+    }
+    match select.projection.as_mut_slice() {
+        [item] => Some(item),
+        _ => None,
+    }
+}
+
+/// `LIKE 'pg/_%' ESCAPE '/'` → `LIKE 'pg\_%'`.
+fn backslash_escape(expr: &mut Expr) -> bool {
+    let (Expr::Like {
+        pattern,
+        escape_char,
+        ..
+    }
+    | Expr::ILike {
+        pattern,
+        escape_char,
+        ..
+    }) = expr
+    else {
+        return false;
+    };
+    let Some(escape) = escape_char.as_ref().and_then(|e| match &e.value {
+        Value::SingleQuotedString(s) => s.chars().next().filter(|_| s.chars().count() == 1),
+        _ => None,
+    }) else {
+        return false;
+    };
+    if escape == '\\' {
+        return false;
+    }
+    let Expr::Value(p) = pattern.as_mut() else {
+        return false;
+    };
+    let Value::SingleQuotedString(text) = &p.value else {
+        return false;
+    };
+    let mut converted = String::with_capacity(text.len() + 2);
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == escape {
+            converted.push('\\');
+            if let Some(next) = chars.next() {
+                converted.push(next);
+            }
+        } else if c == '\\' {
+            converted.push_str("\\\\");
+        } else {
+            converted.push(c);
+        }
+    }
+    p.value = Value::SingleQuotedString(converted);
+    *escape_char = None;
+    true
+}
+
+/// datafusion-postgres's parser, after the rewrites.
+pub struct TypedParser(Arc<Parser>);
+
+#[async_trait]
+impl QueryParser for TypedParser {
+    type Statement = DfStatement;
+
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Self::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        match rewrite(sql, types) {
+            Some(typed) => self.0.parse_sql(client, &typed, types).await,
+            None => self.0.parse_sql(client, sql, types).await,
+        }
+    }
+
+    fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
+        self.0.get_parameter_types(stmt)
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Self::Statement,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        self.0.get_result_schema(stmt, column_format)
+    }
+}
+
+/// The query handlers of a connection: datafusion-postgres's, after the rewrites.
+pub struct RewritingQueries {
+    session: Arc<DfSessionService>,
+    parser: Arc<TypedParser>,
+}
+
+impl RewritingQueries {
+    pub fn new(session: Arc<DfSessionService>) -> Self {
+        let parser = Arc::new(TypedParser(session.query_parser()));
+        RewritingQueries { session, parser }
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for RewritingQueries {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        match rewrite(query, &[]) {
+            Some(rewritten) => {
+                SimpleQueryHandler::do_query(self.session.as_ref(), client, &rewritten).await
+            }
+            None => SimpleQueryHandler::do_query(self.session.as_ref(), client, query).await,
+        }
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for RewritingQueries {
+    type Statement = DfStatement;
+    type QueryParser = TypedParser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        self.parser.clone()
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Self::Statement>,
+        max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        ExtendedQueryHandler::do_query(self.session.as_ref(), client, portal, max_rows).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_types_become_casts() {
+        let typed = rewrite(
+            "SELECT $1, $2 FROM runs WHERE run_id = $3",
+            &[Some(Type::INT8), Some(Type::FLOAT8), Some(Type::TEXT)],
+        )
+        .unwrap();
+        assert_eq!(
+            typed,
+            "SELECT $1::BIGINT, $2::DOUBLE PRECISION FROM runs WHERE run_id = $3"
+        );
+        assert_eq!(rewrite("SELECT $1", &[None]), None);
+        assert_eq!(rewrite("SELECT $1", &[Some(Type::TEXT)]), None);
+    }
+
+    #[test]
+    fn correlated_scalar_subqueries_aggregate() {
+        let sql = "SELECT a.x, (SELECT b.y AS y FROM b WHERE b.k = a.k) AS y FROM a";
+        assert_eq!(
+            rewrite(sql, &[]).unwrap(),
+            "SELECT a.x, (SELECT max(b.y) AS y FROM b WHERE b.k = a.k) AS y FROM a"
+        );
+        // Already one row: left alone.
+        for sql in [
+            "SELECT (SELECT count(*) FROM b WHERE b.k = a.k) FROM a",
+            "SELECT (SELECT b.y FROM b WHERE b.k = a.k LIMIT 1) FROM a",
+            "SELECT (SELECT 1) FROM a",
+        ] {
+            assert_eq!(rewrite(sql, &[]), None, "{sql}");
+        }
+    }
+
+    #[test]
+    fn like_escape_becomes_backslash() {
+        assert_eq!(
+            rewrite("SELECT n FROM s WHERE n NOT LIKE 'pg/_%' ESCAPE '/'", &[]).unwrap(),
+            r"SELECT n FROM s WHERE n NOT LIKE 'pg\_%'"
+        );
+        assert_eq!(
+            rewrite(r"SELECT 1 WHERE 'a' LIKE 'a\_%' ESCAPE '\'", &[]),
+            None
+        );
+    }
+}
