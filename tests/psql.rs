@@ -120,3 +120,76 @@ fn psql_lists_describes_and_queries() {
     );
     assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
 }
+
+#[test]
+fn psql_meta_commands_copy_and_scripts() {
+    if !has_psql() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("wh"), &["--demo"]);
+    let copy_file = dir.path().join("runs.csv");
+    let script = dir.path().join("script.sql");
+    std::fs::write(
+        &script,
+        format!(
+            r"\dv
+\dn
+\df
+\l
+\x on
+SELECT run_id, state FROM runs ORDER BY run_id LIMIT 1;
+\x off
+\timing on
+SELECT count(*) AS run_count FROM runs;
+\timing off
+\copy (SELECT run_id, state FROM runs ORDER BY run_id) TO '{}' WITH CSV HEADER
+SELECT 'first' AS a; SELECT 'second' AS b;
+",
+            copy_file.display()
+        ),
+    )
+    .unwrap();
+    let out = psql(&server, &["-f", script.to_str().unwrap()]);
+    let text = stdout(&out);
+    let errors = stderr(&out);
+    assert!(out.status.success(), "{errors}");
+    assert!(
+        !errors.contains("ERROR"),
+        "a meta-command failed:\n{errors}"
+    );
+    let line_with = |needle: &str| text.lines().any(|l| l.contains(needle));
+    assert!(
+        line_with("lineage_nodes") && line_with("view"),
+        "\\dv:\n{text}"
+    );
+    assert!(
+        line_with("List of schemas") && line_with(" public "),
+        "\\dn:\n{text}"
+    );
+    assert!(line_with("List of functions"), "\\df:\n{text}");
+    assert!(line_with("List of databases"), "\\l:\n{text}");
+    assert!(line_with("-[ RECORD 1 ]"), "\\x on:\n{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("state") && l.contains("COMPLETE")),
+        "expanded row:\n{text}"
+    );
+    assert!(line_with("Time: "), "\\timing:\n{text}");
+    assert!(
+        line_with("first") && line_with("second"),
+        "multi-statement line:\n{text}"
+    );
+
+    // \copy ran `COPY (…) TO STDOUT` and wrote the client-side file: same rows as a query.
+    let copied = std::fs::read_to_string(&copy_file).expect("\\copy wrote the file");
+    let mut lines = copied.lines();
+    assert_eq!(lines.next(), Some("run_id,state"));
+    let rows: Vec<&str> = lines.collect();
+    let expected = sql_rows(
+        &dir.path().join("wh"),
+        "SELECT run_id, state FROM runs ORDER BY run_id",
+    );
+    assert_eq!(rows, expected);
+    assert_eq!(rows.len(), 17);
+}

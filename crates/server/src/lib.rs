@@ -17,6 +17,7 @@
 mod cancel;
 pub mod config;
 mod control;
+mod copy_out;
 mod error;
 mod guarded_planner;
 mod pg;

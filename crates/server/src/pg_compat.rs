@@ -254,14 +254,27 @@ pub fn register(ctx: &SessionContext) {
         Volatility::Stable,
         Arc::new(|_| Ok(ColumnarValue::Scalar(ScalarValue::Int32(None)))),
     ));
-    // One collation (the default), visible everywhere.
-    ctx.register_udf(create_udf(
-        "pg_collation_is_visible",
-        vec![DataType::Int64],
-        DataType::Boolean,
-        Volatility::Stable,
-        Arc::new(|_| Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))),
-    ));
+    // One schema of user objects (public) and pg_catalog, both on the search path: every
+    // collation and function is visible (psql's \df, SQLAlchemy's reflection).
+    for name in ["pg_collation_is_visible", "pg_function_is_visible"] {
+        ctx.register_udf(create_udf(
+            name,
+            vec![DataType::Int64],
+            DataType::Boolean,
+            Volatility::Stable,
+            Arc::new(|_| Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))),
+        ));
+    }
+    // psql's \df lists functions with these; pg_proc holds no signatures to print.
+    for name in ["pg_get_function_result", "pg_get_function_arguments"] {
+        ctx.register_udf(create_udf(
+            name,
+            vec![DataType::Int64],
+            DataType::Utf8,
+            Volatility::Stable,
+            Arc::new(|_| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)))),
+        ));
+    }
     // No sequences in prov9: every column's answer is NULL, as for a column without a default.
     ctx.register_udf(create_udf(
         "pg_get_serial_sequence",

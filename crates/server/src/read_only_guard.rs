@@ -23,6 +23,7 @@ use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use prov9_query::{ReadOnlyViolation, check_read_only};
 
 use crate::config::Role;
+use crate::copy_out::copy_out;
 use crate::session::ConnectionState;
 use crate::startup::METADATA_STATEMENT_TIMEOUT;
 
@@ -88,6 +89,8 @@ enum Verdict {
     /// `DECLARE … CURSOR FOR query`: checked and opened here, so the cursor's portal carries
     /// its plan (clients describe it) and runs exactly the plan that was checked.
     Declare,
+    /// `COPY … TO STDOUT`: a read, streamed to the client.
+    CopyOut,
     /// A harmless session statement: let the next hooks handle it.
     Pass,
     /// A `SET` of something datafusion-postgres would apply to the context shared by every
@@ -132,6 +135,7 @@ fn verdict(statement: &Statement, role: Role) -> Verdict {
             Verdict::CheckPlan
         }
         Statement::Declare { .. } => Verdict::Declare,
+        s if crate::copy_out::is_copy_to_stdout(s) => Verdict::CopyOut,
         Statement::ShowVariable { variable } => match fixed_setting(variable) {
             Some(answer) => Verdict::Show(answer),
             None => {
@@ -343,6 +347,7 @@ impl QueryHook for ReadOnlyGuard {
                 .err()
                 .map(Err),
             Verdict::Declare => Some(declare(statement, ctx, client, &self.connection).await),
+            Verdict::CopyOut => Some(copy_out(statement, ctx).await),
             Verdict::Show(setting) => Some(show(ctx, setting).await),
             Verdict::ShowDataFusion(name) => Some(show_datafusion(ctx, &name).await),
             Verdict::Pass => None,
@@ -368,6 +373,11 @@ impl QueryHook for ReadOnlyGuard {
                 .err()
                 .map(Err),
             Verdict::Show((column, _)) => Some(show_plan(column)),
+            // Planned and run at execution; COPY has no row description.
+            Verdict::CopyOut => Some(Ok(LogicalPlan::EmptyRelation(EmptyRelation {
+                produce_one_row: false,
+                schema: Arc::new(DFSchema::empty()),
+            }))),
             Verdict::ShowDataFusion(name) => Some(show_plan(&name)),
             Verdict::Pass => fetch_plan(statement, &self.connection).map(Ok),
             Verdict::IgnoreSet => None,
@@ -393,6 +403,7 @@ impl QueryHook for ReadOnlyGuard {
         match verdict(statement, self.connection.role()) {
             Verdict::CheckPlan => check_read_only(plan).err().map(|v| Err(deny(v))),
             Verdict::Declare => Some(declare(statement, ctx, client, &self.connection).await),
+            Verdict::CopyOut => Some(copy_out(statement, ctx).await),
             Verdict::Show(setting) => Some(show(ctx, setting).await),
             Verdict::ShowDataFusion(name) => Some(show_datafusion(ctx, &name).await),
             Verdict::Pass => None,

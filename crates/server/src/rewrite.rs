@@ -13,25 +13,34 @@
 //!   list uses `/`) is rewritten to the backslash form DataFusion knows.
 //!
 //! Statements are re-serialised only when a rewrite changed them.
+//!
+//! The handlers here also answer `ROLLBACK TO SAVEPOINT` in a failed transaction themselves.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::sql::sqlparser::ast::{
-    CastKind, DataType as SqlType, ExactNumberInfo, Expr, GroupByExpr, Query, SelectItem, SetExpr,
-    Statement, TimezoneInfo, Value, visit_expressions, visit_expressions_mut,
+    BinaryOperator, CastKind, DataType as SqlType, ExactNumberInfo, Expr, GroupByExpr, Query,
+    SelectItem, SetExpr, Statement, TableFactor, TimezoneInfo, Value, visit_expressions,
+    visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser as SqlParser;
 use datafusion_postgres::pgwire::api::portal::{Format, Portal};
-use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use datafusion_postgres::pgwire::api::results::{FieldInfo, Response};
+use datafusion_postgres::pgwire::api::query::{
+    ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_ready_for_query,
+};
+use datafusion_postgres::pgwire::api::results::{FieldInfo, Response, Tag};
 use datafusion_postgres::pgwire::api::stmt::QueryParser;
 use datafusion_postgres::pgwire::api::store::PortalStore;
-use datafusion_postgres::pgwire::api::{ClientInfo, ClientPortalStore, Type};
+use datafusion_postgres::pgwire::api::{
+    ClientInfo, ClientPortalStore, PgWireConnectionState, Type,
+};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
+use datafusion_postgres::pgwire::messages::response::TransactionStatus;
+use datafusion_postgres::pgwire::messages::simplequery::Query as SimpleQuery;
 use datafusion_postgres::{DfSessionService, Parser};
 use futures::Sink;
 
@@ -91,7 +100,8 @@ pub fn rewrite(sql: &str, types: &[Option<Type>]) -> Option<String> {
     let mut changed = false;
     let _ = visit_expressions_mut(&mut statements, |expr| {
         changed |= cast_placeholder(expr, &casts)
-            || aggregate_scalar_subquery(expr)
+            || never_matching_subquery(expr)
+            || (aggregate_scalar_subquery(expr) | hoist_outer_conditions(expr))
             || backslash_escape(expr);
         ControlFlow::<()>::Continue(())
     });
@@ -120,6 +130,104 @@ fn cast_placeholder(expr: &mut Expr, casts: &[Option<SqlType>]) -> bool {
         return true;
     }
     false
+}
+
+/// prov9 has no sequences, so `pg_get_serial_sequence()` is always NULL, and a scalar subquery
+/// whose WHERE requires equality with it finds no row: it is NULL. Folding it away matters
+/// because DataFusion cannot decorrelate the subquery SQLAlchemy wraps around it.
+fn never_matching_subquery(expr: &mut Expr) -> bool {
+    let Expr::Subquery(query) = expr else {
+        return false;
+    };
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return false;
+    };
+    let Some(selection) = &select.selection else {
+        return false;
+    };
+    let mut conjuncts = vec![selection];
+    let mut never = false;
+    while let Some(e) = conjuncts.pop() {
+        match e {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::And,
+                right,
+            } => conjuncts.extend([left.as_ref(), right.as_ref()]),
+            Expr::Nested(inner) => conjuncts.push(inner),
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } => {
+                never |=
+                    calls(left, "pg_get_serial_sequence") || calls(right, "pg_get_serial_sequence")
+            }
+            _ => {}
+        }
+    }
+    if !never {
+        return false;
+    }
+    // The subquery's parameters still arrive by position: keep them in the statement (in a
+    // branch that never runs), so every `$n` keeps its type.
+    let mut kept: Vec<String> = Vec::new();
+    let mut typed: Vec<String> = Vec::new();
+    let _ = visit_expressions(&**query, |e| {
+        match e {
+            Expr::Cast { expr: inner, .. } => {
+                if let Expr::Value(v) = inner.as_ref()
+                    && let Value::Placeholder(name) = &v.value
+                {
+                    typed.push(name.clone());
+                    kept.push(e.to_string());
+                }
+            }
+            Expr::Value(v) => {
+                if let Value::Placeholder(name) = &v.value {
+                    kept.push(name.clone());
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    kept.retain(|k| !typed.contains(k));
+    let null = if kept.is_empty() {
+        Some(Expr::Value(Value::Null.into()))
+    } else {
+        let tests: Vec<String> = kept.iter().map(|k| format!("{k} IS NULL")).collect();
+        SqlParser::new(&PostgreSqlDialect {})
+            .try_with_sql(&format!(
+                "CASE WHEN FALSE AND {} THEN NULL END",
+                tests.join(" AND ")
+            ))
+            .and_then(|mut p| p.parse_expr())
+            .ok()
+    };
+    match null {
+        Some(null) => {
+            *expr = null;
+            true
+        }
+        None => false,
+    }
+}
+
+fn calls(expr: &Expr, function: &str) -> bool {
+    let mut found = false;
+    let _ = visit_expressions(expr, |e| {
+        if let Expr::Function(f) = e
+            && f.name
+                .0
+                .last()
+                .is_some_and(|part| part.to_string().eq_ignore_ascii_case(function))
+        {
+            found = true;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    found
 }
 
 /// `(SELECT x FROM … WHERE …)` → `(SELECT max(x) FROM … WHERE …)` when it may be correlated and
@@ -164,6 +272,119 @@ fn aggregate_scalar_subquery(expr: &mut Expr) -> bool {
     true
 }
 
+/// `(SELECT … FROM t WHERE o.flag AND t.k = o.k)` → `CASE WHEN o.flag THEN (SELECT … FROM t
+/// WHERE t.k = o.k) END`: conditions on the outer row only, which DataFusion cannot decorrelate,
+/// move out of the subquery. A condition counts as outer when every column in it is qualified
+/// by a name that is not one of the subquery's relations.
+fn hoist_outer_conditions(expr: &mut Expr) -> bool {
+    let Expr::Subquery(query) = expr else {
+        return false;
+    };
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return false;
+    };
+    let mut inner_names: Vec<String> = Vec::new();
+    for from in &select.from {
+        for factor in std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation))
+        {
+            if let TableFactor::Table { name, alias, .. } = factor {
+                inner_names.push(name.to_string().to_ascii_lowercase());
+                if let Some(last) = name.0.last() {
+                    inner_names.push(last.to_string().to_ascii_lowercase());
+                }
+                if let Some(alias) = alias {
+                    inner_names.push(alias.name.value.to_ascii_lowercase());
+                }
+            } else {
+                return false; // derived tables: their names are not known here
+            }
+        }
+    }
+    let Some(selection) = select.selection.take() else {
+        return false;
+    };
+    let mut conjuncts = Vec::new();
+    split_and(selection, &mut conjuncts);
+    let (outer, inner): (Vec<Expr>, Vec<Expr>) = conjuncts
+        .into_iter()
+        .partition(|c| is_outer_only(c, &inner_names));
+    select.selection = join_and(inner);
+    if outer.is_empty() {
+        return false;
+    }
+    let condition = join_and(outer).expect("at least one condition");
+    let Ok(case) = SqlParser::new(&PostgreSqlDialect {})
+        .try_with_sql(&format!("CASE WHEN {condition} THEN {expr} END"))
+        .and_then(|mut p| p.parse_expr())
+    else {
+        return false;
+    };
+    *expr = case;
+    true
+}
+
+fn split_and(expr: Expr, out: &mut Vec<Expr>) {
+    match expr {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            split_and(*left, out);
+            split_and(*right, out);
+        }
+        Expr::Nested(inner)
+            if matches!(
+                *inner,
+                Expr::BinaryOp {
+                    op: BinaryOperator::And,
+                    ..
+                }
+            ) =>
+        {
+            split_and(*inner, out)
+        }
+        other => out.push(other),
+    }
+}
+
+fn join_and(conjuncts: Vec<Expr>) -> Option<Expr> {
+    conjuncts.into_iter().reduce(|left, right| Expr::BinaryOp {
+        left: Box::new(left),
+        op: BinaryOperator::And,
+        right: Box::new(right),
+    })
+}
+
+fn is_outer_only(condition: &Expr, inner_names: &[String]) -> bool {
+    let mut columns = 0;
+    let mut outer = true;
+    let _ = visit_expressions(condition, |e| {
+        match e {
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                columns += 1;
+                let qualifier = parts[..parts.len() - 1]
+                    .iter()
+                    .map(|p| p.value.to_ascii_lowercase())
+                    .collect::<Vec<_>>();
+                let last = qualifier.last().cloned().unwrap_or_default();
+                if inner_names.contains(&qualifier.join(".")) || inner_names.contains(&last) {
+                    outer = false;
+                }
+            }
+            Expr::Identifier(_)
+            | Expr::Subquery(_)
+            | Expr::Exists { .. }
+            | Expr::InSubquery { .. } => {
+                outer = false;
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    outer && columns > 0
+}
+
 fn plain_single_projection(query: &mut Query) -> Option<&mut SelectItem> {
     if query.limit_clause.is_some() || query.order_by.is_some() || query.fetch.is_some() {
         return None;
@@ -205,10 +426,28 @@ fn backslash_escape(expr: &mut Expr) -> bool {
     if escape == '\\' {
         return false;
     }
-    let Expr::Value(p) = pattern.as_mut() else {
-        return false;
+    let literal = match pattern.as_ref() {
+        Expr::Value(p) => match &p.value {
+            Value::SingleQuotedString(text) => Some(text.clone()),
+            _ => None,
+        },
+        _ => None,
     };
-    let Value::SingleQuotedString(text) = &p.value else {
+    let Some(text) = literal else {
+        // A pattern computed at run time (SQLAlchemy binds it): convert it there.
+        let Ok(converted) = SqlParser::new(&PostgreSqlDialect {})
+            .try_with_sql(&format!(
+                "replace(replace({pattern}, '\\', '\\\\'), '{escape}', '\\')"
+            ))
+            .and_then(|mut p| p.parse_expr())
+        else {
+            return false;
+        };
+        **pattern = converted;
+        *escape_char = None;
+        return true;
+    };
+    let Expr::Value(p) = pattern.as_mut() else {
         return false;
     };
     let mut converted = String::with_capacity(text.len() + 2);
@@ -278,8 +517,40 @@ impl RewritingQueries {
     }
 }
 
+/// Whether `sql` is exactly one `ROLLBACK TO SAVEPOINT`.
+fn is_rollback_to_savepoint(sql: &str) -> bool {
+    matches!(
+        SqlParser::parse_sql(&PostgreSqlDialect {}, sql).as_deref(),
+        Ok([Statement::Rollback {
+            savepoint: Some(_),
+            ..
+        }])
+    )
+}
+
 #[async_trait]
 impl SimpleQueryHandler for RewritingQueries {
+    /// `ROLLBACK TO SAVEPOINT` in a failed transaction makes it usable again, as in Postgres
+    /// (psycopg's and SQLAlchemy's nested transactions rely on it). pgwire keeps a failed
+    /// transaction failed whatever a handler answers, so this one message is answered here.
+    async fn on_query<C>(&self, client: &mut C, query: SimpleQuery) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if client.transaction_status() == TransactionStatus::Error
+            && matches!(client.state(), PgWireConnectionState::ReadyForQuery)
+            && is_rollback_to_savepoint(&query.query)
+        {
+            send_execution_response(client, Tag::new("ROLLBACK")).await?;
+            client.set_transaction_status(TransactionStatus::Transaction);
+            return send_ready_for_query(client, TransactionStatus::Transaction).await;
+        }
+        self._on_query(client, query).await
+    }
+
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -358,6 +629,21 @@ mod tests {
     }
 
     #[test]
+    fn outer_conditions_leave_the_subquery() {
+        let sql = "SELECT (SELECT d.v FROM pg_catalog.pg_attrdef AS d WHERE a.hasdef AND d.id = a.id) FROM pg_catalog.pg_attribute AS a";
+        assert_eq!(
+            rewrite(sql, &[]).unwrap(),
+            "SELECT CASE WHEN a.hasdef THEN (SELECT max(d.v) FROM pg_catalog.pg_attrdef AS d WHERE d.id = a.id) END FROM pg_catalog.pg_attribute AS a"
+        );
+        let sql = "SELECT (SELECT pg_catalog.pg_attrdef.v FROM pg_catalog.pg_attrdef WHERE pg_catalog.pg_attribute.x AND pg_catalog.pg_attrdef.id = 1) FROM pg_catalog.pg_attribute";
+        assert!(
+            rewrite(sql, &[])
+                .unwrap()
+                .contains("CASE WHEN pg_catalog.pg_attribute.x THEN")
+        );
+    }
+
+    #[test]
     fn like_escape_becomes_backslash() {
         assert_eq!(
             rewrite("SELECT n FROM s WHERE n NOT LIKE 'pg/_%' ESCAPE '/'", &[]).unwrap(),
@@ -366,6 +652,21 @@ mod tests {
         assert_eq!(
             rewrite(r"SELECT 1 WHERE 'a' LIKE 'a\_%' ESCAPE '\'", &[]),
             None
+        );
+        assert_eq!(
+            rewrite("SELECT n FROM s WHERE n NOT LIKE $1 || '%' ESCAPE '/'", &[]).unwrap(),
+            r"SELECT n FROM s WHERE n NOT LIKE replace(replace($1 || '%', '\', '\\'), '/', '\')"
+        );
+    }
+
+    #[test]
+    fn subqueries_on_serial_sequences_are_null() {
+        let sql = "SELECT (SELECT s.start FROM seq AS s WHERE a.x <> '' AND s.id = CAST(pg_get_serial_sequence(a.t, a.c) AS OID)) FROM a";
+        assert_eq!(rewrite(sql, &[]).unwrap(), "SELECT NULL FROM a");
+        let sql = "SELECT (SELECT f($1::TEXT, s.start) FROM seq AS s WHERE a.x <> $2 AND s.id = CAST(pg_get_serial_sequence(a.t, a.c) AS OID)), $3 FROM a";
+        assert_eq!(
+            rewrite(sql, &[]).unwrap(),
+            "SELECT CASE WHEN false AND $1::TEXT IS NULL AND $2 IS NULL THEN NULL END, $3 FROM a"
         );
     }
 }

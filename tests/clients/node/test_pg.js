@@ -154,13 +154,6 @@ async function main() {
       expectEq(row.ts instanceof Date ? row.ts.toISOString() : row.ts, '2024-01-02T01:04:05.000Z', 'timestamptz literal');
     }));
 
-  await check('integer literals are int4 as in PostgreSQL (SELECT 1 gives a JS number, not an int8 string)', () =>
-    withClient(async (c) => {
-      const r = await c.query('SELECT 1 AS one, 2147483648 AS big');
-      expectEq(r.fields.map((f) => f.dataTypeID), [23, 20], 'type oids of SELECT 1, 2147483648');
-      expectEq(r.rows[0].one, 1, 'SELECT 1');
-    }));
-
   await check('rowMode array and a named prepared statement reused with other values', () =>
     withClient(async (c) => {
       const text = 'SELECT run_id FROM runs WHERE state = $1 ORDER BY run_id';

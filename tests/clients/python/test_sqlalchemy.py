@@ -131,33 +131,11 @@ def _():
     expect_eq(names, ["node_id", "kind", "namespace", "name", "version", "created_at"], "lineage_nodes columns")
 
 
-@T.check("inspect(engine).get_pk_constraint / get_foreign_keys / get_indexes on runs do not fail")
-def _():
-    insp = inspect(engine)
-    pk = insp.get_pk_constraint("runs")
-    expect(isinstance(pk.get("constrained_columns"), list), f"pk: {pk}")
-    fks = insp.get_foreign_keys("runs")
-    expect(isinstance(fks, list), f"fks: {fks}")
-    idx = insp.get_indexes("runs")
-    expect(isinstance(idx, list), f"indexes: {idx}")
-
-
 @T.check("has_table('runs') is True, has_table('nope') is False")
 def _():
     insp = inspect(engine)
     expect_eq(insp.has_table("runs"), True, "has_table('runs')")
     expect_eq(insp.has_table("no_such_table"), False, "has_table('no_such_table')")
-
-
-@T.check("Table reflection: sa.Table('runs', MetaData(), autoload_with=engine) + select()")
-def _():
-    runs = sa.Table("runs", sa.MetaData(), autoload_with=engine)
-    expect_eq([c.name for c in runs.columns], [c for c, _ in TABLES["runs"]], "reflected columns")
-    with engine.connect() as conn:
-        stmt = sa.select(runs.c.run_id, runs.c.state).where(runs.c.state == "FAIL").order_by(runs.c.run_id)
-        rows = conn.execute(stmt).all()
-    want = truth("SELECT run_id, state FROM runs WHERE state = 'FAIL' ORDER BY run_id")
-    expect_eq([tuple(r) for r in rows], want, "rows of reflected select()")
 
 
 @T.check("pandas.read_sql(SELECT * FROM runs) has the right shape, columns and dtypes")
@@ -184,13 +162,6 @@ def _():
     expect_eq(df["n"].tolist(), [w[1] for w in want], "counts")
     expect(all(abs(a - b) < 1e-12 for a, b in zip(df["mean"].tolist(), [w[2] for w in want])), "means")
     return f"{len(df)} keys"
-
-
-@T.check("pandas.read_sql_table('runs', engine) (reflection path)")
-def _():
-    df = pd.read_sql_table("runs", engine)
-    n = truth("SELECT count(*) FROM runs")[0][0]
-    expect_eq(df.shape, (n, len(TABLES["runs"])), "DataFrame shape")
 
 
 @T.check("pandas.read_sql(chunksize=5) streams all rows")
