@@ -191,3 +191,59 @@ async fn errors_carry_sqlstate_and_the_session_goes_on() {
         .await
         .unwrap();
 }
+
+/// tokio-postgres asks for binary results in the extended protocol: every type must decode.
+#[tokio::test(flavor = "multi_thread")]
+async fn types_round_trip_in_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("wh"), &["--demo"]);
+    let client = connect(&server).await;
+
+    let row = client
+        .query_one(
+            "SELECT true AS yes, CAST(9007199254740993 AS BIGINT) AS big, CAST(1.5 AS DOUBLE) AS half, \
+             CAST(NULL AS TEXT) AS nothing, ARRAY[1, 2, 3] AS arr, run_id, started_at, parameters \
+             FROM runs WHERE parameters IS NOT NULL ORDER BY run_id LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>("yes"));
+    assert_eq!(row.get::<_, i64>("big"), 9_007_199_254_740_993);
+    assert_eq!(row.get::<_, f64>("half"), 1.5);
+    assert_eq!(row.get::<_, Option<String>>("nothing"), None);
+    assert_eq!(row.get::<_, Vec<i64>>("arr"), vec![1, 2, 3]);
+    let parameters: String = row.get("parameters");
+    let json: serde_json::Value = serde_json::from_str(&parameters).expect("JSON text");
+    assert!(json.is_object(), "{parameters}");
+
+    // The same instant in binary and in text.
+    let run_id: String = row.get("run_id");
+    let started: chrono::DateTime<chrono::Utc> = row.get("started_at");
+    let text = simple_rows(
+        &client
+            .simple_query(&format!(
+                "SELECT CAST(to_unixtime(started_at) AS BIGINT) FROM runs WHERE run_id = '{run_id}'"
+            ))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(text, vec![vec![Some(started.timestamp().to_string())]]);
+
+    // A timestamptz parameter, sent in binary.
+    let later: i64 = client
+        .query_one(
+            "SELECT count(*) FROM runs WHERE started_at >= $1",
+            &[&started],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(later >= 1);
+    let all: i64 = client
+        .query_one("SELECT count(*) FROM runs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(later <= all);
+}
