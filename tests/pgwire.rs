@@ -247,3 +247,66 @@ async fn types_round_trip_in_binary() {
         .get(0);
     assert!(later <= all);
 }
+
+/// Cursors and portals: a client's row counts cannot make the server reserve unbounded memory,
+/// each FETCH gets its own statement_timeout, and a failed transaction answers only its end.
+#[tokio::test(flavor = "multi_thread")]
+async fn cursors_portals_and_failed_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("wh"), &["--demo"]);
+    let mut client = connect(&server).await;
+    let runs: i64 = client
+        .query_one("SELECT count(*) FROM runs", &[])
+        .await
+        .unwrap()
+        .get(0);
+
+    // FETCH with an absurd count: all rows, and the server lives on.
+    let messages = client
+        .simple_query(
+            "BEGIN; DECLARE c CURSOR FOR SELECT run_id FROM runs ORDER BY run_id; \
+             FETCH 100000000000 FROM c; COMMIT",
+        )
+        .await
+        .unwrap();
+    assert_eq!(simple_rows(&messages).len() as i64, runs);
+
+    // An Execute asking for i32::MAX rows: the same.
+    let tx = client.transaction().await.unwrap();
+    let portal = tx
+        .bind("SELECT run_id FROM runs ORDER BY run_id", &[])
+        .await
+        .unwrap();
+    let rows = tx.query_portal(&portal, i32::MAX).await.unwrap();
+    assert_eq!(rows.len() as i64, runs);
+    tx.commit().await.unwrap();
+
+    // The timeout runs per statement: a FETCH long after its DECLARE still has all of it.
+    let messages = client
+        .simple_query(
+            "SET statement_timeout = '500ms'; BEGIN; \
+             DECLARE slow CURSOR FOR SELECT run_id FROM runs ORDER BY run_id",
+        )
+        .await
+        .unwrap();
+    assert!(simple_rows(&messages).is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let rows = simple_rows(&client.simple_query("FETCH 5 FROM slow").await.unwrap());
+    assert_eq!(rows.len(), 5);
+    client.simple_query("COMMIT").await.unwrap();
+
+    // After an error in a transaction, everything but its end gets 25P02.
+    client.simple_query("BEGIN").await.unwrap();
+    let e = client
+        .simple_query("SELECT nope FROM runs")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code().unwrap().code(), "42703");
+    for statement in ["SELECT 1", "SHOW statement_timeout", "SHOW server_version"] {
+        let e = client.simple_query(statement).await.unwrap_err();
+        assert_eq!(e.code().unwrap().code(), "25P02", "{statement}");
+    }
+    client.simple_query("ROLLBACK").await.unwrap();
+    let one = simple_rows(&client.simple_query("SELECT 1").await.unwrap());
+    assert_eq!(one, vec![vec![Some("1".to_string())]]);
+}

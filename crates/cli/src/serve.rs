@@ -101,7 +101,10 @@ pub async fn run(data: Option<String>, args: ServeArgs) -> anyhow::Result<()> {
 /// Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+        // Without a handler there is no Ctrl-C to wait for; never mistake that for one.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     };
     #[cfg(unix)]
     let term = async {

@@ -3,7 +3,9 @@
 //! pgwire races a cancel request only against planning; the work of a DataFusion query happens
 //! later, while its result stream is polled and rows are sent. So each connection has a
 //! [`QueryControl`], and every physical plan of that connection is wrapped in a [`ControlledExec`]
-//! whose streams end with an error as soon as the statement is cancelled or its deadline passes.
+//! whose streams end with an error as soon as the current message is cancelled or the current
+//! statement's deadline passes. Streams read the control at every poll, so a cursor fetched by a
+//! later message obeys that message's cancel and timeout.
 
 use std::fmt;
 use std::pin::Pin;
@@ -58,8 +60,12 @@ impl Drop for Running {
 
 #[derive(Debug, Clone, Default)]
 struct Statement {
+    /// Fired by a cancel request; one per client message, so it reaches every result of a
+    /// multi-statement query and every row of a cursor fetched in that message.
     cancel: CancellationToken,
     deadline: Option<Instant>,
+    /// Changes with every `begin_*`, so open streams pick up the new token and deadline.
+    generation: u64,
 }
 
 impl QueryControl {
@@ -71,13 +77,23 @@ impl QueryControl {
         }
     }
 
-    /// A new statement starts: earlier cancel requests no longer apply to it.
-    pub fn begin(&self, timeout: Option<Duration>) {
+    /// A client message arrives (a simple query, or an Execute): earlier cancel requests no
+    /// longer apply, and the statement timeout starts again.
+    pub fn begin_message(&self, timeout: Option<Duration>) {
         let mut current = self.current.lock().expect("query control lock");
         *current = Statement {
             cancel: CancellationToken::new(),
             deadline: timeout.map(|t| Instant::now() + t),
+            generation: current.generation + 1,
         };
+    }
+
+    /// A statement of the current message starts: its timeout runs from now (a `FETCH` from a
+    /// cursor gets the whole timeout, not what was left of the `DECLARE`'s).
+    pub fn begin_statement(&self, timeout: Option<Duration>) {
+        let mut current = self.current.lock().expect("query control lock");
+        current.deadline = timeout.map(|t| Instant::now() + t);
+        current.generation += 1;
     }
 
     /// A cancel request for this connection.
@@ -153,16 +169,13 @@ impl ExecutionPlan for ControlledExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let statement = self.control.current();
         let input = self.input.execute(partition, context)?;
         Ok(Box::pin(ControlledStream {
             _running: Running::new(&self.control.running),
             schema: input.schema(),
             input: Some(input),
-            cancelled: Box::pin(statement.cancel.cancelled_owned()),
-            deadline: statement
-                .deadline
-                .map(|d| Box::pin(tokio::time::sleep_until(d))),
+            control: self.control.clone(),
+            watching: None,
         }))
     }
 }
@@ -172,16 +185,32 @@ struct ControlledStream {
     schema: SchemaRef,
     /// Dropped as soon as the statement is stopped, which stops the work under it.
     input: Option<SendableRecordBatchStream>,
+    control: Arc<QueryControl>,
+    /// What the stream waits on, for the connection's current message and statement.
+    watching: Option<Watch>,
+}
+
+struct Watch {
+    generation: u64,
     cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
     deadline: Option<Pin<Box<Sleep>>>,
 }
 
 impl ControlledStream {
     fn interrupted(&mut self, cx: &mut Context<'_>) -> Option<Interrupted> {
-        if self.cancelled.poll_unpin(cx).is_ready() {
+        let now = self.control.current();
+        if self.watching.as_ref().map(|w| w.generation) != Some(now.generation) {
+            self.watching = Some(Watch {
+                generation: now.generation,
+                cancelled: Box::pin(now.cancel.cancelled_owned()),
+                deadline: now.deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
+            });
+        }
+        let watch = self.watching.as_mut()?;
+        if watch.cancelled.poll_unpin(cx).is_ready() {
             return Some(Interrupted::Cancelled);
         }
-        let deadline = self.deadline.as_mut()?;
+        let deadline = watch.deadline.as_mut()?;
         deadline
             .poll_unpin(cx)
             .is_ready()
@@ -255,7 +284,7 @@ mod tests {
     async fn timeout_stops_a_running_query() {
         let ctx = SessionContext::new();
         let control = Arc::new(QueryControl::default());
-        control.begin(Some(Duration::from_millis(200)));
+        control.begin_message(Some(Duration::from_millis(200)));
         let plan = Arc::new(ControlledExec::new(slow_plan(&ctx).await, control));
         let started = std::time::Instant::now();
         let err = run(plan, &ctx).await;
@@ -267,7 +296,7 @@ mod tests {
     async fn cancel_stops_a_running_query_and_not_the_next() {
         let ctx = SessionContext::new();
         let control = Arc::new(QueryControl::default());
-        control.begin(None);
+        control.begin_message(None);
         let plan = Arc::new(ControlledExec::new(slow_plan(&ctx).await, control.clone()));
         let canceller = control.clone();
         tokio::spawn(async move {
@@ -277,7 +306,7 @@ mod tests {
         assert_eq!(reason(&run(plan, &ctx).await), Interrupted::Cancelled);
 
         control.cancel(); // a late cancel request, after the statement ended
-        control.begin(None);
+        control.begin_message(None);
         let small = ctx
             .sql("SELECT 1")
             .await

@@ -19,6 +19,8 @@ use datafusion_postgres::pgwire::messages::copy::CopyData;
 use futures::{StreamExt, stream};
 use prov9_query::check_read_only;
 
+use crate::read_only_guard::deny;
+
 /// How the rows are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopyFormat {
@@ -192,7 +194,7 @@ pub async fn copy_out(statement: &Statement, ctx: &SessionContext) -> PgWireResu
         .statement_to_plan(DfStatement::Statement(Box::new(query)))
         .await
         .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
-    check_read_only(&plan).map_err(|v| PgWireError::ApiError(Box::new(v)))?;
+    check_read_only(&plan).map_err(deny)?;
     let schema = Arc::new(plan.schema().as_arrow().clone());
     let columns = schema.fields().len();
     let batches = ctx

@@ -10,9 +10,12 @@
 //! catalog. Clients authenticate with SCRAM-SHA-256 against users of the config file
 //! ([`config`], [`scram`]), optionally over TLS.
 //!
-//! Reads only, in three layers: [`ReadOnlyGuard`] refuses DDL, DML, `COPY` and
-//! `SET datafusion.*` by statement and by plan (SQLSTATE 42501); every physical plan is checked
-//! again by the connection's query planner; and the catalog a connection sees cannot be changed.
+//! Reads only, in three layers: [`ReadOnlyGuard`] refuses DDL, DML, `COPY … TO 'file'` and
+//! `SET datafusion.*` (admins may tune their own session's execution settings) by statement and
+//! by plan (SQLSTATE 42501); every physical plan is checked again by the connection's query
+//! planner; and the catalog a connection sees cannot be changed. `COPY … TO STDOUT` is a read
+//! and is served. Client compatibility — catalog functions, SQL rewrites, transactions — lives in
+//! `pg_compat`, `rewrite` and `transactions`.
 
 mod cancel;
 pub mod config;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use datafusion_postgres::auth::AuthManager;
@@ -52,7 +52,8 @@ pub struct PgServerOptions {
     pub memory_limit: usize,
 }
 
-/// 2 GiB: generous for lineage queries, and a fraction of a server's memory.
+/// 2 GiB per connection: generous for lineage queries. The server-wide worst case is
+/// `max_connections` times this; size the two together.
 pub const DEFAULT_MEMORY_LIMIT: usize = 2 << 30;
 
 impl Default for PgServerOptions {
@@ -81,6 +82,8 @@ struct Shared {
     sessions: SessionFactory,
     /// Result streams open right now, over all connections.
     running: Arc<AtomicUsize>,
+    /// Set when shutdown starts: no new statements.
+    shutdown: Arc<AtomicBool>,
     startup: Arc<StartupSettings>,
     cancel: Arc<CancelRequests>,
 }
@@ -127,9 +130,10 @@ impl PgWireServerHandlers for Rejected {
 
 impl Shared {
     fn connection(&self) -> Result<Connection, ServerError> {
-        let state = Arc::new(ConnectionState::new(QueryControl::new(
-            self.running.clone(),
-        )));
+        let state = Arc::new(ConnectionState::new(
+            QueryControl::new(self.running.clone()),
+            self.shutdown.clone(),
+        ));
         let ctx = Arc::new(self.sessions.connection(&state)?);
         // The guard comes first: the first hook that answers wins.
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
@@ -140,7 +144,7 @@ impl Shared {
         ];
         let session = Arc::new(DfSessionService::new_with_hooks(ctx, hooks));
         Ok(Connection {
-            queries: Arc::new(RewritingQueries::new(session)),
+            queries: Arc::new(RewritingQueries::new(session, state.clone())),
             startup: Arc::new(Startup::new(self.startup.clone(), state)),
             cancel: self.cancel.clone(),
         })
@@ -191,6 +195,7 @@ impl PgServer {
         let shared = Arc::new(Shared {
             sessions: SessionFactory::new(ctx, options.memory_limit),
             running: Arc::new(AtomicUsize::new(0)),
+            shutdown: Arc::new(AtomicBool::new(false)),
             startup: Arc::new(StartupSettings {
                 authentication,
                 tls_required: options.tls.as_ref().is_some_and(|t| t.require),
@@ -278,6 +283,7 @@ impl PgServer {
             }
         }
         drop(self.listener);
+        self.shared.shutdown.store(true, Ordering::SeqCst);
         // Idle connections are closed; running queries may finish within the grace period.
         let running = self.shared.running.clone();
         let queries_done = async {

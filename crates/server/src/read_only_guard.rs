@@ -1,7 +1,6 @@
 //! The first query hook of every connection: refuse anything that is not a read.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
@@ -10,10 +9,11 @@ use datafusion::common::{DFSchema, ParamValues};
 use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::{DeclareType, Ident, Set, Statement};
+use datafusion::sql::sqlparser::ast::{DeclareType, FetchDirection, Ident, Set, Statement};
 use datafusion_postgres::QueryHook;
 use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
 use datafusion_postgres::hooks::HookClient;
+use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::pgwire::api::ClientInfo;
 use datafusion_postgres::pgwire::api::portal::{Format, Portal};
 use datafusion_postgres::pgwire::api::results::{Response, Tag};
@@ -25,7 +25,9 @@ use prov9_query::{ReadOnlyViolation, check_read_only};
 use crate::config::Role;
 use crate::copy_out::copy_out;
 use crate::session::ConnectionState;
-use crate::startup::METADATA_STATEMENT_TIMEOUT;
+use crate::startup::statement_timeout;
+use crate::transactions::aborted_error;
+use datafusion_postgres::pgwire::messages::response::TransactionStatus;
 
 /// SQLSTATE 42501: insufficient_privilege.
 pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
@@ -42,12 +44,12 @@ const SESSION_SETTINGS: &[&str] = &[
 ];
 
 /// Settings an admin may change for its own session; never `datafusion.runtime.*` (the memory
-/// budget) or `datafusion.catalog.*`.
+/// budget), `datafusion.catalog.*`, or `datafusion.sql_parser.*` (statements are re-parsed after
+/// the guard checked them, and must be parsed the same way).
 const ADMIN_SETTINGS: &[&str] = &[
     "datafusion.execution.",
     "datafusion.optimizer.",
     "datafusion.explain.",
-    "datafusion.sql_parser.",
     "datafusion.format.",
 ];
 
@@ -63,18 +65,33 @@ impl ReadOnlyGuard {
         ReadOnlyGuard { connection }
     }
 
-    fn begin(&self, client: &dyn HookClient) {
-        let timeout = client
-            .metadata()
-            .get(METADATA_STATEMENT_TIMEOUT)
-            .and_then(|ms| ms.parse::<u64>().ok())
-            .filter(|&ms| ms > 0)
-            .map(Duration::from_millis);
-        self.connection.control.begin(timeout);
+    /// Every statement: refuse to start during shutdown, or in a failed transaction (only its
+    /// end may run), and start the statement's timeout.
+    fn begin(&self, statement: &Statement, client: &dyn HookClient) -> PgWireResult<()> {
+        if self.connection.shutting_down() {
+            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "FATAL".to_string(),
+                "57P01".to_string(),
+                "terminating connection due to administrator command (the server is shutting down)"
+                    .to_string(),
+            ))));
+        }
+        if client.transaction_status() == TransactionStatus::Error
+            && !matches!(
+                statement,
+                Statement::Commit { .. } | Statement::Rollback { .. }
+            )
+        {
+            return Err(aborted_error());
+        }
+        self.connection
+            .control
+            .begin_statement(statement_timeout(client));
+        Ok(())
     }
 }
 
-fn deny(violation: ReadOnlyViolation) -> PgWireError {
+pub(crate) fn deny(violation: ReadOnlyViolation) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new(
         "ERROR".to_string(),
         INSUFFICIENT_PRIVILEGE.to_string(),
@@ -91,6 +108,8 @@ enum Verdict {
     Declare,
     /// `COPY … TO STDOUT`: a read, streamed to the client.
     CopyOut,
+    /// `FETCH` from a cursor, with its count bounded.
+    Fetch,
     /// A harmless session statement: let the next hooks handle it.
     Pass,
     /// A `SET` of something datafusion-postgres would apply to the context shared by every
@@ -135,6 +154,7 @@ fn verdict(statement: &Statement, role: Role) -> Verdict {
             Verdict::CheckPlan
         }
         Statement::Declare { .. } => Verdict::Declare,
+        Statement::Fetch { .. } => Verdict::Fetch,
         s if crate::copy_out::is_copy_to_stdout(s) => Verdict::CopyOut,
         Statement::ShowVariable { variable } => match fixed_setting(variable) {
             Some(answer) => Verdict::Show(answer),
@@ -158,7 +178,6 @@ fn verdict(statement: &Statement, role: Role) -> Verdict {
         | Statement::Rollback { .. }
         | Statement::Savepoint { .. }
         | Statement::ReleaseSavepoint { .. }
-        | Statement::Fetch { .. }
         | Statement::Close { .. }
         | Statement::Set(Set::SetTimeZone { .. }) => Verdict::Pass,
         // Connection pools send these; prepared statements live in the protocol layer, and
@@ -320,6 +339,40 @@ fn show_plan(column: &str) -> PgWireResult<LogicalPlan> {
     }))
 }
 
+/// pgwire reserves room for a FETCH's count before it reads a row; a count beyond this is
+/// fetched as `FETCH ALL`, so no client can make the server reserve terabytes.
+pub(crate) const MAX_FETCH_COUNT: u64 = 1_000_000;
+
+/// The `FETCH` to run: `FETCH ALL` for a count beyond [`MAX_FETCH_COUNT`].
+fn bounded_fetch(statement: &Statement) -> Statement {
+    let mut bounded = statement.clone();
+    if let Statement::Fetch { direction, .. } = &mut bounded {
+        let count = match direction {
+            FetchDirection::Count { limit } | FetchDirection::Forward { limit: Some(limit) } => {
+                limit.value.to_string().parse::<u64>().ok()
+            }
+            _ => None,
+        };
+        if count.is_none_or(|n| n > MAX_FETCH_COUNT)
+            && matches!(
+                direction,
+                FetchDirection::Count { .. } | FetchDirection::Forward { limit: Some(_) }
+            )
+        {
+            *direction = FetchDirection::ForwardAll;
+        }
+    }
+    bounded
+}
+
+/// The plan of a statement DataFusion cannot plan, carried to execution where a hook answers it.
+pub(crate) fn empty_plan() -> LogicalPlan {
+    LogicalPlan::EmptyRelation(EmptyRelation {
+        produce_one_row: false,
+        schema: Arc::new(DFSchema::empty()),
+    })
+}
+
 /// An empty plan with a cursor's columns: what `FETCH` from it returns, for `Describe`.
 fn fetch_plan(statement: &Statement, connection: &ConnectionState) -> Option<LogicalPlan> {
     let Statement::Fetch { name, .. } = statement else {
@@ -340,7 +393,9 @@ impl QueryHook for ReadOnlyGuard {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        self.begin(client);
+        if let Err(e) = self.begin(statement, client) {
+            return Some(Err(e));
+        }
         match verdict(statement, self.connection.role()) {
             Verdict::CheckPlan => check_plan(statement, ctx, &self.connection)
                 .await
@@ -348,6 +403,11 @@ impl QueryHook for ReadOnlyGuard {
                 .map(Err),
             Verdict::Declare => Some(declare(statement, ctx, client, &self.connection).await),
             Verdict::CopyOut => Some(copy_out(statement, ctx).await),
+            Verdict::Fetch => {
+                CursorStatementHook
+                    .handle_simple_query(&bounded_fetch(statement), ctx, client)
+                    .await
+            }
             Verdict::Show(setting) => Some(show(ctx, setting).await),
             Verdict::ShowDataFusion(name) => Some(show_datafusion(ctx, &name).await),
             Verdict::Pass => None,
@@ -374,19 +434,14 @@ impl QueryHook for ReadOnlyGuard {
                 .map(Err),
             Verdict::Show((column, _)) => Some(show_plan(column)),
             // Planned and run at execution; COPY has no row description.
-            Verdict::CopyOut => Some(Ok(LogicalPlan::EmptyRelation(EmptyRelation {
-                produce_one_row: false,
-                schema: Arc::new(DFSchema::empty()),
-            }))),
+            Verdict::CopyOut => Some(Ok(empty_plan())),
             Verdict::ShowDataFusion(name) => Some(show_plan(&name)),
-            Verdict::Pass => fetch_plan(statement, &self.connection).map(Ok),
+            Verdict::Fetch => fetch_plan(statement, &self.connection).map(Ok),
+            Verdict::Pass => None,
             Verdict::IgnoreSet => None,
             // DataFusion cannot plan these; an empty plan carries them to execution, where
             // `handle_extended_query` answers them.
-            Verdict::Acknowledge(_) => Some(Ok(LogicalPlan::EmptyRelation(EmptyRelation {
-                produce_one_row: false,
-                schema: Arc::new(DFSchema::empty()),
-            }))),
+            Verdict::Acknowledge(_) => Some(Ok(empty_plan())),
             Verdict::Deny(what) => Some(Err(deny(ReadOnlyViolation(what)))),
         }
     }
@@ -399,11 +454,18 @@ impl QueryHook for ReadOnlyGuard {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        self.begin(client);
+        if let Err(e) = self.begin(statement, client) {
+            return Some(Err(e));
+        }
         match verdict(statement, self.connection.role()) {
             Verdict::CheckPlan => check_read_only(plan).err().map(|v| Err(deny(v))),
             Verdict::Declare => Some(declare(statement, ctx, client, &self.connection).await),
             Verdict::CopyOut => Some(copy_out(statement, ctx).await),
+            Verdict::Fetch => {
+                CursorStatementHook
+                    .handle_simple_query(&bounded_fetch(statement), ctx, client)
+                    .await
+            }
             Verdict::Show(setting) => Some(show(ctx, setting).await),
             Verdict::ShowDataFusion(name) => Some(show_datafusion(ctx, &name).await),
             Verdict::Pass => None,

@@ -6,15 +6,17 @@
 //!   so; datafusion-postgres ignores the declaration, so `SELECT $1` with an int came back as
 //!   text. The declared types become casts (`$1` → `$1::BIGINT`), which DataFusion and
 //!   datafusion-postgres read a placeholder's type from.
-//! - Correlated scalar subqueries that DataFusion cannot run unless they aggregate (SQLAlchemy's
-//!   column reflection has several) get their one column wrapped in `max()`. Postgres would fail
-//!   such a subquery at run time if it returned two rows; the catalog queries never do.
+//! - Correlated scalar subqueries over catalog tables that DataFusion cannot run (SQLAlchemy's
+//!   column reflection has several) get their one column wrapped in `max()`, and conditions on
+//!   the outer row moved out of them. Postgres would fail such a subquery at run time if it
+//!   returned two rows; the catalog queries never do. Queries over data are left alone.
 //! - `LIKE 'pattern' ESCAPE 'c'` with another escape character than backslash (SQLAlchemy's schema
 //!   list uses `/`) is rewritten to the backslash form DataFusion knows.
 //!
 //! Statements are re-serialised only when a rewrite changed them.
 //!
-//! The handlers here also answer `ROLLBACK TO SAVEPOINT` in a failed transaction themselves.
+//! The handlers here also start each message's cancel and timeout ([`crate::control`]), bound
+//! the rows an Execute may ask for, and answer `ROLLBACK TO SAVEPOINT` in a failed transaction.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -22,7 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, CastKind, DataType as SqlType, ExactNumberInfo, Expr, GroupByExpr, Query,
-    SelectItem, SetExpr, Statement, TableFactor, TimezoneInfo, Value, visit_expressions,
+    Select, SelectItem, SetExpr, Statement, TableFactor, TimezoneInfo, Value, visit_expressions,
     visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -33,14 +35,18 @@ use datafusion_postgres::pgwire::api::query::{
 };
 use datafusion_postgres::pgwire::api::results::{FieldInfo, Response, Tag};
 use datafusion_postgres::pgwire::api::stmt::QueryParser;
-use datafusion_postgres::pgwire::api::store::PortalStore;
+use datafusion_postgres::pgwire::api::store::{Entry, PortalStore};
 use datafusion_postgres::pgwire::api::{
-    ClientInfo, ClientPortalStore, PgWireConnectionState, Type,
+    ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type,
 };
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
+use datafusion_postgres::pgwire::messages::extendedquery::Execute;
 use datafusion_postgres::pgwire::messages::response::TransactionStatus;
 use datafusion_postgres::pgwire::messages::simplequery::Query as SimpleQuery;
+
+use crate::session::ConnectionState;
+use crate::startup::statement_timeout;
 use datafusion_postgres::{DfSessionService, Parser};
 use futures::Sink;
 
@@ -91,7 +97,10 @@ pub fn rewrite(sql: &str, types: &[Option<Type>]) -> Option<String> {
         .collect();
     let lower = sql.to_ascii_lowercase();
     let has_casts = casts.iter().any(Option::is_some);
-    let has_subquery = lower.contains("(select");
+    let has_subquery = lower
+        .split('(')
+        .skip(1)
+        .any(|after| after.trim_start().starts_with("select"));
     let has_escape = lower.contains("escape");
     if !has_casts && !has_subquery && !has_escape {
         return None;
@@ -283,6 +292,9 @@ fn hoist_outer_conditions(expr: &mut Expr) -> bool {
     let SetExpr::Select(select) = query.body.as_mut() else {
         return false;
     };
+    if !reads_only_catalog(select) {
+        return false;
+    }
     let mut inner_names: Vec<String> = Vec::new();
     for from in &select.from {
         for factor in std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation))
@@ -385,6 +397,32 @@ fn is_outer_only(condition: &Expr, inner_names: &[String]) -> bool {
     outer && columns > 0
 }
 
+/// Whether every relation a subquery reads is a catalog table (pg_catalog, information_schema):
+/// the subquery rewrites are for the clients' catalog queries, never for queries over data,
+/// where Postgres's "more than one row" error must not turn into an answer.
+fn reads_only_catalog(select: &Select) -> bool {
+    !select.from.is_empty()
+        && select.from.iter().all(|from| {
+            std::iter::once(&from.relation)
+                .chain(from.joins.iter().map(|j| &j.relation))
+                .all(|factor| match factor {
+                    TableFactor::Table { name, .. } => {
+                        let parts: Vec<String> = name
+                            .0
+                            .iter()
+                            .map(|p| p.to_string().to_ascii_lowercase())
+                            .collect();
+                        match parts.as_slice() {
+                            [schema, _] => schema == "pg_catalog" || schema == "information_schema",
+                            [table] => table.starts_with("pg_"),
+                            _ => false,
+                        }
+                    }
+                    _ => false,
+                })
+        })
+}
+
 fn plain_single_projection(query: &mut Query) -> Option<&mut SelectItem> {
     if query.limit_clause.is_some() || query.order_by.is_some() || query.fetch.is_some() {
         return None;
@@ -392,6 +430,9 @@ fn plain_single_projection(query: &mut Query) -> Option<&mut SelectItem> {
     let SetExpr::Select(select) = query.body.as_mut() else {
         return None;
     };
+    if !reads_only_catalog(select) {
+        return None;
+    }
     let grouped = !matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty());
     if grouped || select.having.is_some() || select.distinct.is_some() || select.from.is_empty() {
         return None;
@@ -508,14 +549,23 @@ impl QueryParser for TypedParser {
 pub struct RewritingQueries {
     session: Arc<DfSessionService>,
     parser: Arc<TypedParser>,
+    connection: Arc<ConnectionState>,
 }
 
 impl RewritingQueries {
-    pub fn new(session: Arc<DfSessionService>) -> Self {
+    pub fn new(session: Arc<DfSessionService>, connection: Arc<ConnectionState>) -> Self {
         let parser = Arc::new(TypedParser(session.query_parser()));
-        RewritingQueries { session, parser }
+        RewritingQueries {
+            session,
+            parser,
+            connection,
+        }
     }
 }
+
+/// pgwire reserves room for `max_rows` rows before it reads one; a larger (or negative) limit
+/// is served as "all rows", so no client can make the server reserve terabytes.
+const MAX_ROWS_PER_EXECUTE: i32 = 1_000_000;
 
 /// Whether `sql` is exactly one `ROLLBACK TO SAVEPOINT`.
 fn is_rollback_to_savepoint(sql: &str) -> bool {
@@ -540,6 +590,9 @@ impl SimpleQueryHandler for RewritingQueries {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        self.connection
+            .control
+            .begin_message(statement_timeout(client));
         if client.transaction_status() == TransactionStatus::Error
             && matches!(client.state(), PgWireConnectionState::ReadyForQuery)
             && is_rollback_to_savepoint(&query.query)
@@ -574,6 +627,36 @@ impl ExtendedQueryHandler for RewritingQueries {
 
     fn query_parser(&self) -> Arc<Self::QueryParser> {
         self.parser.clone()
+    }
+
+    /// Bounds `max_rows`, starts the message's cancel and timeout, and answers
+    /// `ROLLBACK TO SAVEPOINT` in a failed transaction (see `on_query`).
+    async fn on_execute<C>(&self, client: &mut C, mut message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !(0..=MAX_ROWS_PER_EXECUTE).contains(&message.max_rows) {
+            message.max_rows = 0;
+        }
+        self.connection
+            .control
+            .begin_message(statement_timeout(client));
+        if client.transaction_status() == TransactionStatus::Error
+            && matches!(client.state(), PgWireConnectionState::ReadyForQuery)
+        {
+            let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+            if let Some(Entry::Value(portal)) = client.portal_store().get_portal(name)
+                && is_rollback_to_savepoint(&portal.statement.statement.0)
+            {
+                send_execution_response(client, Tag::new("ROLLBACK")).await?;
+                client.set_transaction_status(TransactionStatus::Transaction);
+                return Ok(());
+            }
+        }
+        self._on_execute(client, message).await
     }
 
     async fn do_query<C>(
@@ -613,15 +696,23 @@ mod tests {
 
     #[test]
     fn correlated_scalar_subqueries_aggregate() {
-        let sql = "SELECT a.x, (SELECT b.y AS y FROM b WHERE b.k = a.k) AS y FROM a";
+        let sql = "SELECT a.x, (SELECT b.y AS y FROM pg_catalog.pg_type AS b WHERE b.k = a.k) AS y FROM a";
         assert_eq!(
             rewrite(sql, &[]).unwrap(),
-            "SELECT a.x, (SELECT max(b.y) AS y FROM b WHERE b.k = a.k) AS y FROM a"
+            "SELECT a.x, (SELECT max(b.y) AS y FROM pg_catalog.pg_type AS b WHERE b.k = a.k) AS y FROM a"
+        );
+        // Over data, Postgres's "more than one row" error must stay an error.
+        assert_eq!(
+            rewrite(
+                "SELECT (SELECT e.dst FROM lineage_edges AS e WHERE e.src = r.run_id) FROM runs AS r",
+                &[]
+            ),
+            None
         );
         // Already one row: left alone.
         for sql in [
-            "SELECT (SELECT count(*) FROM b WHERE b.k = a.k) FROM a",
-            "SELECT (SELECT b.y FROM b WHERE b.k = a.k LIMIT 1) FROM a",
+            "SELECT (SELECT count(*) FROM pg_type AS b WHERE b.k = a.k) FROM a",
+            "SELECT (SELECT b.y FROM pg_type AS b WHERE b.k = a.k LIMIT 1) FROM a",
             "SELECT (SELECT 1) FROM a",
         ] {
             assert_eq!(rewrite(sql, &[]), None, "{sql}");

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use datafusion::common::DFSchemaRef;
@@ -32,15 +33,22 @@ pub struct ConnectionState {
     pub control: Arc<QueryControl>,
     /// The columns of each cursor declared on the connection.
     cursors: Mutex<HashMap<String, DFSchemaRef>>,
+    /// Set for every connection when the server starts shutting down.
+    shutdown: Arc<AtomicBool>,
 }
 
 impl ConnectionState {
-    pub fn new(control: QueryControl) -> Self {
+    pub fn new(control: QueryControl, shutdown: Arc<AtomicBool>) -> Self {
         ConnectionState {
             role: OnceLock::new(),
             control: Arc::new(control),
             cursors: Mutex::default(),
+            shutdown,
         }
+    }
+
+    pub fn shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst)
     }
 
     pub fn remember_cursor(&self, name: String, schema: DFSchemaRef) {

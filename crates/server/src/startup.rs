@@ -31,6 +31,16 @@ const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
 /// datafusion-postgres's `SetShowHook` keeps `statement_timeout` here.
 pub(crate) const METADATA_STATEMENT_TIMEOUT: &str = "statement_timeout_ms";
 
+/// The session's `statement_timeout`; `None` when there is none (or it is 0).
+pub(crate) fn statement_timeout<C: ClientInfo + ?Sized>(client: &C) -> Option<Duration> {
+    client
+        .metadata()
+        .get(METADATA_STATEMENT_TIMEOUT)
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .filter(|&ms| ms > 0)
+        .map(Duration::from_millis)
+}
+
 /// How clients prove who they are.
 #[derive(Debug)]
 pub enum ClientAuth {
@@ -89,7 +99,15 @@ impl Startup {
         seed.extend_from_slice(user.as_bytes());
         let salt = digest::digest(&digest::SHA256, &seed).as_ref()[..16].to_vec();
         ScramVerifier {
-            iterations: crate::scram::DEFAULT_ITERATIONS,
+            // The iteration count users have, so the answer does not tell who exists.
+            iterations: match &self.settings.authentication {
+                ClientAuth::Scram(users) => users
+                    .values()
+                    .map(|u| u.verifier.iterations)
+                    .max()
+                    .unwrap_or(crate::scram::DEFAULT_ITERATIONS),
+                ClientAuth::Trust => crate::scram::DEFAULT_ITERATIONS,
+            },
             salt,
             stored_key: [0; 32],
             server_key: [0; 32],

@@ -6,11 +6,9 @@
 //! answers everything but `ROLLBACK` with SQLSTATE 25P02. This replaces datafusion-postgres's
 //! transaction hook, which refuses savepoints and reports 25P01.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
-use datafusion::common::{DFSchema, ParamValues};
-use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
+use datafusion::common::ParamValues;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{Statement, TransactionAccessMode, TransactionMode};
 use datafusion_postgres::QueryHook;
@@ -19,6 +17,8 @@ use datafusion_postgres::pgwire::api::ClientInfo;
 use datafusion_postgres::pgwire::api::results::{Response, Tag};
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::response::TransactionStatus;
+
+use crate::read_only_guard::empty_plan;
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TransactionHook;
@@ -71,8 +71,9 @@ fn respond(statement: &Statement, status: TransactionStatus) -> Option<PgWireRes
             savepoint: Some(_), ..
         } => {
             if aborted {
-                // pgwire cannot move a transaction from failed back to open; ending it is the
-                // nearest state that lets the client go on (nothing was written either way).
+                // Answered before this hook (crate::rewrite) in both protocols, since pgwire
+                // keeps a failed transaction failed whatever a hook answers; ending the
+                // transaction is the nearest a hook can do.
                 Ok(Response::TransactionEnd(Tag::new("ROLLBACK")))
             } else {
                 Ok(Response::Execution(Tag::new("ROLLBACK")))
@@ -89,7 +90,7 @@ fn respond(statement: &Statement, status: TransactionStatus) -> Option<PgWireRes
     Some(response)
 }
 
-fn aborted_error() -> PgWireError {
+pub(crate) fn aborted_error() -> PgWireError {
     error(
         "25P02",
         "current transaction is aborted, commands ignored until end of transaction block",
@@ -114,12 +115,7 @@ impl QueryHook for TransactionHook {
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
         // DataFusion cannot plan these; an empty plan carries them to execution.
-        is_transaction_statement(statement).then(|| {
-            Ok(LogicalPlan::EmptyRelation(EmptyRelation {
-                produce_one_row: false,
-                schema: Arc::new(DFSchema::empty()),
-            }))
-        })
+        is_transaction_statement(statement).then(|| Ok(empty_plan()))
     }
 
     async fn handle_extended_query(
