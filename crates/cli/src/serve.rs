@@ -87,10 +87,20 @@ pub async fn run(data: Option<String>, args: ServeArgs) -> anyhow::Result<()> {
         (true, false) => "SCRAM-SHA-256 passwords",
         (true, true) => "SCRAM-SHA-256 passwords, TLS",
     };
+    // On 0.0.0.0 or ::, loopback is the address to try from this machine.
+    let try_host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let try_user = if server.authenticates() {
+        " -U <user>"
+    } else {
+        ""
+    };
     eprintln!(
-        "prov9: serving {} on postgresql://{addr}/ ({security}; try: psql -h {} -p {} -c '\\dt')",
+        "prov9: serving {} on postgresql://{addr}/ ({security}; try: psql -h {try_host} -p {}{try_user} prov9 -c '\\dt')",
         warehouse.location(),
-        addr.ip(),
         addr.port()
     );
     server.run(shutdown_signal()).await?;
