@@ -63,6 +63,8 @@ pub fn missing_client(what: &str) -> bool {
 pub struct Server {
     child: Child,
     pub port: u16,
+    /// The OpenLineage ingest endpoint's port.
+    pub http_port: u16,
 }
 
 impl Server {
@@ -83,26 +85,32 @@ impl Server {
             .spawn()
             .expect("prov9 serve starts");
         let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (tx, rx) = std::sync::mpsc::channel::<(bool, u16)>();
         std::thread::spawn(move || {
-            let mut sent = false;
+            let port_after = |line: &str, prefix: &str| -> Option<u16> {
+                let rest = line.split(prefix).nth(1)?;
+                rest.split('/').next().and_then(|p| p.parse().ok())
+            };
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if !sent && let Some(rest) = line.split("postgresql://127.0.0.1:").nth(1) {
-                    let port: u16 = rest
-                        .split('/')
-                        .next()
-                        .and_then(|p| p.parse().ok())
-                        .expect("port in banner");
-                    let _ = tx.send(port);
-                    sent = true;
+                if let Some(port) = port_after(&line, "postgresql://127.0.0.1:") {
+                    let _ = tx.send((true, port));
+                }
+                if let Some(port) = port_after(&line, "http://127.0.0.1:") {
+                    let _ = tx.send((false, port));
                 }
                 eprintln!("[prov9 serve] {line}");
             }
         });
         let deadline = Instant::now() + Duration::from_secs(120);
-        let port = loop {
-            if let Ok(port) = rx.recv_timeout(Duration::from_millis(200)) {
-                break port;
+        let (mut port, mut http_port) = (None, None);
+        while port.is_none() || http_port.is_none() {
+            if let Ok((pg, p)) = rx.recv_timeout(Duration::from_millis(200)) {
+                if pg {
+                    port = Some(p);
+                } else {
+                    http_port = Some(p);
+                }
+                continue;
             }
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("prov9 serve exited early: {status}");
@@ -111,8 +119,13 @@ impl Server {
                 Instant::now() < deadline,
                 "prov9 serve did not start in time"
             );
-        };
-        Server { child, port }
+        }
+        let (port, http_port) = (port.unwrap(), http_port.unwrap());
+        Server {
+            child,
+            port,
+            http_port,
+        }
     }
 
     pub fn conn_str(&self) -> String {

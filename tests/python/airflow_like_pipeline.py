@@ -3,11 +3,14 @@
 
 Usage: airflow_like_pipeline.py OUTPUT.ndjson
        airflow_like_pipeline.py --files DIR/PREFIX
+       airflow_like_pipeline.py --http URL [--gzip] [--check-dsn DSN]
 
 Events go through openlineage-python's file transport: in append mode one JSON event per line,
 exactly as a producer configured with `transport: {type: file, log_file_path: ..., append: true}`;
 with --files the transport's default mode (one file per event, here in its pretty-printed debug
-layout).
+layout); with --http the HTTP transport to URL's /api/v1/lineage, as Airflow's OPENLINEAGE_URL does.
+With --check-dsn, after every emit (which returns once the server answered 2xx) the events table is
+read over the Postgres wire: each acknowledged event must already be there.
 Each day: extract_orders (postgres -> raw/orders, row counts), clean_orders (raw -> clean, column
 lineage), train_churn (clean -> model churn@<day>, prov9_training facet). On day 2 the first
 clean_orders attempt fails with an error message and is retried.
@@ -28,6 +31,7 @@ from openlineage.client.facet_v2 import (
 )
 from openlineage.client.generated.base import RunFacet
 from openlineage.client.transport.file import FileConfig, FileTransport
+from openlineage.client.transport.http import HttpCompression, HttpConfig, HttpTransport
 
 PRODUCER = "https://github.com/provenance-9/prov9/tests/python/airflow_like_pipeline.py"
 NS = "airflow-prod"
@@ -50,9 +54,13 @@ class Prov9TrainingRunFacet(RunFacet):
         return "https://github.com/provenance-9/prov9/blob/main/sql/facets/1-0-0/TrainingRunFacet.json"
 
 
-def main(out: str, per_file: bool) -> None:
-    config = FileConfig(log_file_path=out, append=not per_file, debug_mode=per_file)
-    client = OpenLineageClient(transport=FileTransport(config))
+def main(transport, check_dsn=None) -> None:
+    client = OpenLineageClient(transport=transport)
+    check = None
+    if check_dsn:
+        import psycopg
+        check = psycopg.connect(check_dsn, autocommit=True)
+    emitted = 0
     schema = schema_dataset.SchemaDatasetFacet(fields=[
         schema_dataset.SchemaDatasetFacetFields(name="order_id", type="BIGINT"),
         schema_dataset.SchemaDatasetFacetFields(name="customer_id", type="BIGINT"),
@@ -61,12 +69,18 @@ def main(out: str, per_file: bool) -> None:
     code = source_code_location_job.SourceCodeLocationJobFacet(type="git", url="https://github.com/acme/dags/blob/main/orders.py", version="a1b2c3d")
 
     def emit(day_start, job, run_id, state, minute, inputs=(), outputs=(), run_facets=None):
+        nonlocal emitted
         client.emit(RunEvent(
             eventType=state,
             eventTime=(day_start + timedelta(minutes=minute)).isoformat(),
             run=Run(runId=run_id, facets=run_facets or {}),
             job=Job(namespace=NS, name=job, facets={"sourceCodeLocation": code}),
             inputs=list(inputs), outputs=list(outputs), producer=PRODUCER))
+        emitted += 1
+        if check is not None:
+            (stored,) = check.execute("SELECT count(*) FROM events").fetchone()
+            if stored != emitted:
+                sys.exit(f"after {emitted} acknowledged events, the events table holds {stored}")
 
     for day in (1, 2):
         start = datetime(2026, 11, day, 2, 0, tzinfo=timezone.utc)
@@ -104,6 +118,15 @@ def main(out: str, per_file: bool) -> None:
              run_facets={"prov9_training": training})
 
 
+    print(f"emitted {emitted} events")
+
+
 if __name__ == "__main__":
-    files = sys.argv[1] == "--files"
-    main(sys.argv[-1], files)
+    args = sys.argv[1:]
+    if args[0] == "--http":
+        http = HttpConfig(url=args[1], compression=HttpCompression.GZIP if "--gzip" in args else None)
+        dsn = args[args.index("--check-dsn") + 1] if "--check-dsn" in args else None
+        main(HttpTransport(http), dsn)
+    else:
+        per_file = args[0] == "--files"
+        main(FileTransport(FileConfig(log_file_path=args[-1], append=not per_file, debug_mode=per_file)))

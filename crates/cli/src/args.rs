@@ -23,7 +23,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the warehouse over the Postgres wire protocol (read-only).
+    /// Serve the warehouse: SQL over the Postgres wire protocol, OpenLineage ingest over HTTP.
     Serve(ServeArgs),
     /// Bulk-load OpenLineage NDJSON files or directories (idempotent).
     Load(LoadArgs),
@@ -45,8 +45,8 @@ pub struct ServeArgs {
     /// Postgres wire address [default: 127.0.0.1:5433]. Anything but loopback needs users.
     #[arg(long, env = "PROV9_PG_LISTEN")]
     pub pg_listen: Option<String>,
-    /// HTTP address for OpenLineage ingest [default: 127.0.0.1:5000] (reserved: HTTP ingest
-    /// arrives in a later release).
+    /// HTTP address for OpenLineage ingest (POST /api/v1/lineage) [default: 127.0.0.1:5000].
+    /// Anything but loopback needs API keys.
     #[arg(long, env = "PROV9_HTTP_LISTEN")]
     pub http_listen: Option<String>,
     /// Load the bundled example pipeline first, so there is something to query.

@@ -6,7 +6,9 @@ use anyhow::{Context, bail};
 use prov9_ingest::{LoadOptions, Loader};
 use prov9_query::Engine;
 use prov9_server::config::{parse_duration, parse_size};
-use prov9_server::{PgServer, PgServerOptions, ServeConfig};
+use prov9_server::{
+    DEFAULT_MAX_BODY_BYTES, HttpOptions, HttpServer, PgServer, PgServerOptions, ServeConfig,
+};
 use prov9_store::Warehouse;
 
 use crate::args::{DEFAULT_DATA, ServeArgs};
@@ -79,6 +81,13 @@ pub async fn run(data: Option<String>, args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let engine = Engine::new(&warehouse).await?;
+    let http_options = HttpOptions {
+        api_key_digests: config.api_key_digests.clone(),
+        max_body_bytes: config.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        ..HttpOptions::default()
+    };
+    let http = HttpServer::bind(warehouse.clone(), &http_listen, http_options).await?;
+    let http_addr = http.local_addr()?;
     let server = PgServer::bind(&engine, &pg_listen, options).await?;
     let addr = server.local_addr()?;
     tracing::info!("warehouse {} ready", warehouse.location());
@@ -103,7 +112,19 @@ pub async fn run(data: Option<String>, args: ServeArgs) -> anyhow::Result<()> {
         warehouse.location(),
         addr.port()
     );
-    server.run(shutdown_signal()).await?;
+    eprintln!("prov9: OpenLineage ingest on http://{http_addr}/api/v1/lineage");
+    // One signal stops both servers.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    };
+    let (pg, http) = tokio::join!(server.run(wait(stopping.clone())), http.run(wait(stopping)));
+    pg?;
+    http?;
     eprintln!("prov9: stopped");
     Ok(())
 }

@@ -22,6 +22,6 @@ pub mod demo;
 
 pub use changes::{Changes, RowCounts};
 pub use error::IngestError;
-pub use loader::{LoadOptions, LoadProgress, LoadSummary, Loader, RawEvent, event_id};
+pub use loader::{LoadOptions, LoadProgress, LoadSummary, Loader, RawEvent, event_id, parse_event};
 pub use normalize::Normalizer;
 pub use state::WarehouseState;

@@ -45,7 +45,7 @@ impl Default for LoadOptions {
 }
 
 /// Receives progress: the CLI draws a bar with it.
-pub trait LoadProgress {
+pub trait LoadProgress: Send + Sync {
     /// Total input bytes (compressed size for .gz), known before reading starts.
     fn start(&self, _total_bytes: u64) {}
     /// More input bytes were read.
@@ -124,6 +124,10 @@ impl Loader {
     }
 
     /// What has been committed so far (also after an error).
+    pub fn warehouse(&self) -> &Warehouse {
+        &self.warehouse
+    }
+
     pub fn summary(&self) -> &LoadSummary {
         &self.summary
     }
@@ -319,7 +323,7 @@ impl Loader {
             return Ok(());
         }
         self.summary.events_read += 1;
-        match parse(text) {
+        match parse_event(text) {
             Ok((event, event_id)) => {
                 if self.state.has_event(&event_id) {
                     return Ok(());
@@ -408,7 +412,8 @@ impl Loader {
 }
 
 /// Parse one line: the event, and its id (SHA-256 of the canonical JSON: keys sorted, no spaces).
-fn parse(text: &str) -> Result<(Event, String), String> {
+/// Parse and check one event's JSON text: the event and its id, or why it is not one.
+pub fn parse_event(text: &str) -> Result<(Event, String), String> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     let event = Event::from_json(&value).map_err(|e| e.to_string())?;

@@ -77,6 +77,9 @@ pub struct ServeConfig {
     pub shutdown_grace: Option<Duration>,
     pub users: Vec<User>,
     pub tls: Option<TlsConfig>,
+    /// SHA-256 digests (hex) of the API keys allowed to send lineage over HTTP.
+    pub api_key_digests: Vec<String>,
+    pub max_body_bytes: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -89,9 +92,20 @@ struct RawConfig {
     statement_timeout: Option<String>,
     memory_limit: Option<String>,
     shutdown_grace: Option<String>,
+    max_body: Option<String>,
     #[serde(default)]
     users: Vec<RawUser>,
     tls: Option<RawTls>,
+    #[serde(default)]
+    api_keys: Vec<RawApiKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApiKey {
+    name: String,
+    /// `printf %s "$KEY" | sha256sum`: the key itself is never stored.
+    sha256: String,
 }
 
 #[derive(Deserialize)]
@@ -151,7 +165,23 @@ impl ServeConfig {
             v.map(|s| parse_duration(&s).map_err(|e| format!("{name}: {e}")))
                 .transpose()
         };
+        let mut api_key_digests = Vec::with_capacity(raw.api_keys.len());
+        for (i, k) in raw.api_keys.iter().enumerate() {
+            let digest = k.sha256.trim().to_ascii_lowercase();
+            if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "api_keys[{i}] ({:?}): sha256 must be the 64 hex digits of the key's SHA-256 (printf %s \"$KEY\" | sha256sum)",
+                    k.name
+                ));
+            }
+            api_key_digests.push(digest);
+        }
         Ok(ServeConfig {
+            api_key_digests,
+            max_body_bytes: raw
+                .max_body
+                .map(|s| parse_size(&s).map_err(|e| format!("max_body: {e}")))
+                .transpose()?,
             data: raw.data,
             pg_listen: raw.pg_listen,
             http_listen: raw.http_listen,

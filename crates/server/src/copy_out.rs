@@ -40,7 +40,7 @@ impl CopyFormat {
         }
     }
 
-    fn to_csv(&mut self) {
+    fn use_csv(&mut self) {
         if !self.csv {
             self.csv = true;
             self.delimiter = b',';
@@ -109,7 +109,7 @@ fn parse(statement: &Statement) -> PgWireResult<(Statement, CopyFormat)> {
     for option in options {
         match option {
             CopyOption::Format(name) => match name.value.to_ascii_lowercase().as_str() {
-                "csv" => format.to_csv(),
+                "csv" => format.use_csv(),
                 "text" => {}
                 other => return Err(unsupported(&format!("FORMAT {other}"))),
             },
@@ -122,7 +122,7 @@ fn parse(statement: &Statement) -> PgWireResult<(Statement, CopyFormat)> {
     for option in legacy_options {
         match option {
             CopyLegacyOption::Csv(csv) => {
-                format.to_csv();
+                format.use_csv();
                 for o in csv {
                     match o {
                         CopyLegacyCsvOption::Header => format.header = true,

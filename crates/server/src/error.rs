@@ -21,6 +21,8 @@ pub enum ServerError {
         "refusing to listen on {addr} without users: anyone who can reach it could read the warehouse. Add [[users]] to a config file (prov9 serve --config prov9.toml; passwords from `prov9 hash-password`), or listen on loopback (127.0.0.1)"
     )]
     ExposedWithoutUsers { addr: String },
+    #[error("starting ingest: {0}")]
+    Ingest(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

@@ -1,4 +1,4 @@
-//! prov9's servers. Today: the Postgres wire protocol, read-only.
+//! prov9's servers: the Postgres wire protocol (read-only SQL) and HTTP (OpenLineage ingest).
 //!
 //! [`PgServer`] puts a [`prov9_query::Engine`] on the Postgres wire through datafusion-postgres
 //! (with its `pg_catalog` emulation, so psql's `\dt` and BI tools' catalog queries work). It is
@@ -9,6 +9,10 @@
 //! and statement control (cancel requests, `statement_timeout`), over the shared read-only
 //! catalog. Clients authenticate with SCRAM-SHA-256 against users of the config file
 //! ([`config`], [`scram`]), optionally over TLS.
+//!
+//! [`HttpServer`] takes OpenLineage events where Marquez does (`POST /api/v1/lineage`) and
+//! commits them through a [`GroupCommitter`]: concurrent requests share one Delta commit, and
+//! each is answered once its events are durable.
 //!
 //! Reads only, in three layers: [`ReadOnlyGuard`] refuses DDL, DML, `COPY … TO 'file'` and
 //! `SET datafusion.*` (admins may tune their own session's execution settings) by statement and
@@ -22,7 +26,9 @@ pub mod config;
 mod control;
 mod copy_out;
 mod error;
+mod group_commit;
 mod guarded_planner;
+mod http;
 mod pg;
 mod pg_compat;
 mod read_only_catalog;
@@ -38,6 +44,8 @@ mod transactions;
 pub use config::{Role, ServeConfig, User};
 pub use control::Interrupted;
 pub use error::ServerError;
+pub use group_commit::{GroupCommitOptions, GroupCommitter, SubmitError};
+pub use http::{DEFAULT_MAX_BODY_BYTES, HttpOptions, HttpServer, api_key_digest};
 pub use pg::{DEFAULT_MEMORY_LIMIT, PgServer, PgServerOptions};
 pub use read_only_guard::ReadOnlyGuard;
 pub use sqlstate::{SqlStateErrors, sqlstate};

@@ -63,7 +63,7 @@ pub struct StartupSettings {
 enum AuthState {
     Initial,
     ScramSent {
-        exchange: ScramExchange,
+        exchange: Box<ScramExchange>,
         user: String,
         role: Option<Role>,
     },
@@ -210,7 +210,7 @@ impl StartupHandler for Startup {
                             ))
                             .await?;
                         *state = AuthState::ScramSent {
-                            exchange,
+                            exchange: Box::new(exchange),
                             user,
                             role: known.map(|u| u.role),
                         };

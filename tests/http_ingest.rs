@@ -1,0 +1,228 @@
+//! OpenLineage over HTTP, as Airflow and Dagster send it: the real openlineage-python HTTP
+//! transport, concurrent producers, and every error answer of `POST /api/v1/lineage`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+fn python_with(modules: &str) -> bool {
+    Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+        || !missing_client(&format!(
+            "python3 with {modules} (pip install -r tests/python/requirements.txt -r tests/clients/python/requirements.txt)"
+        ))
+}
+
+fn script(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// One HTTP/1.1 request over a plain socket: (status, body).
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connects");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn post(port: u16, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut all = vec![("Content-Type", "application/json")];
+    all.extend_from_slice(headers);
+    http(port, "POST", "/api/v1/lineage", &all, body.as_bytes())
+}
+
+fn count(data: &Path, sql: &str) -> i64 {
+    sql_rows(data, sql)[0].parse().expect("a count")
+}
+
+const GOOD: &str = r#"{"eventType":"START","eventTime":"2026-11-01T10:00:00Z","producer":"https://example.com/test","run":{"runId":"0b9c8a1e-1111-4d2c-9a3e-000000000001"},"job":{"namespace":"n","name":"j"}}"#;
+
+#[test]
+fn openlineage_python_http_transport_plain_and_gzip() {
+    if !python_with("openlineage.client, psycopg") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("wh");
+    let server = Server::start(&data, &[]);
+    let url = format!("http://127.0.0.1:{}", server.http_port);
+    let dsn = format!(
+        "host=127.0.0.1 port={} user=prov9 dbname=prov9",
+        server.port
+    );
+
+    // Every emit returns after the 201; the script then reads the events table over the wire.
+    let out = Command::new("python3")
+        .args([
+            &script("airflow_like_pipeline.py"),
+            "--http",
+            &url,
+            "--check-dsn",
+            &dsn,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let emitted: i64 = stdout(&out)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("emitted N events");
+    assert_eq!(count(&data, "SELECT count(*) FROM events"), emitted);
+    assert_eq!(count(&data, "SELECT count(*) FROM runs"), 7);
+    let runs_failed = count(&data, "SELECT count(*) FROM runs WHERE state = 'FAIL'");
+    assert_eq!(runs_failed, 1);
+
+    // The same events again, gzip-compressed: accepted, and nothing new is stored.
+    let before = snapshot(&data);
+    let out = Command::new("python3")
+        .args([
+            &script("airflow_like_pipeline.py"),
+            "--http",
+            &url,
+            "--gzip",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(count(&data, "SELECT count(*) FROM events"), emitted);
+    assert_eq!(snapshot(&data), before, "a replay changed the warehouse");
+}
+
+#[test]
+fn sixteen_producers_lose_and_duplicate_nothing() {
+    if !python_with("requests") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("wh");
+    let server = Server::start(&data, &[]);
+    let url = format!("http://127.0.0.1:{}", server.http_port);
+    let run = || {
+        let out = Command::new("python3")
+            .args([&script("http_producers.py"), &url, "16", "10000", "25"])
+            .output()
+            .unwrap();
+        eprintln!("{}", stdout(&out));
+        assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+        let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+        assert_eq!(report["acknowledged"], 10000);
+    };
+    run();
+    assert_eq!(count(&data, "SELECT count(*) FROM events"), 10000);
+    assert_eq!(
+        count(&data, "SELECT count(DISTINCT event_id) FROM events"),
+        10000
+    );
+    assert_eq!(count(&data, "SELECT count(*) FROM runs"), 10000);
+    // Everything again: all acknowledged, nothing twice.
+    run();
+    assert_eq!(count(&data, "SELECT count(*) FROM events"), 10000);
+}
+
+#[test]
+fn bad_requests_are_refused_and_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("wh");
+    // The key is "k1"; the config holds only its SHA-256.
+    let config = dir.path().join("prov9.toml");
+    let digest = prov9_digest("k1");
+    std::fs::write(
+        &config,
+        format!("max_body = \"4KiB\"\n\n[[api_keys]]\nname = \"airflow\"\nsha256 = \"{digest}\"\n"),
+    )
+    .unwrap();
+    let server = Server::start(&data, &["--config", config.to_str().unwrap()]);
+    let port = server.http_port;
+    let key = [("Authorization", "Bearer k1")];
+
+    assert_eq!(http(port, "GET", "/healthz", &[], b"").0, 200);
+    let (status, body) = http(port, "GET", "/readyz", &[], b"");
+    assert_eq!(status, 200, "{body}");
+
+    // No key, a wrong key: 401.
+    assert_eq!(post(port, &[], GOOD).0, 401);
+    assert_eq!(post(port, &[("Authorization", "Bearer k2")], GOOD).0, 401);
+
+    // A malformed event: 400 naming the field.
+    let bad = GOOD.replace(
+        r#""runId":"0b9c8a1e-1111-4d2c-9a3e-000000000001""#,
+        r#""runId":5"#,
+    );
+    let (status, body) = post(port, &key, &bad);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("run.runId"), "{body}");
+    // A batch with one bad event: 400 naming it, and none of the batch is stored.
+    let (status, body) = post(port, &key, &format!("[{GOOD},{bad}]"));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("event 2") && body.contains("run.runId"),
+        "{body}"
+    );
+    let (status, body) = post(port, &key, "{not json");
+    assert_eq!(status, 400, "{body}");
+    // Over the size limit: 413.
+    let big = format!("[{}]", vec![GOOD; 40].join(","));
+    assert_eq!(post(port, &key, &big).0, 413);
+    assert_eq!(count(&data, "SELECT count(*) FROM events"), 0);
+
+    // The good event alone: 201, stored once even when sent twice.
+    let (status, body) = post(port, &key, GOOD);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(post(port, &key, GOOD).0, 201);
+    assert_eq!(count(&data, "SELECT count(*) FROM events"), 1);
+}
+
+/// SHA-256 hex of a key, with the `sha256sum` the README tells operators to use.
+fn prov9_digest(key: &str) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sha256sum runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(key.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    stdout(&out).split_whitespace().next().unwrap().to_string()
+}
