@@ -226,3 +226,13 @@ fn prov9_digest(key: &str) -> String {
     let out = child.wait_with_output().unwrap();
     stdout(&out).split_whitespace().next().unwrap().to_string()
 }
+
+#[test]
+fn ingest_beyond_loopback_needs_api_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let message = serve_must_fail(
+        &dir.path().join("wh"),
+        &["--pg-listen", "127.0.0.1:0", "--http-listen", "0.0.0.0:0"],
+    );
+    assert!(message.contains("API keys"), "{message}");
+}

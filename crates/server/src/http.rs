@@ -78,18 +78,10 @@ impl HttpServer {
         addr: &str,
         options: HttpOptions,
     ) -> Result<Self, ServerError> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: addr.to_string(),
-                source,
-            })?;
-        let local = listener.local_addr()?;
-        if options.api_key_digests.is_empty() && !local.ip().is_loopback() {
-            return Err(ServerError::ExposedWithoutUsers {
-                addr: local.to_string(),
-            });
-        }
+        let listener = crate::listen::bind(addr, !options.api_key_digests.is_empty(), |addr| {
+            ServerError::IngestExposedWithoutKeys { addr }
+        })
+        .await?;
         let committer = GroupCommitter::start(warehouse.clone(), options.group_commit.clone())
             .await
             .map_err(|e| ServerError::Ingest(e.to_string()))?;

@@ -29,6 +29,7 @@ mod error;
 mod group_commit;
 mod guarded_planner;
 mod http;
+mod listen;
 mod pg;
 mod pg_compat;
 mod read_only_catalog;

@@ -158,18 +158,10 @@ impl PgServer {
         addr: &str,
         options: PgServerOptions,
     ) -> Result<Self, ServerError> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: addr.to_string(),
-                source,
-            })?;
-        let local = listener.local_addr()?;
-        if options.users.is_empty() && !local.ip().is_loopback() {
-            return Err(ServerError::ExposedWithoutUsers {
-                addr: local.to_string(),
-            });
-        }
+        let listener = crate::listen::bind(addr, !options.users.is_empty(), |addr| {
+            ServerError::ExposedWithoutUsers { addr }
+        })
+        .await?;
         let tls = options.tls.as_ref().map(crate::tls::acceptor).transpose()?;
 
         let ctx = engine.context().as_ref().clone();
