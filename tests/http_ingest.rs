@@ -236,3 +236,43 @@ fn ingest_beyond_loopback_needs_api_keys() {
     );
     assert!(message.contains("API keys"), "{message}");
 }
+
+/// The README's runnable example: every prov9 facet, from the OpenLineage Python client.
+#[test]
+fn ml_facets_example_fills_every_ml_table() {
+    if !python_with("openlineage.client") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("wh");
+    let server = Server::start(&data, &[]);
+    let out = Command::new("python3")
+        .args([
+            &script("ml_facets_example.py"),
+            &format!("http://127.0.0.1:{}", server.http_port),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(count(&data, "SELECT count(*) FROM events"), 8);
+    assert_eq!(count(&data, "SELECT count(*) FROM transformations"), 3);
+    assert_eq!(
+        sql_rows(
+            &data,
+            "SELECT name, version, architecture FROM model_versions"
+        ),
+        vec!["fraud,1,gradient_boosted_trees"]
+    );
+    assert_eq!(
+        sql_rows(&data, "SELECT \"key\", value FROM metrics ORDER BY \"key\""),
+        vec!["auc,0.934", "precision_at_1pct,0.71", "train_auc,0.951"]
+    );
+    assert_eq!(
+        sql_rows(&data, "SELECT environment, target FROM deployments"),
+        vec!["prod,k8s://risk-prod/fraud-scorer"]
+    );
+    assert_eq!(
+        sql_rows(&data, "SELECT job_type FROM jobs ORDER BY job_type"),
+        vec!["deployment", "evaluation", "preprocessing", "training"]
+    );
+}
