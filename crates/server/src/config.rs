@@ -211,14 +211,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let n: u64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a duration like 30s, 1500ms or 5min"))?;
-    let millis = match unit.trim() {
-        "" | "ms" => n,
-        "s" => n * 1000,
-        "min" => n * 60_000,
-        "h" => n * 3_600_000,
+    let factor: u64 = match unit.trim() {
+        "" | "ms" => 1,
+        "s" => 1000,
+        "min" => 60_000,
+        "h" => 3_600_000,
         _ => return Err(format!("{text:?}: unknown unit (use ms, s, min or h)")),
     };
-    Ok(Duration::from_millis(millis))
+    n.checked_mul(factor)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("{text:?} is too long"))
 }
 
 /// `"2GiB"`, `"512MiB"`, `"64KiB"`, `"1GB"` or a number of bytes.
@@ -296,6 +298,7 @@ key = "/etc/prov9/server.key"
         assert_eq!(parse_duration("2000").unwrap(), Duration::from_secs(2));
         assert_eq!(parse_duration("5min").unwrap(), Duration::from_secs(300));
         assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("99999999999999999h").is_err());
         assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
         assert_eq!(parse_size("4096").unwrap(), 4096);
         assert!(parse_size("lots").is_err());

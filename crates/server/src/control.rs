@@ -83,7 +83,7 @@ impl QueryControl {
         let mut current = self.current.lock().expect("query control lock");
         *current = Statement {
             cancel: CancellationToken::new(),
-            deadline: timeout.map(|t| Instant::now() + t),
+            deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
             generation: current.generation + 1,
         };
     }
@@ -92,7 +92,7 @@ impl QueryControl {
     /// cursor gets the whole timeout, not what was left of the `DECLARE`'s).
     pub fn begin_statement(&self, timeout: Option<Duration>) {
         let mut current = self.current.lock().expect("query control lock");
-        current.deadline = timeout.map(|t| Instant::now() + t);
+        current.deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         current.generation += 1;
     }
 
