@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use tokio_postgres::{NoTls, SimpleQueryMessage};
+use tokio_postgres::NoTls;
 
 async fn connect(server: &Server) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(&server.conn_str(), NoTls)
@@ -13,18 +13,6 @@ async fn connect(server: &Server) -> tokio_postgres::Client {
         let _ = connection.await;
     });
     client
-}
-
-fn simple_rows(messages: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
-    messages
-        .iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+use tokio_postgres::{Client, NoTls};
 
 /// Runs far longer than any test: only a cancel or a timeout ends it.
 const ENDLESS: &str =
@@ -92,18 +92,6 @@ fn message(err: &tokio_postgres::Error) -> String {
         Some(db) => db.message().to_string(),
         None => format!("{err:?}"),
     }
-}
-
-fn simple_rows(messages: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
-    messages
-        .iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 /// The single value of a one-row, one-column answer over the simple protocol.

@@ -300,3 +300,16 @@ pub fn serve_must_fail(data: &Path, args: &[&str]) -> String {
     );
     text
 }
+
+/// The rows of a simple-protocol answer, as text.
+pub fn simple_rows(messages: &[tokio_postgres::SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
+            }
+            _ => None,
+        })
+        .collect()
+}

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
+use crate::read_only_guard::checked_plan;
 use bytes::Bytes;
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::csv::WriterBuilder;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::prelude::SessionContext;
-use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
     CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource, CopyTarget, Statement,
 };
@@ -17,9 +17,6 @@ use datafusion_postgres::pgwire::api::results::{CopyResponse, Response};
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::copy::CopyData;
 use futures::{StreamExt, stream};
-use prov9_query::check_read_only;
-
-use crate::read_only_guard::deny;
 
 /// How the rows are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,12 +186,7 @@ fn csv_rows(batch: &RecordBatch, format: &CopyFormat, header: bool) -> Result<Ve
 /// Run the query of a `COPY … TO STDOUT` (checked like any query) and stream its rows.
 pub async fn copy_out(statement: &Statement, ctx: &SessionContext) -> PgWireResult<Response> {
     let (query, format) = parse(statement)?;
-    let plan = ctx
-        .state()
-        .statement_to_plan(DfStatement::Statement(Box::new(query)))
-        .await
-        .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
-    check_read_only(&plan).map_err(deny)?;
+    let plan = checked_plan(query, ctx).await?;
     let schema = Arc::new(plan.schema().as_arrow().clone());
     let columns = schema.fields().len();
     let batches = ctx

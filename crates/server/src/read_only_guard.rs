@@ -89,6 +89,33 @@ impl ReadOnlyGuard {
             .begin_statement(statement_timeout(client));
         Ok(())
     }
+
+    /// What the guard answers itself, the same in both protocols (queries are checked by the
+    /// caller: from the statement in the simple protocol, from the bound plan in the extended).
+    async fn answer(
+        &self,
+        verdict: Verdict,
+        statement: &Statement,
+        ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        match verdict {
+            Verdict::CheckPlan => None,
+            Verdict::Declare => Some(declare(statement, ctx, client, &self.connection).await),
+            Verdict::CopyOut => Some(copy_out(statement, ctx).await),
+            Verdict::Fetch => {
+                CursorStatementHook
+                    .handle_simple_query(&bounded_fetch(statement), ctx, client)
+                    .await
+            }
+            Verdict::Show(setting) => Some(show(ctx, setting).await),
+            Verdict::ShowDataFusion(name) => Some(show_datafusion(ctx, &name).await),
+            Verdict::Pass => None,
+            Verdict::IgnoreSet => Some(Ok(Response::Execution(Tag::new("SET")))),
+            Verdict::Acknowledge(tag) => Some(Ok(Response::Execution(Tag::new(tag)))),
+            Verdict::Deny(what) => Some(Err(deny(ReadOnlyViolation(what)))),
+        }
+    }
 }
 
 pub(crate) fn deny(violation: ReadOnlyViolation) -> PgWireError {
@@ -207,6 +234,20 @@ fn verdict(statement: &Statement, role: Role) -> Verdict {
     }
 }
 
+/// Plan one query and check that it only reads.
+pub(crate) async fn checked_plan(
+    query: Statement,
+    ctx: &SessionContext,
+) -> PgWireResult<LogicalPlan> {
+    let plan = ctx
+        .state()
+        .statement_to_plan(DfStatement::Statement(Box::new(query)))
+        .await
+        .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+    check_read_only(&plan).map_err(deny)?;
+    Ok(plan)
+}
+
 /// Plan the query (or each cursor's query) and check it reads only. A cursor's columns are
 /// remembered, so that a later `FETCH` can describe its rows.
 async fn check_plan(
@@ -225,12 +266,7 @@ async fn check_plan(
         other => vec![(None, other.clone())],
     };
     for (cursor, query) in queries {
-        let plan = ctx
-            .state()
-            .statement_to_plan(DfStatement::Statement(Box::new(query)))
-            .await
-            .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
-        check_read_only(&plan).map_err(deny)?;
+        let plan = checked_plan(query, ctx).await?;
         if let Some(name) = cursor {
             connection.remember_cursor(name, plan.schema().clone());
         }
@@ -270,12 +306,7 @@ async fn declare(
             .ok_or_else(|| syntax("DECLARE CURSOR needs a FOR query"))?;
         let text = query.to_string();
         let statement = Statement::Query(query);
-        let plan = ctx
-            .state()
-            .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
-            .await
-            .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
-        check_read_only(&plan).map_err(deny)?;
+        let plan = checked_plan(statement.clone(), ctx).await?;
         connection.remember_cursor(name.clone(), plan.schema().clone());
         let frame = ctx
             .execute_logical_plan(plan.clone())
@@ -401,19 +432,7 @@ impl QueryHook for ReadOnlyGuard {
                 .await
                 .err()
                 .map(Err),
-            Verdict::Declare => Some(declare(statement, ctx, client, &self.connection).await),
-            Verdict::CopyOut => Some(copy_out(statement, ctx).await),
-            Verdict::Fetch => {
-                CursorStatementHook
-                    .handle_simple_query(&bounded_fetch(statement), ctx, client)
-                    .await
-            }
-            Verdict::Show(setting) => Some(show(ctx, setting).await),
-            Verdict::ShowDataFusion(name) => Some(show_datafusion(ctx, &name).await),
-            Verdict::Pass => None,
-            Verdict::IgnoreSet => Some(Ok(Response::Execution(Tag::new("SET")))),
-            Verdict::Acknowledge(tag) => Some(Ok(Response::Execution(Tag::new(tag)))),
-            Verdict::Deny(what) => Some(Err(deny(ReadOnlyViolation(what)))),
+            other => self.answer(other, statement, ctx, client).await,
         }
     }
 
@@ -459,19 +478,7 @@ impl QueryHook for ReadOnlyGuard {
         }
         match verdict(statement, self.connection.role()) {
             Verdict::CheckPlan => check_read_only(plan).err().map(|v| Err(deny(v))),
-            Verdict::Declare => Some(declare(statement, ctx, client, &self.connection).await),
-            Verdict::CopyOut => Some(copy_out(statement, ctx).await),
-            Verdict::Fetch => {
-                CursorStatementHook
-                    .handle_simple_query(&bounded_fetch(statement), ctx, client)
-                    .await
-            }
-            Verdict::Show(setting) => Some(show(ctx, setting).await),
-            Verdict::ShowDataFusion(name) => Some(show_datafusion(ctx, &name).await),
-            Verdict::Pass => None,
-            Verdict::IgnoreSet => Some(Ok(Response::Execution(Tag::new("SET")))),
-            Verdict::Acknowledge(tag) => Some(Ok(Response::Execution(Tag::new(tag)))),
-            Verdict::Deny(what) => Some(Err(deny(ReadOnlyViolation(what)))),
+            other => self.answer(other, statement, ctx, client).await,
         }
     }
 }
