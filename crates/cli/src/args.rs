@@ -65,10 +65,10 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// Files or directories (.ndjson, .jsonl, .json, optionally .gz).
+    /// Files or directories (.ndjson, .jsonl, .json, optionally .gz), or MLflow `mlruns/` stores.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Input format (OpenLineage is the only one so far; `auto` will tell it from others).
+    /// Input format.
     #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
     pub format: InputFormat,
     /// Skip up to N bad lines (written to the rejects file) instead of stopping at the first.
@@ -87,10 +87,22 @@ pub struct LoadArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InputFormat {
-    /// Detect from the files.
+    /// An MLflow store when a directory looks like one, OpenLineage files otherwise.
     Auto,
-    /// OpenLineage events, one JSON object per line.
+    /// OpenLineage events: NDJSON or JSON documents, optionally gzip.
     Openlineage,
+    /// MLflow file stores (`mlruns/` directories).
+    Mlflow,
+}
+
+impl From<InputFormat> for prov9_ingest::InputFormat {
+    fn from(f: InputFormat) -> Self {
+        match f {
+            InputFormat::Auto => prov9_ingest::InputFormat::Auto,
+            InputFormat::Openlineage => prov9_ingest::InputFormat::OpenLineage,
+            InputFormat::Mlflow => prov9_ingest::InputFormat::Mlflow,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

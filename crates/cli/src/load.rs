@@ -31,6 +31,7 @@ pub async fn run(data: &str, args: LoadArgs) -> anyhow::Result<()> {
         max_errors: args.max_errors,
         rejects_path: args.rejects.clone(),
         batch_events: args.batch_size.max(1),
+        format: args.format.into(),
         ..LoadOptions::default()
     };
     let mut loader = Loader::new(warehouse, options).await?;

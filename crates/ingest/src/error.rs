@@ -28,6 +28,8 @@ pub enum IngestError {
     },
     #[error("{path}: no loadable files (expected .ndjson, .jsonl or .json, optionally .gz)")]
     NothingToLoad { path: PathBuf },
+    #[error("{path}: not an MLflow file store (expected experiment directories holding meta.yaml)")]
+    NotAnMlflowStore { path: PathBuf },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("reading {table} from the warehouse: {reason}")]

@@ -9,12 +9,14 @@
 //!   deduplicated by key, so a load interrupted between commits is completed, not doubled, by
 //!   running it again.
 //! * [`Loader`] — the bulk loader behind `prov9 load`: NDJSON files (plain or gzip) and
-//!   directories of them, streamed in bounded batches.
+//!   directories of them, streamed in bounded batches; MLflow file stores (`mlruns/`),
+//!   translated into OpenLineage events with prov9's facets first.
 
 mod changes;
 mod error;
 mod keys;
 mod loader;
+mod mlflow;
 mod normalize;
 mod state;
 
@@ -22,6 +24,8 @@ pub mod demo;
 
 pub use changes::{Changes, RowCounts};
 pub use error::IngestError;
-pub use loader::{LoadOptions, LoadProgress, LoadSummary, Loader, RawEvent, event_id, parse_event};
+pub use loader::{
+    InputFormat, LoadOptions, LoadProgress, LoadSummary, Loader, RawEvent, event_id, parse_event,
+};
 pub use normalize::Normalizer;
 pub use state::WarehouseState;

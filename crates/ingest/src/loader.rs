@@ -5,6 +5,7 @@
 //! A bad line stops the load before its batch commits (earlier batches stay committed), unless
 //! `max_errors` allows skipping it, in which case it goes to the rejects file.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use prov9_store::Warehouse;
 use sha2::{Digest, Sha256};
 
 use crate::changes::RowCounts;
+use crate::mlflow;
 use crate::normalize::{ParsedEvent, validate};
 use crate::{IngestError, Normalizer, WarehouseState};
 
@@ -31,6 +33,20 @@ pub struct LoadOptions {
     pub batch_events: usize,
     /// Text bytes per batch, whichever limit is reached first.
     pub batch_bytes: usize,
+    /// What the paths hold.
+    pub format: InputFormat,
+}
+
+/// What `prov9 load` reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InputFormat {
+    /// An MLflow store when a directory looks like one, OpenLineage files otherwise.
+    #[default]
+    Auto,
+    /// OpenLineage events: NDJSON, JSON documents, optionally gzip.
+    OpenLineage,
+    /// MLflow file stores (`mlruns/` directories).
+    Mlflow,
 }
 
 impl Default for LoadOptions {
@@ -40,6 +56,7 @@ impl Default for LoadOptions {
             rejects_path: PathBuf::from("prov9-rejects.ndjson"),
             batch_events: 100_000,
             batch_bytes: 256 << 20,
+            format: InputFormat::Auto,
         }
     }
 }
@@ -68,6 +85,8 @@ pub struct RawEvent {
 #[derive(Debug, Default, Clone)]
 pub struct LoadSummary {
     pub files: usize,
+    /// Runs read from MLflow stores.
+    pub mlflow_runs: usize,
     /// Events read (including those already stored).
     pub events_read: usize,
     /// Events not stored before.
@@ -80,10 +99,15 @@ pub struct LoadSummary {
 
 impl std::fmt::Display for LoadSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.files, self.mlflow_runs) {
+            (files, 0) => write!(f, "loaded {files} files")?,
+            (0, runs) => write!(f, "loaded {runs} MLflow runs")?,
+            (files, runs) => write!(f, "loaded {files} files and {runs} MLflow runs")?,
+        }
         write!(
             f,
-            "loaded {} files: {} events read, {} new; {}; {} rejected",
-            self.files, self.events_read, self.events_new, self.rows, self.rejects
+            ": {} events read, {} new; {}; {} rejected",
+            self.events_read, self.events_new, self.rows, self.rejects
         )?;
         if let (true, Some(p)) = (self.rejects > 0, &self.rejects_path) {
             write!(f, " (see {})", p.display())?;
@@ -132,7 +156,8 @@ impl Loader {
         &self.summary
     }
 
-    /// Load files and directories (recursively: `.ndjson`, `.jsonl`, `.json`, each optionally `.gz`).
+    /// Load files and directories (recursively: `.ndjson`, `.jsonl`, `.json`, each optionally
+    /// `.gz`) and MLflow stores.
     pub async fn load_paths(
         &mut self,
         paths: &[PathBuf],
@@ -140,18 +165,39 @@ impl Loader {
     ) -> Result<LoadSummary, IngestError> {
         let started = Instant::now();
         let mut files = Vec::new();
+        let mut stores = Vec::new();
         for p in paths {
-            files_of(p, &mut files)?;
+            let mlflow = match self.options.format {
+                InputFormat::Auto => mlflow::is_file_store(p),
+                InputFormat::OpenLineage => false,
+                InputFormat::Mlflow if mlflow::is_file_store(p) => true,
+                InputFormat::Mlflow => {
+                    return Err(IngestError::NotAnMlflowStore { path: p.clone() });
+                }
+            };
+            if mlflow {
+                let store = mlflow::FileStore::open(p).map_err(|source| IngestError::Io {
+                    path: p.clone(),
+                    source,
+                })?;
+                stores.push(store);
+            } else {
+                files_of(p, &mut files)?;
+            }
         }
         let total: u64 = files
             .iter()
             .filter_map(|f| std::fs::metadata(f).ok())
             .map(|m| m.len())
-            .sum();
+            .sum::<u64>()
+            + stores.iter().map(|s| s.bytes()).sum::<u64>();
         progress.start(total);
         for file in &files {
             self.load_file(file, progress).await?;
             self.summary.files += 1;
+        }
+        for store in &stores {
+            self.load_mlflow(store, progress).await?;
         }
         self.flush(progress).await?;
         self.summary.seconds = started.elapsed().as_secs_f64();
@@ -270,6 +316,64 @@ impl Loader {
             if read > reported {
                 progress.advance(read - reported);
                 reported = read;
+            }
+        }
+        Ok(())
+    }
+
+    /// An MLflow store: each run's events go in whole or, when rejected, not at all.
+    async fn load_mlflow(
+        &mut self,
+        store: &mlflow::FileStore,
+        progress: &dyn LoadProgress,
+    ) -> Result<(), IngestError> {
+        for bad in &store.problems {
+            self.reject("", bad.location.clone(), bad.reason.clone())?;
+        }
+        for experiment in &store.experiments {
+            match mlflow::experiment_event(experiment) {
+                Ok(e) => self.add_line(&e.text, e.source, progress).await?,
+                Err(bad) => self.reject("", bad.location, bad.reason)?,
+            }
+        }
+        // Registered versions name only their run; its experiment is the job.
+        let mut experiment_of_run = HashMap::new();
+        for run_dir in &store.runs {
+            match mlflow::run_events(run_dir) {
+                Ok((run, events)) => {
+                    experiment_of_run.insert(run.run_id, run_dir.experiment.name.clone());
+                    for e in events {
+                        self.add_line(&e.text, e.source, progress).await?;
+                    }
+                    self.summary.mlflow_runs += 1;
+                }
+                Err(bad) => self.reject("", bad.location, bad.reason)?,
+            }
+            progress.advance(run_dir.bytes);
+        }
+        let logged = store
+            .logged_models
+            .iter()
+            .map(|(experiment, path)| (path, mlflow::logged_model(&experiment.name, path)));
+        let registered = store
+            .registered_versions
+            .iter()
+            .map(|path| (path, mlflow::registered_version(path)));
+        let models: Vec<_> = logged.chain(registered).collect();
+        for (path, model) in models {
+            let location = path.display().to_string();
+            // A model is linked to its run, so it comes in with it: not when the run was
+            // rejected (a later load brings both), nor when the store does not hold the run.
+            let event = model.and_then(|m| {
+                match m.run_id.as_ref().and_then(|r| experiment_of_run.get(r)) {
+                    Some(experiment) => mlflow::model_event(experiment, &m, &location),
+                    None => Ok(None),
+                }
+            });
+            match event {
+                Ok(Some(e)) => self.add_line(&e.text, e.source, progress).await?,
+                Ok(None) => tracing::info!("{location}: its run is not loaded; skipped"),
+                Err(bad) => self.reject("", bad.location, bad.reason)?,
             }
         }
         Ok(())

@@ -2,6 +2,7 @@
 //!
 //! Rules (the README and `sql/schema.sql` document them for users):
 //! * a run's events merge into one `runs` row in its latest state; history stays in `events`;
+//!   an OTHER event adds metadata (facets, outputs) but never moves a known run's state;
 //! * an input without a version resolves to the newest version of that dataset created at or
 //!   before the event's time; with none known, to the dataset's `@unversioned` node;
 //! * an output of a completed run without a version facet becomes a new version named after the
@@ -143,6 +144,8 @@ impl<'a> Normalizer<'a> {
             facets::custom(run_facets, facets::EVALUATION_FACET, path)?;
         let deployment: Option<facets::DeploymentFacet> =
             facets::custom(run_facets, facets::DEPLOYMENT_FACET, path)?;
+        let metric_history: Option<facets::MetricsFacet> =
+            facets::custom(run_facets, facets::METRICS_FACET, path)?;
         let inferred_type = if training.is_some() {
             Some("training")
         } else if evaluation.is_some() {
@@ -222,8 +225,28 @@ impl<'a> Normalizer<'a> {
             }
         }
 
-        // What a run produced exists only once it completed.
-        let produced = matches!(event_type, None | Some(EventType::Complete));
+        if let Some(history) = metric_history {
+            for point in history.points {
+                let (value, timestamp) = metric_point(&point)?;
+                let row = MetricRow {
+                    run_id: run_id.clone(),
+                    model_version_id: None,
+                    dataset_version_id: None,
+                    key: point.key,
+                    value: Some(value),
+                    step: point.step,
+                    timestamp,
+                };
+                self.insert(MetricRow::NAME, row, |c| &mut c.metrics);
+            }
+        }
+
+        // What a run produced exists once it completed; an OTHER event carries metadata about
+        // a run (an experiment tracker's logged model) without saying it is still going.
+        let produced = matches!(
+            event_type,
+            None | Some(EventType::Complete) | Some(EventType::Other)
+        );
         if !produced {
             return Ok(());
         }
@@ -450,6 +473,8 @@ impl<'a> Normalizer<'a> {
                 let newer = new.updated_at >= old.updated_at;
                 let takes_state = match event_type {
                     Some(t) if t.is_terminal() => newer || !old_terminal,
+                    // OTHER adds metadata; it never moves a known run's state.
+                    Some(EventType::Other) => false,
                     _ => newer && !old_terminal,
                 };
                 RunRow {
@@ -705,6 +730,21 @@ fn strip_meta(v: &Value) -> Value {
     v
 }
 
+/// A `prov9_metrics` point's value and time, or the field at fault.
+fn metric_point(point: &facets::MetricPoint) -> Result<(f64, DateTime<Utc>), ModelError> {
+    let path = format!("run.facets.{}.points", facets::METRICS_FACET);
+    let value = facets::metric_value(&point.value).ok_or_else(|| {
+        ModelError::field(format!("{path}.{}.value", point.key), "expected a number")
+    })?;
+    let timestamp = prov9_model::openlineage::parse_time(&point.timestamp).ok_or_else(|| {
+        ModelError::field(
+            format!("{path}.{}.timestamp", point.key),
+            "not an ISO 8601 timestamp",
+        )
+    })?;
+    Ok((value, timestamp))
+}
+
 /// Check everything about an event that normalisation would otherwise fail on (prov9's custom
 /// facets and their metric values), so that a bad event is rejected whole, before any of it is
 /// applied.
@@ -734,6 +774,13 @@ pub fn validate(event: &Event) -> Result<(), ModelError> {
         facets::custom(&run.facets, facets::PREPROCESSING_FACET, path)?;
     let _: Option<facets::DeploymentFacet> =
         facets::custom(&run.facets, facets::DEPLOYMENT_FACET, path)?;
+    if let Some(history) =
+        facets::custom::<facets::MetricsFacet>(&run.facets, facets::METRICS_FACET, path)?
+    {
+        for point in &history.points {
+            metric_point(point)?;
+        }
+    }
     let check = |metrics: &Map<String, Value>, facet: &str| {
         for (key, value) in metrics {
             if facets::metric_value(value).is_none() {

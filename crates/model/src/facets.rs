@@ -14,6 +14,7 @@
 //! | `prov9_training` | run | `model_versions`, edges run -> model version, training metrics |
 //! | `prov9_evaluation` | run | `metrics`, edge model version -> run |
 //! | `prov9_deployment` | run | `deployments`, edge model version -> deployment |
+//! | `prov9_metrics` | run | `metrics`: a run's metric history (key, value, step, timestamp) |
 //!
 //! Unknown facets are ignored (they stay in `events.payload`); a prov9 facet of the wrong shape
 //! is an error naming the facet and field, since the producer meant it for us.
@@ -35,6 +36,7 @@ pub const PREPROCESSING_FACET: &str = "prov9_preprocessing";
 pub const TRAINING_FACET: &str = "prov9_training";
 pub const EVALUATION_FACET: &str = "prov9_evaluation";
 pub const DEPLOYMENT_FACET: &str = "prov9_deployment";
+pub const METRICS_FACET: &str = "prov9_metrics";
 
 /// Read one of prov9's facets, if present.
 pub fn custom<T: DeserializeOwned>(
@@ -171,6 +173,26 @@ pub struct DeploymentFacet {
     pub status: Option<String>,
     #[serde(default)]
     pub retired_at: Option<String>,
+}
+
+/// `prov9_metrics`: metric points a run logged as it went (an experiment tracker's history),
+/// recorded against the run alone.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsFacet {
+    pub points: Vec<MetricPoint>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricPoint {
+    pub key: String,
+    /// A number, or a numeric string (`"NaN"`, `"Infinity"`: JSON has no such numbers).
+    pub value: Value,
+    #[serde(default)]
+    pub step: Option<i64>,
+    /// ISO 8601.
+    pub timestamp: String,
 }
 
 /// A metric value: a JSON number (or a numeric string); anything else is an error.

@@ -1,0 +1,243 @@
+//! `prov9 load mlruns/`: an MLflow file store written by the real MLflow library is imported,
+//! and MLflow's own API agrees with prov9's SQL on every run, param, tag, metric point, dataset
+//! input and model (tests/python/mlflow_history.py does the comparing over psycopg).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/mlflow_history.py")
+}
+
+/// `python3 mlflow_history.py ARGS`; its stdout, after asserting it succeeded.
+fn mlflow_history(args: &[&str]) -> String {
+    let out = Command::new("python3")
+        .arg(script())
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "mlflow_history.py {args:?} failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+fn have_mlflow() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import mlflow, psycopg"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    ok || !missing_client(
+        "python3 with mlflow and psycopg (pip install -r tests/python/requirements.txt)",
+    )
+}
+
+fn load(data: &Path, store: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["load", "--no-progress"];
+    args.extend_from_slice(extra);
+    args.push(store.to_str().unwrap());
+    run(data, &args)
+}
+
+/// "… 36 events read, 5 new; …" -> 5
+fn new_events(summary: &str) -> usize {
+    let before = summary.split(" new;").next().unwrap();
+    before.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn mlflow_store_imports_whole_and_again_only_what_is_new() {
+    if !have_mlflow() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("mlruns");
+    let data = dir.path().join("wh");
+    mlflow_history(&["generate", store.to_str().unwrap()]);
+
+    let out = load(&data, &store, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first = stdout(&out);
+    assert!(first.starts_with("loaded 8 MLflow runs"), "{first}");
+
+    let server = Server::start(&data, &[]);
+    let agreed = mlflow_history(&["check", store.to_str().unwrap(), &server.conn_str()]);
+    eprintln!("{agreed}");
+    // The comparison covered real data, not empty sets.
+    assert!(
+        agreed.contains("4 experiments, 8 runs (2 deleted)")
+            && agreed.contains("5689 metric points")
+            && agreed.contains("1 dataset inputs, 1 logged models, 1 registered model versions"),
+        "{agreed}"
+    );
+    // Lineage reaches from the dataset MLflow logged, through the run, to both models.
+    assert_eq!(
+        sql_rows(
+            &data,
+            "SELECT e.src, m.name FROM lineage_edges e JOIN lineage_edges o ON o.src = e.dst \
+             JOIN model_versions m ON m.version_id = o.dst \
+             WHERE e.src LIKE 'dataset:s3://ml-data:fraud/train.parquet@%' ORDER BY m.name"
+        )
+        .iter()
+        .map(|r| r.split_once(',').unwrap().1)
+        .collect::<Vec<_>>(),
+        vec!["fraud-detection/model", "fraud-detector"]
+    );
+    assert_eq!(
+        sql_rows(
+            &data,
+            "SELECT job_type FROM jobs WHERE name = 'fraud-detection'"
+        ),
+        vec!["training"]
+    );
+
+    // Importing the same store again adds nothing at all.
+    let before = snapshot(&data);
+    let out = load(&data, &store, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(new_events(&stdout(&out)), 0, "{}", stdout(&out));
+    assert!(
+        before == snapshot(&data),
+        "a repeated import changed the warehouse"
+    );
+
+    // More history later: only the new run and the new metric points come in.
+    mlflow_history(&["extend", store.to_str().unwrap()]);
+    let out = load(&data, &store, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = stdout(&out);
+    assert!(second.contains("metrics +1230,"), "{second}");
+    assert!(second.contains("runs +1;"), "{second}");
+    let agreed = mlflow_history(&["check", store.to_str().unwrap(), &server.conn_str()]);
+    assert!(
+        agreed.contains("9 runs (2 deleted)") && agreed.contains("6919 metric points"),
+        "{agreed}"
+    );
+}
+
+#[test]
+fn bad_mlflow_files_are_named_and_lose_nothing_else() {
+    if !have_mlflow() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("mlruns");
+    mlflow_history(&["generate", store.to_str().unwrap()]);
+    // A crash mid-write cut a metric line; another run lost its meta.yaml.
+    let runs = |name: &str| -> PathBuf {
+        let hit = walk(&store)
+            .into_iter()
+            .find(|p| {
+                p.ends_with("tags/mlflow.runName") && std::fs::read_to_string(p).unwrap() == name
+            })
+            .unwrap_or_else(|| panic!("run {name} not in the store"));
+        hit.parent().unwrap().parent().unwrap().to_path_buf()
+    };
+    let baseline = runs("baseline");
+    let loss = baseline.join("metrics/loss");
+    let text = std::fs::read_to_string(&loss).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let cut = format!("{}\n{}", lines[..10].join("\n"), &lines[10][..8]);
+    std::fs::write(&loss, cut).unwrap();
+    let broken = runs("broken");
+    std::fs::remove_file(broken.join("meta.yaml")).unwrap();
+
+    // By default the load stops at the first, naming file and line; nothing is half-stored.
+    let data = dir.path().join("wh");
+    let out = load(&data, &store, &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    let bad = [
+        (
+            format!("{}:11", loss.display()),
+            "expected `TIMESTAMP VALUE STEP`",
+        ),
+        (broken.join("meta.yaml").display().to_string(), "missing"),
+    ];
+    assert!(
+        bad.iter()
+            .any(|(at, why)| err.contains(&format!("{at}: {why}"))),
+        "{err}"
+    );
+    assert_eq!(sql_rows(&data, "SELECT count(*) FROM runs"), vec!["0"]);
+
+    // With --max-errors the two runs are set aside and every other run loads.
+    let rejects = dir.path().join("rejects.ndjson");
+    let out = load(
+        &data,
+        &store,
+        &["--max-errors", "2", "--rejects", rejects.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("2 rejected"), "{}", stdout(&out));
+    let rejected = std::fs::read_to_string(&rejects).unwrap();
+    let rejected: Vec<serde_json::Value> = rejected
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for (at, why) in &bad {
+        assert!(
+            rejected
+                .iter()
+                .any(|r| r["location"] == at.as_str()
+                    && r["error"].as_str().unwrap().starts_with(why)),
+            "{rejected:?}"
+        );
+    }
+    assert_eq!(sql_rows(&data, "SELECT count(*) FROM runs"), vec!["6"]);
+    let baseline_id = baseline.file_name().unwrap().to_str().unwrap();
+    assert_eq!(
+        sql_rows(
+            &data,
+            &format!("SELECT count(*) FROM runs WHERE run_id = 'run:{baseline_id}'")
+        ),
+        vec!["0"]
+    );
+
+    // Repaired, the store loads the rest; nothing loaded before is doubled.
+    std::fs::write(&loss, text).unwrap();
+    let out = load(&data, &store, &["--format", "mlflow"]);
+    assert!(!out.status.success(), "the meta.yaml is still missing");
+    let out = load(
+        &data,
+        &store,
+        &["--max-errors", "1", "--rejects", rejects.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sql_rows(&data, "SELECT count(*) FROM runs"), vec!["7"]);
+    assert_eq!(
+        sql_rows(
+            &data,
+            "SELECT count(*) = count(DISTINCT event_id) FROM events"
+        ),
+        vec!["true"]
+    );
+
+    // --format mlflow on something else says what it expected.
+    let out = load(&data, dir.path(), &["--format", "mlflow"]);
+    assert!(
+        stderr(&out).contains("not an MLflow file store"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
