@@ -52,7 +52,8 @@ CREATE TABLE runs (
     ended_at       TIMESTAMP,            -- time of the COMPLETE / FAIL / ABORT event
     code_version   VARCHAR,              -- sourceCodeLocation.version (a commit)
     parameters     VARCHAR,              -- JSON: prov9_run.parameters, else training hyperparameters
-    environment    VARCHAR,              -- JSON: prov9_run.environment + processing_engine
+    environment    VARCHAR,              -- JSON: prov9_run.environment + processing_engine;
+                                         -- MLflow imports: {"mlflow": {…, lifecycleStage}, "tags": {…}}
     error_message  VARCHAR,              -- errorMessage facet
     updated_at     TIMESTAMP             -- time of the newest event merged in
 );

@@ -97,6 +97,13 @@ fn mlflow_store_imports_whole_and_again_only_what_is_new() {
         ),
         vec!["training"]
     );
+    assert_eq!(
+        sql_rows(
+            &data,
+            "SELECT code_version FROM runs WHERE (environment->'mlflow'->>'runName') = 'baseline'"
+        ),
+        vec!["8c1f0e2a9b"]
+    );
 
     // Importing the same store again adds nothing at all.
     let before = snapshot(&data);

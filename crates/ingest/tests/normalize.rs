@@ -481,3 +481,94 @@ async fn a_loader_notices_another_writer_and_adds_nothing_twice() {
         a.rows.get("lineage_edges") as i64
     );
 }
+
+#[tokio::test]
+async fn metric_history_and_other_events_leave_the_run_state_alone() {
+    let wh = Warehouse::open("memory://").await.unwrap();
+    let points = json!({"prov9_metrics": {"points": [
+        {"key": "loss", "value": 0.5, "step": 0, "timestamp": "2026-01-01T00:00:01Z"},
+        {"key": "loss", "value": "NaN", "step": 1, "timestamp": "2026-01-01T00:00:02Z"},
+        {"key": "loss", "value": 0.5, "step": 0, "timestamp": "2026-01-01T00:00:01Z"},
+    ]}});
+    let events = [
+        run_event(
+            "START",
+            "2026-01-01T00:00:00Z",
+            "r1",
+            "train",
+            json!([]),
+            json!([]),
+            json!({}),
+        ),
+        // Metric points logged after the start, arriving as OTHER: the run is still STARTed.
+        run_event(
+            "OTHER",
+            "2026-01-01T00:00:02Z",
+            "r1",
+            "train",
+            json!([]),
+            json!([]),
+            points,
+        ),
+    ];
+    load(&wh, &events, 10).await.unwrap();
+    let r = runs(&wh).await;
+    assert_eq!(r[0].state, "START");
+    let mut metrics: Vec<MetricRow> = Vec::new();
+    for b in wh.read("metrics", &[]).await.unwrap() {
+        metrics.extend(MetricRow::from_batch(&b).unwrap());
+    }
+    metrics.sort_by_key(|m| m.step);
+    // The repeated point is one point; NaN travels as a string.
+    assert_eq!(metrics.len(), 2);
+    assert_eq!((metrics[0].value, metrics[0].step), (Some(0.5), Some(0)));
+    assert!(metrics[1].value.unwrap().is_nan());
+
+    // A COMPLETE ends it, and a later OTHER (a model logged after the end) does not reopen it.
+    let model = json!({"prov9_training": {"model": {"name": "m", "version": "1"}}});
+    let events = [
+        run_event(
+            "COMPLETE",
+            "2026-01-01T00:01:00Z",
+            "r1",
+            "train",
+            json!([]),
+            json!([]),
+            json!({}),
+        ),
+        run_event(
+            "OTHER",
+            "2026-01-01T00:02:00Z",
+            "r1",
+            "train",
+            json!([]),
+            json!([]),
+            model,
+        ),
+    ];
+    load(&wh, &events, 10).await.unwrap();
+    let r = runs(&wh).await;
+    assert_eq!(r[0].state, "COMPLETE");
+    assert_eq!(count(&wh, "model_versions").await, 1);
+
+    // A bad point rejects its event whole, naming the field.
+    let bad = json!({"prov9_metrics": {"points": [
+        {"key": "auc", "value": 0.9, "timestamp": "2026-01-01T00:00:03Z"},
+        {"key": "auc", "value": "high", "timestamp": "2026-01-01T00:00:04Z"},
+    ]}});
+    let events = [run_event(
+        "OTHER",
+        "2026-01-01T00:03:00Z",
+        "r1",
+        "train",
+        json!([]),
+        json!([]),
+        bad,
+    )];
+    let err = load(&wh, &events, 10).await.unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "test:1: run.facets.prov9_metrics.points.auc.value: expected a number"
+    );
+    assert_eq!(count(&wh, "metrics").await, 2);
+}
