@@ -81,6 +81,23 @@ pub async fn run(data: Option<String>, args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let engine = Engine::new(&warehouse).await?;
+    // Build the lineage index while clients connect rather than in the first lineage query.
+    let index = engine.lineage_index().clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match index.refresh().await {
+            Ok(()) => {
+                let graph = index.graph().await;
+                tracing::info!(
+                    "lineage index: {} edges, {} nodes in {:.2}s",
+                    graph.edge_count(),
+                    graph.node_count(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Err(e) => tracing::warn!("lineage index: {e}"),
+        }
+    });
     let http_options = HttpOptions {
         api_key_digests: config.api_key_digests.clone(),
         max_body_bytes: config.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),

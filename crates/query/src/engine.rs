@@ -4,10 +4,15 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
+use datafusion::datasource::TableProvider;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use prov9_model::tables::TABLE_NAMES;
+use prov9_model::tables::{LineageEdgeRow, TABLE_NAMES};
 use prov9_store::Warehouse;
 
+use crate::lineage::{
+    IndexedEdgesTable, IndexedRecursion, LineageFunction, LineageIndex, Prov9Options, Traversal,
+};
 use crate::{QueryError, check_read_only};
 
 /// The views created at start, in order: (file name, SQL).
@@ -20,6 +25,7 @@ pub const VIEWS: &[(&str, &str)] = &[(
 #[derive(Clone)]
 pub struct Engine {
     ctx: Arc<SessionContext>,
+    lineage: Arc<LineageIndex>,
 }
 
 impl Engine {
@@ -39,21 +45,60 @@ impl Engine {
         // Every timestamp is stored in UTC; this makes `::timestamptz` and
         // `TIMESTAMP WITH TIME ZONE` casts carry a zone too, as clients expect.
         config.options_mut().execution.time_zone = Some("UTC".to_string());
-        let mut ctx = SessionContext::new_with_config(config);
+        if config.options().extensions.get::<Prov9Options>().is_none() {
+            config
+                .options_mut()
+                .extensions
+                .insert(Prov9Options::default());
+        }
+        // The index fills on first use; `serve` warms it at start.
+        let lineage = Arc::new(LineageIndex::new(warehouse.clone()));
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(IndexedRecursion))
+            .build();
+        let mut ctx = SessionContext::new_with_state(state);
         for name in TABLE_NAMES {
-            ctx.register_table(name, Arc::new(warehouse.live_table(name).await?))?;
+            let table: Arc<dyn TableProvider> = Arc::new(warehouse.live_table(name).await?);
+            let table: Arc<dyn TableProvider> = if name == LineageEdgeRow::NAME {
+                Arc::new(IndexedEdgesTable {
+                    inner: table,
+                    index: lineage.clone(),
+                })
+            } else {
+                table
+            };
+            ctx.register_table(name, table)?;
         }
         datafusion_functions_json::register_all(&mut ctx)?;
+        for traversal in [Traversal::Upstream, Traversal::Downstream, Traversal::Path] {
+            ctx.register_udtf(
+                traversal.name(),
+                Arc::new(LineageFunction {
+                    index: lineage.clone(),
+                    traversal,
+                }),
+            );
+        }
         for (file, sql) in VIEWS {
             ctx.sql(sql)
                 .await
                 .map_err(|source| QueryError::View { file, source })?;
         }
-        Ok(Engine { ctx: Arc::new(ctx) })
+        Ok(Engine {
+            ctx: Arc::new(ctx),
+            lineage,
+        })
     }
 
     pub fn context(&self) -> &Arc<SessionContext> {
         &self.ctx
+    }
+
+    /// The lineage index behind the lineage table functions, shared by every session.
+    pub fn lineage_index(&self) -> &Arc<LineageIndex> {
+        &self.lineage
     }
 
     /// Run one read-only query and collect its result.

@@ -13,6 +13,11 @@ pub enum QueryError {
     DataFusion(#[from] DataFusionError),
     #[error("{0}")]
     Store(#[from] prov9_store::StoreError),
+    #[error("{0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// The lineage index could not read `lineage_edges`.
+    #[error("lineage index: {0}")]
+    Index(String),
     /// A bundled view failed to load: a bug in prov9, reported with the view's file name.
     #[error("view {file}: {source}")]
     View {

@@ -3,12 +3,15 @@
 //! [`Engine::new`] registers every table of the warehouse (as [`prov9_store::LiveTable`]s, so
 //! new commits are visible to the next query), the JSON functions and operators of
 //! `datafusion-functions-json` (`parameters->>'learning_rate'`), and the views in `sql/views/`.
+//! The [`lineage`] index answers the `lineage_upstream`, `lineage_downstream` and `lineage_path`
+//! table functions from memory, kept current with every commit of `lineage_edges`.
 //! [`Engine::query`] runs read-only SQL: prov9 is written to by ingest, never through SQL.
 //!
 //! This crate knows nothing of protocols; `prov9-server` puts it on the Postgres wire.
 
 mod engine;
 mod error;
+pub mod lineage;
 mod read_only;
 
 pub use engine::{Engine, VIEWS};

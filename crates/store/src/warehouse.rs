@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use deltalake::DeltaTable;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
@@ -195,6 +195,40 @@ impl Warehouse {
             .map_err(|e| StoreError::datafusion(name, e))?;
         stream
             .try_collect()
+            .await
+            .map_err(|e| StoreError::datafusion(name, e))
+    }
+
+    /// The data files (URIs) of a table's newest version, and that version: what a reader
+    /// that keeps its own copy (the lineage index) needs to catch up with new commits.
+    pub async fn files(&self, name: &str) -> Result<(i64, Vec<String>), StoreError> {
+        let table = self.current(name).await?;
+        let files = table
+            .get_file_uris()
+            .map_err(|e| StoreError::delta(name, e))?
+            .collect();
+        Ok((version_number(&table), files))
+    }
+
+    /// Read whole data files of a table, as listed by [`Warehouse::files`].
+    pub async fn read_files(
+        &self,
+        name: &str,
+        files: &[String],
+    ) -> Result<Vec<RecordBatch>, StoreError> {
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let table = self.table(name)?.read().await.clone();
+        let ctx = SessionContext::new();
+        table
+            .update_datafusion_session(&ctx.state())
+            .map_err(|e| StoreError::delta(name, e))?;
+        let df = ctx
+            .read_parquet(files.to_vec(), ParquetReadOptions::default())
+            .await
+            .map_err(|e| StoreError::datafusion(name, e))?;
+        df.collect()
             .await
             .map_err(|e| StoreError::datafusion(name, e))
     }

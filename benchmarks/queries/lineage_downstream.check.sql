@@ -1,0 +1,1 @@
+SELECT DISTINCT node FROM lineage_downstream({{raw}}, 1000)

@@ -1,0 +1,1 @@
+SELECT DISTINCT node FROM lineage_upstream({{model}}, 1000)

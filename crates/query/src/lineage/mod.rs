@@ -1,0 +1,16 @@
+//! Fast lineage: an in-memory index of `lineage_edges` ([`LineageIndex`]) shared by all
+//! sessions, and what answers from it: the `lineage_upstream`, `lineage_downstream` and
+//! `lineage_path` table functions, and users' own `WITH RECURSIVE` over `lineage_edges`
+//! ([`IndexedRecursion`]).
+
+mod edges_table;
+mod functions;
+mod graph;
+mod index;
+mod recursion;
+
+pub use edges_table::IndexedEdgesTable;
+pub use functions::{LineageFunction, Traversal};
+pub use graph::{Direction, Graph};
+pub use index::LineageIndex;
+pub use recursion::{IndexedRecursion, Prov9Options};

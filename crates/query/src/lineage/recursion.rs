@@ -1,0 +1,518 @@
+//! Users' own `WITH RECURSIVE` over `lineage_edges`, answered from the lineage index.
+//!
+//! DataFusion runs a recursive CTE by re-running its recursive term once per hop; when that term
+//! joins the work table (the frontier) with `lineage_edges`, each hop scans the whole edge table.
+//! [`IndexedRecursion`] is a physical optimizer rule that finds that join inside a
+//! `RecursiveQueryExec` and makes the frontier the hash join's build side, then swaps the edge
+//! scan for [`FrontierEdgesExec`]: by the time the join reads its probe side, the frontier has
+//! passed through [`FrontierTapExec`], and only the edges touching it are read from the index.
+//! Everything else — filters and projections over the edges, the join itself, UNION
+//! deduplication — stays DataFusion's, so answers are unchanged; only the scan shrinks from the
+//! whole table to the frontier's edges.
+//!
+//! Every recursive term also gets a [`HopLimitExec`]: a recursion that does not end (UNION ALL
+//! around a cycle) fails after `prov9.max_recursion_depth` hops (default 10,000) with a clear
+//! error instead of running forever.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::config::{ConfigExtension, ConfigOptions};
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
+use datafusion::common::{JoinType, internal_datafusion_err, resources_datafusion_err};
+use datafusion::error::Result;
+use datafusion::execution::TaskContext;
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::joins::{HashJoinExec, HashJoinExecBuilder, PartitionMode};
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::recursive_query::RecursiveQueryExec;
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::work_table::WorkTableExec;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties,
+    PlanProperties, ReplaceChildrenOptions, SendableRecordBatchStream,
+};
+use futures::StreamExt;
+use prov9_model::tables::LineageEdgeRow;
+
+use super::edges_table::EdgeScanExec;
+use super::graph::Direction;
+use super::index::LineageIndex;
+
+datafusion::common::extensions_options! {
+    /// prov9's settings in DataFusion's configuration (`SET prov9.max_recursion_depth = 500`).
+    pub struct Prov9Options {
+        /// Hops a recursive query may take before it is stopped with an error.
+        pub max_recursion_depth: usize, default = 10_000
+    }
+}
+
+impl ConfigExtension for Prov9Options {
+    const PREFIX: &'static str = "prov9";
+}
+
+#[derive(Debug)]
+pub struct IndexedRecursion;
+
+impl PhysicalOptimizerRule for IndexedRecursion {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let max_depth = config.extensions.get::<Prov9Options>().map_or_else(
+            || Prov9Options::default().max_recursion_depth,
+            |o| o.max_recursion_depth,
+        );
+        plan.transform_up(|node| {
+            let Some(recursive) = node.downcast_ref::<RecursiveQueryExec>() else {
+                return Ok(Transformed::no(node));
+            };
+            let term = Arc::clone(recursive.recursive_term());
+            let term = term.transform_up(index_join).data()?;
+            let term: Arc<dyn ExecutionPlan> = Arc::new(HopLimitExec {
+                input: term,
+                max_depth,
+                hops: Arc::new(AtomicUsize::new(0)),
+            });
+            let children = vec![Arc::clone(recursive.static_term()), term];
+            Ok(Transformed::yes(node.replace_children(
+                children,
+                ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+            )?))
+        })
+        .data()
+    }
+
+    fn name(&self) -> &str {
+        "prov9_indexed_recursion"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+fn contains_work_table(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    plan.exists(|p| Ok(p.is::<WorkTableExec>()))
+        .unwrap_or(false)
+}
+
+/// Follow output column `column` of `plan` down to an `EdgeScanExec`: the scan and the table
+/// column (`src`, `dst`, …) it is. Only plans that keep rows and columns as they are, or filter
+/// or rename them, are walked through.
+fn trace_edge_column(
+    plan: &Arc<dyn ExecutionPlan>,
+    column: usize,
+) -> Option<(&EdgeScanExec, String)> {
+    if let Some(scan) = plan.downcast_ref::<EdgeScanExec>() {
+        let field = scan.input.schema().field(column).name().clone();
+        return Some((scan, field));
+    }
+    if let Some(p) = plan.downcast_ref::<ProjectionExec>() {
+        let c = p.expr().get(column)?.expr.downcast_ref::<Column>()?;
+        return trace_edge_column(p.input(), c.index());
+    }
+    if let Some(f) = plan.downcast_ref::<FilterExec>() {
+        let column = match f.projection() {
+            Some(p) => *p.get(column)?,
+            None => column,
+        };
+        return trace_edge_column(f.input(), column);
+    }
+    let passes_through = plan.is::<CoalescePartitionsExec>()
+        || plan.is::<RepartitionExec>()
+        || plan.name() == "CoalesceBatchesExec"
+        || plan.name() == "CooperativeExec";
+    if passes_through && plan.children().len() == 1 {
+        return trace_edge_column(plan.children()[0], column);
+    }
+    None
+}
+
+/// Rewrite one node of a recursive term if it is the frontier ⋈ lineage_edges join.
+fn index_join(node: Arc<dyn ExecutionPlan>) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
+    let Some(join) = node.downcast_ref::<HashJoinExec>() else {
+        return Ok(Transformed::no(node));
+    };
+    if join.join_type() != &JoinType::Inner || join.filter().is_some() || join.on().len() != 1 {
+        return Ok(Transformed::no(node));
+    }
+    let (left, right) = (join.left(), join.right());
+    let frontier_is_left = match (contains_work_table(left), contains_work_table(right)) {
+        (true, false) => true,
+        (false, true) => false,
+        _ => return Ok(Transformed::no(node)),
+    };
+    let (frontier_side, edge_side) = if frontier_is_left {
+        (left, right)
+    } else {
+        (right, left)
+    };
+    let (left_key, right_key) = &join.on()[0];
+    let (frontier_key, edge_key) = if frontier_is_left {
+        (left_key, right_key)
+    } else {
+        (right_key, left_key)
+    };
+    let Some(edge_column) = edge_key.downcast_ref::<Column>() else {
+        return Ok(Transformed::no(node));
+    };
+    let Some((scan, field)) = trace_edge_column(edge_side, edge_column.index()) else {
+        return Ok(Transformed::no(node));
+    };
+    let direction = match field.as_str() {
+        "dst" => Direction::Upstream,
+        "src" => Direction::Downstream,
+        _ => return Ok(Transformed::no(node)),
+    };
+    let frontier = Arc::new(Frontier::default());
+    let edges: Arc<dyn ExecutionPlan> = Arc::new(FrontierEdgesExec::new(
+        Arc::clone(&scan.index),
+        Arc::clone(&frontier),
+        direction,
+        scan.projection.clone(),
+        scan.input.schema(),
+    ));
+    let edge_side = Arc::clone(edge_side)
+        .transform_up(|p| {
+            Ok(if p.is::<EdgeScanExec>() {
+                Transformed::yes(Arc::clone(&edges))
+            } else {
+                Transformed::no(p)
+            })
+        })
+        .data()?;
+    let mut frontier_side = Arc::clone(frontier_side);
+    if frontier_side.output_partitioning().partition_count() > 1 {
+        frontier_side = Arc::new(CoalescePartitionsExec::new(frontier_side));
+    }
+    let tap: Arc<dyn ExecutionPlan> = Arc::new(FrontierTapExec {
+        input: frontier_side,
+        key: Arc::clone(frontier_key),
+        frontier,
+    });
+    // The frontier is the build side, so it is complete before any edge is looked up. Output
+    // columns keep their order: the join's projection is remapped when the sides swap.
+    let (left_width, right_width) = (left.schema().fields().len(), right.schema().fields().len());
+    let projection: Vec<usize> = match &join.projection {
+        Some(p) => p.iter().copied().collect(),
+        None => (0..left_width + right_width).collect(),
+    };
+    let projection = if frontier_is_left {
+        projection
+    } else {
+        projection
+            .into_iter()
+            .map(|i| {
+                if i < left_width {
+                    right_width + i
+                } else {
+                    i - left_width
+                }
+            })
+            .collect()
+    };
+    let rewritten = HashJoinExecBuilder::new(
+        tap,
+        edge_side,
+        vec![(Arc::clone(frontier_key), Arc::clone(edge_key))],
+        JoinType::Inner,
+    )
+    .with_partition_mode(PartitionMode::CollectLeft)
+    .with_null_equality(join.null_equality())
+    .with_projection(Some(projection))
+    .build_exec()?;
+    Ok(Transformed::yes(rewritten))
+}
+
+/// The current hop's frontier: the join keys of the work table's rows.
+#[derive(Debug, Default)]
+struct Frontier {
+    keys: Mutex<HashSet<String>>,
+}
+
+/// Passes the frontier through to the join, noting each row's key.
+#[derive(Debug)]
+struct FrontierTapExec {
+    input: Arc<dyn ExecutionPlan>,
+    key: Arc<dyn PhysicalExpr>,
+    frontier: Arc<Frontier>,
+}
+
+impl DisplayAs for FrontierTapExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "FrontierTapExec: key={}", self.key)
+    }
+}
+
+impl ExecutionPlan for FrontierTapExec {
+    fn name(&self) -> &str {
+        "FrontierTapExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.input.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        f(&self.key)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let input = children
+            .pop()
+            .ok_or_else(|| internal_datafusion_err!("FrontierTapExec needs its input"))?;
+        Ok(Arc::new(FrontierTapExec {
+            input,
+            key: Arc::clone(&self.key),
+            frontier: Arc::clone(&self.frontier),
+        }))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        self.frontier.keys.lock().expect("frontier lock").clear();
+        let input = self.input.execute(partition, context)?;
+        let schema = input.schema();
+        let (key, frontier) = (Arc::clone(&self.key), Arc::clone(&self.frontier));
+        let stream = input.map(move |batch| {
+            let batch = batch?;
+            let keys = key.evaluate(&batch)?.into_array(batch.num_rows())?;
+            let keys = cast(&keys, &DataType::Utf8)?;
+            let mut set = frontier.keys.lock().expect("frontier lock");
+            set.extend(keys.as_string::<i32>().iter().flatten().map(str::to_string));
+            Ok(batch)
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}
+
+/// The edges touching the frontier, from the lineage index, in the shape of the scan it replaces.
+#[derive(Debug)]
+struct FrontierEdgesExec {
+    index: Arc<LineageIndex>,
+    frontier: Arc<Frontier>,
+    direction: Direction,
+    /// Columns of `lineage_edges` the replaced scan yielded.
+    projection: Option<Vec<usize>>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl FrontierEdgesExec {
+    fn new(
+        index: Arc<LineageIndex>,
+        frontier: Arc<Frontier>,
+        direction: Direction,
+        projection: Option<Vec<usize>>,
+        schema: SchemaRef,
+    ) -> Self {
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        ));
+        FrontierEdgesExec {
+            index,
+            frontier,
+            direction,
+            projection,
+            schema,
+            properties,
+        }
+    }
+}
+
+impl DisplayAs for FrontierEdgesExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "FrontierEdgesExec: {:?} from the lineage index",
+            self.direction
+        )
+    }
+}
+
+impl ExecutionPlan for FrontierEdgesExec {
+    fn name(&self) -> &str {
+        "FrontierEdgesExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        _partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let (index, frontier, direction) = (
+            Arc::clone(&self.index),
+            Arc::clone(&self.frontier),
+            self.direction,
+        );
+        let (projection, schema) = (self.projection.clone(), Arc::clone(&self.schema));
+        let out_schema = Arc::clone(&schema);
+        // Read when first polled: the join has finished its build side, the frontier, by then.
+        let batch = futures::stream::once(async move {
+            let keys = std::mem::take(&mut *frontier.keys.lock().expect("frontier lock"));
+            let graph = index.graph().await;
+            let mut edges = Vec::new();
+            for key in &keys {
+                if let Some(node) = graph.node(key) {
+                    edges.extend_from_slice(graph.adjacent(node, direction));
+                }
+            }
+            let column = |f: &dyn Fn(u32) -> Option<String>| -> ArrayRef {
+                Arc::new(edges.iter().map(|e| f(*e)).collect::<StringArray>())
+            };
+            let name = |n: u32| graph.name(n).to_string();
+            let full: Vec<ArrayRef> = vec![
+                column(&|e| Some(name(graph.edge(e).src))),
+                column(&|e| Some(name(graph.edge(e).dst))),
+                column(&|e| Some(graph.edge_type(graph.edge(e)).to_string())),
+                column(&|e| graph.edge(e).run.map(name)),
+                Arc::new(Int64Array::from_iter_values(
+                    edges.iter().map(|e| graph.edge(*e).event_time),
+                )),
+            ];
+            drop(graph);
+            let wanted: Vec<usize> = projection.unwrap_or_else(|| (0..full.len()).collect());
+            let table = LineageEdgeRow::schema();
+            let mut columns = Vec::with_capacity(wanted.len());
+            for (i, field) in wanted.iter().zip(schema.fields()) {
+                debug_assert_eq!(table.field(*i).name(), field.name());
+                let array = full
+                    .get(*i)
+                    .ok_or_else(|| internal_datafusion_err!("lineage_edges has no column {i}"))?;
+                let array = match field.data_type() {
+                    DataType::Timestamp(unit, tz) => {
+                        let micros = cast(
+                            array,
+                            &DataType::Timestamp(
+                                arrow::datatypes::TimeUnit::Microsecond,
+                                tz.clone(),
+                            ),
+                        )?;
+                        cast(&micros, &DataType::Timestamp(*unit, tz.clone()))?
+                    }
+                    t => cast(array, t)?,
+                };
+                columns.push(array);
+            }
+            Ok(RecordBatch::try_new(schema, columns)?)
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(out_schema, batch)))
+    }
+}
+
+/// Counts the hops of a recursion (each re-execution of its recursive term) and stops it past
+/// `max_depth`.
+#[derive(Debug)]
+struct HopLimitExec {
+    input: Arc<dyn ExecutionPlan>,
+    max_depth: usize,
+    hops: Arc<AtomicUsize>,
+}
+
+impl DisplayAs for HopLimitExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "HopLimitExec: max_depth={}", self.max_depth)
+    }
+}
+
+impl ExecutionPlan for HopLimitExec {
+    fn name(&self) -> &str {
+        "HopLimitExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.input.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let input = children
+            .pop()
+            .ok_or_else(|| internal_datafusion_err!("HopLimitExec needs its input"))?;
+        // The count survives the per-hop reset of the plan's state: it is the recursion's.
+        Ok(Arc::new(HopLimitExec {
+            input,
+            max_depth: self.max_depth,
+            hops: Arc::clone(&self.hops),
+        }))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let hop = self.hops.fetch_add(1, Ordering::Relaxed) + 1;
+        if hop > self.max_depth {
+            return Err(resources_datafusion_err!(
+                "recursive query stopped after {} iterations (prov9.max_recursion_depth): it does not end on its own, as UNION ALL over a cycle does not; use UNION, or bound the depth in the query",
+                self.max_depth
+            ));
+        }
+        self.input.execute(partition, context)
+    }
+}
