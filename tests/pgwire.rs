@@ -298,3 +298,47 @@ async fn cursors_portals_and_failed_transactions() {
     let one = simple_rows(&client.simple_query("SELECT 1").await.unwrap());
     assert_eq!(one, vec![vec![Some("1".to_string())]]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lineage_functions_and_recursion_limits_over_the_wire() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("wh"), &["--demo"]);
+    let client = connect(&server).await;
+
+    // A table function in both protocols; its rows join like any table's.
+    let sql = "SELECT n.kind, u.depth FROM lineage_upstream('model:acme-ml:churn@2') u \
+               JOIN lineage_nodes n ON n.node_id = u.node ORDER BY u.depth, n.name LIMIT 2";
+    let rows = simple_rows(&client.simple_query(sql).await.unwrap());
+    assert_eq!(
+        rows,
+        vec![
+            vec![Some("run".to_string()), Some("1".to_string())],
+            vec![Some("dataset_version".to_string()), Some("2".to_string())],
+        ]
+    );
+    let rows = client.query(sql, &[]).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    let depth: i64 = rows[1].get(1);
+    assert_eq!(depth, 2);
+
+    // The recursion limit is each session's own, and a runaway query ends with an error that
+    // leaves the connection usable.
+    client
+        .simple_query("SET prov9.max_recursion_depth = 25")
+        .await
+        .unwrap();
+    let runaway = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r";
+    let err = client.simple_query(runaway).await.unwrap_err();
+    let message = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+    assert!(message.contains("stopped after 25 iterations"), "{err:?}");
+    let other = connect(&server).await;
+    let rows = simple_rows(
+        &other
+            .simple_query("SHOW prov9.max_recursion_depth")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(rows[0].last().unwrap().as_deref(), Some("10000"));
+    let rows = simple_rows(&client.simple_query("SELECT 1").await.unwrap());
+    assert_eq!(rows, vec![vec![Some("1".to_string())]]);
+}

@@ -219,7 +219,8 @@ fn verdict(statement: &Statement, role: Role) -> Verdict {
                 } else {
                     Verdict::Deny(format!("SET {name}"))
                 }
-            } else if SESSION_SETTINGS.contains(&name.as_str()) {
+            } else if SESSION_SETTINGS.contains(&name.as_str()) || name.starts_with("prov9.") {
+                // prov9.* are session-scoped query limits (max_recursion_depth): anyone's own.
                 Verdict::Pass
             } else {
                 Verdict::IgnoreSet
