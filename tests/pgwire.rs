@@ -327,9 +327,13 @@ async fn lineage_functions_and_recursion_limits_over_the_wire() {
         .simple_query("SET prov9.max_recursion_depth = 25")
         .await
         .unwrap();
-    let runaway = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r";
+    let runaway =
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r";
     let err = client.simple_query(runaway).await.unwrap_err();
-    let message = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+    let message = err
+        .as_db_error()
+        .map(|e| e.message().to_string())
+        .unwrap_or_default();
     assert!(message.contains("stopped after 25 iterations"), "{err:?}");
     let other = connect(&server).await;
     let rows = simple_rows(

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::{DFSchema, ParamValues};
+use datafusion::config::ExtensionOptions;
 use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
@@ -20,6 +21,7 @@ use datafusion_postgres::pgwire::api::results::{Response, Tag};
 use datafusion_postgres::pgwire::api::stmt::StoredStatement;
 use datafusion_postgres::pgwire::api::store::PortalStore;
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use prov9_query::lineage::Prov9Options;
 use prov9_query::{ReadOnlyViolation, check_read_only};
 
 use crate::config::Role;
@@ -192,7 +194,7 @@ fn verdict(statement: &Statement, role: Role) -> Verdict {
                     .collect::<Vec<_>>()
                     .join(".")
                     .to_ascii_lowercase();
-                if name.starts_with("datafusion.") {
+                if name.starts_with("datafusion.") || name.starts_with("prov9.") {
                     Verdict::ShowDataFusion(name)
                 } else {
                     Verdict::Pass
@@ -342,13 +344,25 @@ async fn show(ctx: &SessionContext, (column, value): (&str, &str)) -> PgWireResu
     ))
 }
 
-/// The session's value of a DataFusion setting.
+/// The session's value of a DataFusion or prov9 setting.
 async fn show_datafusion(ctx: &SessionContext, name: &str) -> PgWireResult<Response> {
     let state = ctx.state();
-    let Some(entry) = state
-        .config_options()
+    let options = state.config_options();
+    // An extension lists its entries without its prefix.
+    let prov9 = options
+        .extensions
+        .get::<Prov9Options>()
+        .map(|o| o.entries())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut e| {
+            e.key = format!("prov9.{}", e.key);
+            e
+        });
+    let Some(entry) = options
         .entries()
         .into_iter()
+        .chain(prov9)
         .find(|e| e.key == name)
     else {
         return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
