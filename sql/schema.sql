@@ -112,7 +112,7 @@ CREATE TABLE model_versions (
     created_at       TIMESTAMP NOT NULL
 );
 
--- Metric points (prov9_evaluation and prov9_training facets).
+-- Metric points (prov9_evaluation, prov9_training and prov9_metrics facets; MLflow history).
 CREATE TABLE metrics (
     run_id              VARCHAR NOT NULL,
     model_version_id    VARCHAR,

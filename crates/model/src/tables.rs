@@ -119,7 +119,7 @@ define_table! {
 }
 
 define_table! {
-    /// One metric point (from `prov9_evaluation` or `prov9_training`).
+    /// One metric point (from `prov9_evaluation`, `prov9_training` or `prov9_metrics`).
     MetricRow => "metrics" {
         run_id: String,
         model_version_id: Option<String>,

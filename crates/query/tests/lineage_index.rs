@@ -224,6 +224,15 @@ async fn the_index_follows_new_commits_and_rewrites() {
         BTreeSet::from(["b".into(), "c".into(), "d".into()])
     );
     assert_eq!(engine.lineage_index().graph().await.edge_count(), 4);
+    // Recursive SQL served from the index sees the same commit, every column included.
+    append(vec![edge("d", "e")]).await;
+    let cte = "WITH RECURSIVE d(node, at, run) AS (SELECT 'a', CAST(NULL AS TIMESTAMP) AS at, CAST(NULL AS VARCHAR) AS run \
+               UNION SELECT e.dst, e.event_time, e.run_id FROM lineage_edges e JOIN d ON e.src = d.node) \
+               SELECT node FROM d WHERE at = TIMESTAMP '2026-01-01T00:00:00' AND run LIKE 'run:%'";
+    assert_eq!(
+        node_set(&engine, cte).await,
+        BTreeSet::from(["a".into(), "b".into(), "c".into(), "d".into(), "e".into()])
+    );
 
     // A rewrite (a MERGE replaces the file holding b -> c): the index starts over.
     warehouse
@@ -240,7 +249,7 @@ async fn the_index_follows_new_commits_and_rewrites() {
         BTreeSet::from(["b".into(), "z".into()]),
         "b -> c is gone, b -> z is new"
     );
-    assert_eq!(engine.lineage_index().graph().await.edge_count(), 4);
+    assert_eq!(engine.lineage_index().graph().await.edge_count(), 5);
 }
 
 #[tokio::test]

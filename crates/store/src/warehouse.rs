@@ -199,15 +199,30 @@ impl Warehouse {
             .map_err(|e| StoreError::datafusion(name, e))
     }
 
-    /// The data files (URIs) of a table's newest version, and that version: what a reader
-    /// that keeps its own copy (the lineage index) needs to catch up with new commits.
-    pub async fn files(&self, name: &str) -> Result<(i64, Vec<String>), StoreError> {
-        let table = self.current(name).await?;
+    /// The data files (URIs) of a table's version and that version, or `None` when the version
+    /// is still `since`: what a reader keeping its own copy (the lineage index) needs to catch
+    /// up. `fresh` first picks up other writers' commits (one listing of the log); otherwise the
+    /// version this process last read or wrote is used.
+    pub async fn files_since(
+        &self,
+        name: &str,
+        since: Option<i64>,
+        fresh: bool,
+    ) -> Result<Option<(i64, Vec<String>)>, StoreError> {
+        let table = if fresh {
+            self.current(name).await?
+        } else {
+            self.table(name)?.read().await.clone()
+        };
+        let version = version_number(&table);
+        if since == Some(version) {
+            return Ok(None);
+        }
         let files = table
             .get_file_uris()
             .map_err(|e| StoreError::delta(name, e))?
             .collect();
-        Ok((version_number(&table), files))
+        Ok(Some((version, files)))
     }
 
     /// Read whole data files of a table, as listed by [`Warehouse::files`].

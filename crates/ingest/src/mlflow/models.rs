@@ -7,6 +7,7 @@ use std::path::Path;
 use yaml_rust2::{Yaml, YamlLoader};
 
 use super::meta::{Bad, Meta};
+use super::run::values_under;
 
 /// A model version as prov9 records it: which run produced it, and what it is.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,14 +27,7 @@ pub struct ModelRecord {
 pub fn logged_model(experiment: &str, meta_path: &Path) -> Result<ModelRecord, Bad> {
     let meta = Meta::read(meta_path)?;
     let dir = meta_path.parent().unwrap_or(Path::new("."));
-    let mut hyperparameters = BTreeMap::new();
-    if let Ok(entries) = std::fs::read_dir(dir.join("params")) {
-        for e in entries.flatten() {
-            if let Ok(v) = std::fs::read_to_string(e.path()) {
-                hyperparameters.insert(e.file_name().to_string_lossy().into_owned(), v);
-            }
-        }
-    }
+    let hyperparameters = values_under(&dir.join("params"))?;
     Ok(ModelRecord {
         name: format!("{experiment}/{}", meta.required("name")?),
         version: meta.required("model_id")?,

@@ -144,7 +144,7 @@ fn files_under(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
 }
 
 /// Params or tags: one file per key holding the value.
-fn values_under(dir: &Path) -> Result<BTreeMap<String, String>, Bad> {
+pub(super) fn values_under(dir: &Path) -> Result<BTreeMap<String, String>, Bad> {
     let mut out = BTreeMap::new();
     for (key, path) in files_under(dir).map_err(|e| Bad::new(dir.display(), e.to_string()))? {
         let value = std::fs::read(&path).map_err(|e| Bad::new(path.display(), e.to_string()))?;

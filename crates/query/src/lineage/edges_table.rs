@@ -1,6 +1,6 @@
 //! `lineage_edges` as SQL sees it: the live Delta table, with its scans marked ([`EdgeScanExec`])
-//! so that the recursion rule can find them, and the lineage index brought up to date with the
-//! same commit at planning time.
+//! so that the recursion rule can find them, and the lineage index brought up to the commit the
+//! scan read, at planning time.
 
 use std::fmt;
 use std::sync::Arc;
@@ -50,11 +50,12 @@ impl TableProvider for IndexedEdgesTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        // The scan reads the newest commit; the index follows it to the same version.
+        let input = self.inner.scan(state, projection, filters, limit).await?;
         self.index
-            .refresh()
+            .refresh_to_known()
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let input = self.inner.scan(state, projection, filters, limit).await?;
         Ok(Arc::new(EdgeScanExec {
             input,
             index: self.index.clone(),

@@ -50,13 +50,23 @@ impl LineageIndex {
 
     /// Catch up with the newest commit of `lineage_edges`.
     pub async fn refresh(&self) -> Result<(), QueryError> {
+        self.catch_up(true).await
+    }
+
+    /// Catch up with the version of `lineage_edges` this process last read (a scan of the table
+    /// just picked up the newest commit): no second listing of the log.
+    pub async fn refresh_to_known(&self) -> Result<(), QueryError> {
+        self.catch_up(false).await
+    }
+
+    async fn catch_up(&self, fresh: bool) -> Result<(), QueryError> {
         let _one_at_a_time = self.refreshing.lock().await;
-        let (version, files) = self.warehouse.files(TABLE).await?;
+        let since = self.indexed.read().await.version;
+        let Some((version, files)) = self.warehouse.files_since(TABLE, since, fresh).await? else {
+            return Ok(());
+        };
         let (rebuild, new_files) = {
             let indexed = self.indexed.read().await;
-            if indexed.version == Some(version) {
-                return Ok(());
-            }
             let current: HashSet<&String> = files.iter().collect();
             let rebuild = indexed.files.iter().any(|f| !current.contains(f));
             let new_files: Vec<String> = files

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use datafusion::common::config::{ConfigExtension, ConfigOptions};
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
 use datafusion::common::{JoinType, internal_datafusion_err, resources_datafusion_err};
@@ -47,7 +47,7 @@ use futures::StreamExt;
 use prov9_model::tables::LineageEdgeRow;
 
 use super::edges_table::EdgeScanExec;
-use super::graph::Direction;
+use super::graph::{Direction, Edge};
 use super::index::LineageIndex;
 
 datafusion::common::extensions_options! {
@@ -408,43 +408,42 @@ impl ExecutionPlan for FrontierEdgesExec {
                     edges.extend_from_slice(graph.adjacent(node, direction));
                 }
             }
-            let column = |f: &dyn Fn(u32) -> Option<String>| -> ArrayRef {
-                Arc::new(edges.iter().map(|e| f(*e)).collect::<StringArray>())
-            };
             let name = |n: u32| graph.name(n).to_string();
-            let full: Vec<ArrayRef> = vec![
-                column(&|e| Some(name(graph.edge(e).src))),
-                column(&|e| Some(name(graph.edge(e).dst))),
-                column(&|e| Some(graph.edge_type(graph.edge(e)).to_string())),
-                column(&|e| graph.edge(e).run.map(name)),
-                Arc::new(Int64Array::from_iter_values(
-                    edges.iter().map(|e| graph.edge(*e).event_time),
-                )),
-            ];
-            drop(graph);
-            let wanted: Vec<usize> = projection.unwrap_or_else(|| (0..full.len()).collect());
+            let text = |f: &dyn Fn(&Edge) -> Option<String>| -> ArrayRef {
+                Arc::new(
+                    edges
+                        .iter()
+                        .map(|e| f(graph.edge(*e)))
+                        .collect::<StringArray>(),
+                )
+            };
+            // Only the columns the replaced scan yielded, in its order and types.
             let table = LineageEdgeRow::schema();
+            let wanted: Vec<usize> =
+                projection.unwrap_or_else(|| (0..table.fields().len()).collect());
             let mut columns = Vec::with_capacity(wanted.len());
             for (i, field) in wanted.iter().zip(schema.fields()) {
-                debug_assert_eq!(table.field(*i).name(), field.name());
-                let array = full
-                    .get(*i)
-                    .ok_or_else(|| internal_datafusion_err!("lineage_edges has no column {i}"))?;
-                let array = match field.data_type() {
-                    DataType::Timestamp(unit, tz) => {
-                        let micros = cast(
-                            array,
-                            &DataType::Timestamp(
-                                arrow::datatypes::TimeUnit::Microsecond,
-                                tz.clone(),
-                            ),
-                        )?;
-                        cast(&micros, &DataType::Timestamp(*unit, tz.clone()))?
+                let array: ArrayRef = match table.field(*i).name().as_str() {
+                    "src" => text(&|e| Some(name(e.src))),
+                    "dst" => text(&|e| Some(name(e.dst))),
+                    "edge_type" => text(&|e| Some(graph.edge_type(e).to_string())),
+                    "run_id" => text(&|e| e.run.map(name)),
+                    "event_time" => {
+                        let micros = Int64Array::from_iter_values(
+                            edges.iter().map(|e| graph.edge(*e).event_time),
+                        );
+                        cast(&micros, &DataType::Timestamp(TimeUnit::Microsecond, None))?
                     }
-                    t => cast(array, t)?,
+                    other => {
+                        return Err(internal_datafusion_err!(
+                            "lineage_edges column {other} is not indexed"
+                        ));
+                    }
                 };
-                columns.push(array);
+                // Utf8View, a time zone or another unit, as the scan had them.
+                columns.push(cast(&array, field.data_type())?);
             }
+            drop(graph);
             Ok(RecordBatch::try_new(schema, columns)?)
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(out_schema, batch)))
