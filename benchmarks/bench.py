@@ -4,10 +4,11 @@
     python3 benchmarks/bench.py --sf 1 --reps 5 [--prov9 PATH]   (benchmarks/run.sh builds and calls this)
 
 Steps: generate the history (cached in benchmarks/data/sf<F>/events), load it into prov9 (timed),
-serve it, export the tables the queries read as CSV over COPY, load those into a throwaway
-PostgreSQL (COPY, indexes, ANALYZE: timed) and into DuckDB (timed), run every query on every
-engine (one warm-up, then --reps timed runs), check that all engines and a plain-Python walk of
-the graph give the same answers, and print a Markdown report (also saved next to the data).
+serve it, export every table it wrote (all of sql/schema.sql) as CSV over COPY, load those into
+a throwaway PostgreSQL (COPY, indexes, ANALYZE: timed) and into DuckDB (timed), so the peers load
+the same rows; run every query on every engine (one warm-up, then --reps timed runs), check that
+all engines and a plain-Python walk of the graph give the same answers, and print a Markdown
+report (also saved next to the data).
 Exits non-zero when any answer differs or a query fails.
 """
 import argparse
@@ -15,6 +16,7 @@ import datetime
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -131,6 +133,26 @@ def table_counts(engine):
     return {t: engine.run(f"SELECT count(*) FROM {t}")[0][0] for t in schema.TABLES}
 
 
+def gunzipped_size(path):
+    """The uncompressed size of a single-member gzip file (its trailer's ISIZE; files < 4 GiB)."""
+    with open(path, "rb") as f:
+        f.seek(-4, os.SEEK_END)
+        return struct.unpack("<I", f.read(4))[0]
+
+
+def empty_strings(client, tables):
+    """{table: rows} with an empty string in a nullable text column. In CSV an empty string and a
+    NULL are both an empty field, so the peers would load these as NULL."""
+    found = {}
+    for t in schema.TABLES:
+        cols = schema.nullable_text_columns(tables[t])
+        if cols:
+            n = client.run(f"SELECT count(*) FROM {t} WHERE " + " OR ".join(f"{c} = ''" for c in cols))[0][0]
+            if n:
+                found[t] = n
+    return found
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sf", type=float, default=1.0, help="scale factor (1 = about 1M lineage edges)")
@@ -168,8 +190,13 @@ def main():
         csv_paths = {t: work / "csv" / f"{t}.csv" for t in schema.TABLES}
         with Stopwatch() as export:
             for t in schema.TABLES:
-                prov9.export_csv(p9, t, schema.column_list(tables[t]), csv_paths[t])
-        log(f"exported {len(csv_paths)} tables as CSV in {export.seconds:.2f}s")
+                prov9.export_csv(p9, t, schema.export_list(tables[t]), csv_paths[t])
+        csv_bytes = sum(p.stat().st_size for p in csv_paths.values())
+        log(f"exported {len(csv_paths)} tables as CSV ({csv_bytes / 1e6:.1f} MB) in {export.seconds:.2f}s")
+        notes = [f"{t}: {n:,} rows with an empty string in a nullable text column, loaded as NULL by the "
+                 f"peers (CSV writes both as an empty field)" for t, n in empty_strings(p9, tables).items()]
+        for n in notes:
+            log(f"note: {n}")
 
         log("starting PostgreSQL")
         pg.start()
@@ -232,7 +259,7 @@ def main():
                       f"DuckDB {DuckDB.version()} (file database, no indexes); psycopg {psycopg.__version__}"),
             ("data", f"SF {args.sf:g}: {manifest['days']} days of {manifest['pipelines']} pipelines, "
                      f"{manifest['expected_rows']['events']:,} events in {len(files)} files "
-                     f"({manifest['gzip_bytes'] / 1e6:.1f} MB gzipped); rows: "
+                     f"({manifest['gzip_bytes'] / 1e6:.1f} MB gzipped); rows, the same in all three engines: "
                      + ", ".join(f"{t} {c[t]:,}" for t in schema.TABLES)),
             ("parameters", f"model `{params['model']}` ({len(graph.closure(params['model'], 'up')):,} nodes upstream, "
                            f"itself included), raw `{params['raw']}` ({len(graph.closure(params['raw'], 'down')):,} nodes "
@@ -241,8 +268,11 @@ def main():
             ("repetitions", f"{args.reps} timed after 1 warm-up"),
         ]
         loads = {"prov9": prov9_load, "pg_total": sum(pg_times.values()), "pg_index": pg_times["index"],
-                 "pg_analyze": pg_times["analyze"], "duckdb": duck_load, "export": export.seconds}
-        text = report.render(header, loads, rows)
+                 "pg_analyze": pg_times["analyze"], "duckdb": duck_load, "export": export.seconds,
+                 "ndjson_bytes": sum(gunzipped_size(f) for f in files),
+                 "gzip_bytes": sum(f.stat().st_size for f in files),
+                 "csv_bytes": csv_bytes, "tables": len(csv_paths)}
+        text = report.render(header, loads, rows, notes)
         if mismatches:
             text += "\n## ANSWER MISMATCHES\n\n" + "\n".join(f"- {m}" for m in mismatches) + "\n"
         if failures:

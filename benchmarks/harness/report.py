@@ -51,19 +51,30 @@ def ratio(a, b):
     return "—"
 
 
-def render(header, loads, rows):
-    """header: [(key, value)]; loads: dict; rows: [(label, {engine: times|str}, {engine: times|str} peers, answers)]."""
+def mb(n):
+    return f"{n / 1e6:,.1f}"
+
+
+def render(header, loads, rows, notes=()):
+    """header: [(key, value)]; loads: dict; rows: [(label, {engine: times|str}, {engine: times|str} peers, answers)];
+    notes: lines said under the load table."""
     out = ["# prov9 vs PostgreSQL vs DuckDB", ""]
     out += [f"- {k}: {v}" for k, v in header]
-    out += ["", "## Load (seconds)", "",
+    csv = f"{mb(loads['csv_bytes'])} CSV ({loads['tables']} tables)"
+    out += ["", "## Load", "",
             "| step | prov9 | PostgreSQL | DuckDB |", "|---|---:|---:|---:|",
-            f"| load | {loads['prov9']:.2f} | {loads['pg_total']:.2f} | {loads['duckdb']:.2f} |",
-            f"| of which index build + ANALYZE | — | {loads['pg_index'] + loads['pg_analyze']:.2f} "
+            f"| load, total (s) | {loads['prov9']:.2f} | {loads['pg_total']:.2f} | {loads['duckdb']:.2f} |",
+            f"| of which index build + ANALYZE (s) | — | {loads['pg_index'] + loads['pg_analyze']:.2f} "
             f"({loads['pg_index']:.2f} + {loads['pg_analyze']:.2f}) | — |",
+            f"| input loaded (MB) | {mb(loads['ndjson_bytes'])} NDJSON ({mb(loads['gzip_bytes'])} gzipped) "
+            f"| {csv} | {csv} |",
             "",
-            "prov9 loads the OpenLineage NDJSON itself (parse, normalise into every table, Delta commits); "
-            "PostgreSQL and DuckDB load the normalised CSV of the tables the queries read, exported from "
-            f"prov9 with `COPY (SELECT …) TO STDOUT WITH (FORMAT csv)` in {loads['export']:.2f} s.",
+            "prov9 loads the OpenLineage NDJSON itself (parse, normalise into every table, keep each event "
+            "verbatim, Delta commits); PostgreSQL and DuckDB load the same rows: the CSV of every table prov9 "
+            "wrote (events with their JSON payloads included), exported from prov9 with "
+            f"`COPY (SELECT …) TO STDOUT WITH (FORMAT csv)` in {loads['export']:.2f} s (not counted in any "
+            "load time). Input sizes are the sums of the files' sizes (NDJSON: uncompressed).",
+            *(f"\nNote: {n}." for n in notes),
             "", "## Queries (milliseconds)", "",
             "| query | prov9 median | prov9 p95 | PostgreSQL median | PostgreSQL p95 | DuckDB median | DuckDB p95 "
             "| prov9/PostgreSQL | prov9/DuckDB | answers |",

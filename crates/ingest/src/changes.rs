@@ -189,15 +189,20 @@ impl Changes {
         if rows.is_empty() {
             return Ok(());
         }
-        let rows_vec: Vec<R> = rows.values().cloned().collect();
-        let batch = to_batch(&rows_vec);
-        if rows
-            .keys()
-            .all(|id| self.created.contains(&(table, id.clone())))
-        {
-            warehouse.append(table, vec![batch]).await?;
-        } else {
-            warehouse.upsert(table, batch, key).await?;
+        // Rows first seen in this batch are appended; only rows stored before need a MERGE,
+        // which reads the whole table to find them: keep its input to those few.
+        let (new, stored): (Vec<(&String, &R)>, Vec<(&String, &R)>) = rows
+            .iter()
+            .partition(|(id, _)| self.created.contains(&(table, (*id).clone())));
+        let batch = |rows: Vec<(&String, &R)>| {
+            let rows: Vec<R> = rows.into_iter().map(|(_, r)| r.clone()).collect();
+            to_batch(&rows)
+        };
+        if !stored.is_empty() {
+            warehouse.upsert(table, batch(stored), key).await?;
+        }
+        if !new.is_empty() {
+            warehouse.append(table, vec![batch(new)]).await?;
         }
         Ok(())
     }

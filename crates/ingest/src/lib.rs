@@ -15,6 +15,7 @@
 mod changes;
 mod error;
 mod keys;
+mod lines;
 mod loader;
 mod mlflow;
 mod normalize;

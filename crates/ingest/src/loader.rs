@@ -1,16 +1,16 @@
 //! The bulk loader: NDJSON files (plain or gzip) and directories of them.
 //!
-//! Lines are parsed as they are read and normalised in batches of a bounded number of events,
-//! each batch committed before the next is read, so memory stays bounded whatever the file size.
+//! Lines are parsed as they are read (on a thread of their own, see `lines.rs`) and normalised
+//! in batches of a bounded number of events, each batch committed before the next is taken, so
+//! memory stays bounded whatever the file size.
 //! A bad line stops the load before its batch commits (earlier batches stay committed), unless
 //! `max_errors` allows skipping it, in which case it goes to the rejects file.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use prov9_model::openlineage::Event;
@@ -18,6 +18,7 @@ use prov9_store::Warehouse;
 use sha2::{Digest, Sha256};
 
 use crate::changes::RowCounts;
+use crate::lines::{Line, ParsedLines, open_reader, parse_text};
 use crate::mlflow;
 use crate::normalize::{ParsedEvent, validate};
 use crate::{IngestError, Normalizer, WarehouseState};
@@ -262,57 +263,13 @@ impl Loader {
         gz: bool,
         progress: &dyn LoadProgress,
     ) -> Result<(), IngestError> {
-        let io = |source| IngestError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let (mut reader, counter) = open_reader(path, gz)?;
-        let display = path.display().to_string();
+        let mut lines = ParsedLines::spawn(path, gz)?;
         let mut reported = 0u64;
-        let mut buf = Vec::new();
-        let mut line_no = 0usize;
-        loop {
-            buf.clear();
-            if (&mut reader)
-                .take(MAX_LINE_BYTES + 1)
-                .read_until(b'\n', &mut buf)
-                .map_err(io)?
-                == 0
-            {
-                break;
+        while let Some(chunk) = lines.next().await {
+            for line in chunk? {
+                self.add(line, progress).await?;
             }
-            line_no += 1;
-            let source = format!("{display}:{line_no}");
-            if buf.len() as u64 > MAX_LINE_BYTES {
-                // Skip the rest of the line without holding it.
-                let mut rest = Vec::new();
-                while !buf.ends_with(b"\n") && !rest.ends_with(b"\n") {
-                    rest.clear();
-                    if (&mut reader)
-                        .take(1 << 20)
-                        .read_until(b'\n', &mut rest)
-                        .map_err(io)?
-                        == 0
-                    {
-                        break;
-                    }
-                }
-                self.reject(
-                    "",
-                    source,
-                    format!("line longer than {} MiB", MAX_LINE_BYTES >> 20),
-                )?;
-                continue;
-            }
-            match std::str::from_utf8(&buf) {
-                Ok(text) => self.add_line(text, source, progress).await?,
-                Err(e) => self.reject(
-                    &String::from_utf8_lossy(&buf),
-                    source,
-                    format!("not UTF-8 text: {e}"),
-                )?,
-            }
-            let read = counter.load(Ordering::Relaxed);
+            let read = lines.bytes_read();
             if read > reported {
                 progress.advance(read - reported);
                 reported = read;
@@ -422,13 +379,22 @@ impl Loader {
         source: String,
         progress: &dyn LoadProgress,
     ) -> Result<(), IngestError> {
-        let text = line.trim();
-        if text.is_empty() {
-            return Ok(());
+        match parse_text(line, source) {
+            Some(line) => self.add(line, progress).await,
+            None => Ok(()),
         }
+    }
+
+    /// Take one parsed line into the batch (unless stored already), or reject it.
+    async fn add(&mut self, line: Line, progress: &dyn LoadProgress) -> Result<(), IngestError> {
         self.summary.events_read += 1;
-        match parse_event(text) {
-            Ok((event, event_id)) => {
+        match line {
+            Line::Event {
+                event,
+                event_id,
+                text,
+                source,
+            } => {
                 if self.state.has_event(&event_id) {
                     return Ok(());
                 }
@@ -436,7 +402,7 @@ impl Loader {
                 self.batch.push(ParsedEvent {
                     event,
                     event_id,
-                    payload: text.to_string(),
+                    payload: text,
                     source,
                 });
                 if self.batch.len() >= self.options.batch_events
@@ -446,7 +412,11 @@ impl Loader {
                 }
                 Ok(())
             }
-            Err(reason) => self.reject(text, source, reason),
+            Line::Bad {
+                text,
+                source,
+                reason,
+            } => self.reject(&text, source, reason),
         }
     }
 
@@ -527,42 +497,51 @@ pub fn parse_event(text: &str) -> Result<(Event, String), String> {
 
 /// SHA-256 of the canonical JSON of an event: object keys sorted, no whitespace.
 pub fn event_id(value: &serde_json::Value) -> String {
-    let mut canonical = String::new();
-    write_canonical(value, &mut canonical);
-    hex::encode(Sha256::digest(canonical.as_bytes()))
+    let mut hasher = Sha256::new();
+    let mut scratch = Vec::new();
+    write_canonical(value, &mut hasher, &mut scratch);
+    hex::encode(hasher.finalize())
 }
 
 /// Sorted explicitly: serde_json keeps insertion order when any crate in the build enables
-/// its `preserve_order` feature, and ids must not depend on that.
-fn write_canonical(value: &serde_json::Value, out: &mut String) {
+/// its `preserve_order` feature, and ids must not depend on that. The text goes straight into
+/// the hash (no canonical string is built): ids are computed for every line of a bulk load.
+fn write_canonical(value: &serde_json::Value, out: &mut Sha256, scratch: &mut Vec<u8>) {
     use serde_json::Value;
     match value {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.update(b"{");
             for (i, (k, v)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.update(b",");
                 }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_canonical(v, out);
+                write_scalar(k, out, scratch);
+                out.update(b":");
+                write_canonical(v, out, scratch);
             }
-            out.push('}');
+            out.update(b"}");
         }
         Value::Array(items) => {
-            out.push('[');
+            out.update(b"[");
             for (i, v) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.update(b",");
                 }
-                write_canonical(v, out);
+                write_canonical(v, out, scratch);
             }
-            out.push(']');
+            out.update(b"]");
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => write_scalar(scalar, out, scratch),
     }
+}
+
+/// A string or scalar exactly as serde_json writes it.
+fn write_scalar<T: serde::Serialize + ?Sized>(value: &T, out: &mut Sha256, scratch: &mut Vec<u8>) {
+    scratch.clear();
+    serde_json::to_writer(&mut *scratch, value).expect("JSON values always serialise");
+    out.update(&scratch[..]);
 }
 
 /// Every table's version: the newest in the store (`fresh`), or as this process last saw it.
@@ -578,33 +557,8 @@ async fn table_versions(warehouse: &Warehouse, fresh: bool) -> Result<Vec<i64>, 
     Ok(versions)
 }
 
-/// A buffered reader over a file (decompressed if gzip) and a count of the file bytes read.
-fn open_reader(path: &Path, gz: bool) -> Result<(Box<dyn BufRead>, Arc<AtomicU64>), IngestError> {
-    let file = File::open(path).map_err(|source| IngestError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let counter = Arc::new(AtomicU64::new(0));
-    let raw = CountingFile {
-        file,
-        count: counter.clone(),
-    };
-    let reader: Box<dyn BufRead> = if gz {
-        Box::new(BufReader::with_capacity(
-            1 << 20,
-            flate2::read::MultiGzDecoder::new(raw),
-        ))
-    } else {
-        Box::new(BufReader::with_capacity(1 << 20, raw))
-    };
-    Ok((reader, counter))
-}
-
 /// `.json` files up to this size are read whole, as JSON documents; larger ones line by line.
 const MAX_DOCUMENT_BYTES: u64 = 64 << 20;
-
-/// A longer line is rejected as a bad line (an OpenLineage event is kilobytes).
-const MAX_LINE_BYTES: u64 = 256 << 20;
 
 fn is_json_document(path: &Path) -> bool {
     let name = path
@@ -663,18 +617,4 @@ fn files_of(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError> {
         });
     }
     Ok(())
-}
-
-/// A file that counts the bytes read from it, for the progress bar (compressed bytes for .gz).
-struct CountingFile {
-    file: File,
-    count: Arc<AtomicU64>,
-}
-
-impl Read for CountingFile {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.file.read(buf)?;
-        self.count.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
 }

@@ -187,6 +187,23 @@ pub const TABLE_NAMES: [&str; 11] = [
     EventRow::NAME,
 ];
 
+/// The columns of a table that users look rows up by (`WHERE run_id = …`): data files carry a
+/// Parquet bloom filter for each, so a lookup reads only the row groups that may hold the value.
+pub fn lookup_columns(table: &str) -> &'static [&'static str] {
+    match table {
+        "events" => &["event_id", "run_id"],
+        "jobs" => &["job_id"],
+        "runs" => &["run_id", "job_id"],
+        "datasets" => &["dataset_id"],
+        "dataset_versions" => &["version_id", "dataset_id"],
+        "model_versions" => &["version_id", "training_run_id"],
+        "metrics" => &["run_id"],
+        "deployments" => &["deployment_id", "model_version_id"],
+        "lineage_edges" => &["src", "dst", "run_id"],
+        _ => &[],
+    }
+}
+
 /// The Arrow schema of a table by name.
 pub fn schema_of(table: &str) -> Option<arrow::datatypes::SchemaRef> {
     Some(match table {
@@ -258,5 +275,11 @@ mod tests {
             assert!(schema_of(name).is_some(), "{name}");
         }
         assert_eq!(TABLE_NAMES.last(), Some(&"events"));
+        for name in TABLE_NAMES {
+            let schema = schema_of(name).unwrap();
+            for column in lookup_columns(name) {
+                assert!(schema.field_with_name(column).is_ok(), "{name}.{column}");
+            }
+        }
     }
 }

@@ -297,7 +297,10 @@ async fn recursive_sql_over_lineage_edges_reads_the_index_and_stops_runaways() {
         .options_mut()
         .extensions
         .insert(prov9_query::lineage::Prov9Options::default());
-    let config = config.set_usize("prov9.max_recursion_depth", 50);
+    // Several partitions, as on any multi-core machine, so exchanges are planned at all.
+    let config = config
+        .set_usize("prov9.max_recursion_depth", 50)
+        .with_target_partitions(4);
     let engine = Engine::with_config(&warehouse, config).await.unwrap();
     // The join against lineage_edges inside the recursion is served from the index.
     let up = "WITH RECURSIVE up(node) AS (SELECT 'c' UNION SELECT e.src FROM lineage_edges e JOIN up ON e.dst = up.node) SELECT node FROM up";
@@ -307,6 +310,12 @@ async fn recursive_sql_over_lineage_edges_reads_the_index_and_stops_runaways() {
             .to_string();
     assert!(plan.contains("FrontierEdgesExec: Upstream"), "{plan}");
     assert!(plan.contains("FrontierTapExec"), "{plan}");
+    // The recursive term runs once per hop on one partition: no exchange below the hop limit.
+    let term = &plan[plan.find("HopLimitExec").expect("a hop limit")..];
+    assert!(
+        !term.contains("RepartitionExec") && !term.contains("CoalescePartitionsExec"),
+        "{plan}"
+    );
     assert_eq!(
         node_set(&engine, up).await,
         BTreeSet::from(["a".into(), "b".into(), "c".into()])

@@ -8,11 +8,15 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use deltalake::DeltaTable;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::logstore::commit_uri_from_version;
+use deltalake::parquet::basic::Compression;
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::SaveMode;
 use futures::TryStreamExt;
-use object_store::ObjectStore;
 use object_store::memory::InMemory;
-use prov9_model::tables::{TABLE_NAMES, schema_of};
+use object_store::{ObjectStore, ObjectStoreExt};
+use prov9_model::tables::{TABLE_NAMES, lookup_columns, schema_of};
 use tokio::sync::RwLock;
 use url::Url;
 
@@ -79,6 +83,12 @@ impl Warehouse {
     /// The table as it is now, after picking up commits made by other writers.
     pub async fn current(&self, name: &str) -> Result<DeltaTable, StoreError> {
         let lock = self.table(name)?;
+        {
+            let table = lock.read().await;
+            if !has_newer_commit(&table).await {
+                return Ok(table.clone());
+            }
+        }
         let mut table = lock.write().await;
         table
             .update_incremental(None)
@@ -89,13 +99,7 @@ impl Warehouse {
 
     /// The newest Delta version of a table, including other writers' commits.
     pub async fn version(&self, name: &str) -> Result<i64, StoreError> {
-        let lock = self.table(name)?;
-        let mut table = lock.write().await;
-        table
-            .update_incremental(None)
-            .await
-            .map_err(|e| StoreError::delta(name, e))?;
-        Ok(version_number(&table))
+        Ok(version_number(&self.current(name).await?))
     }
 
     /// The Delta version this process last read or wrote, without asking the store.
@@ -110,9 +114,11 @@ impl Warehouse {
         }
         let lock = self.table(name)?;
         let mut table = lock.write().await;
+        let rows = batches.iter().map(|b| b.num_rows()).sum();
         let written = table
             .clone()
             .write(batches)
+            .with_writer_properties(writer_properties(name, rows))
             .with_save_mode(SaveMode::Append)
             .await
             .map_err(|e| StoreError::delta(name, e))?;
@@ -132,6 +138,7 @@ impl Warehouse {
         }
         let lock = self.table(name)?;
         let mut table = lock.write().await;
+        let batch_rows = batch.num_rows();
         let ctx = SessionContext::new();
         let columns: Vec<String> = batch
             .schema()
@@ -142,9 +149,12 @@ impl Warehouse {
         let source = ctx
             .read_batch(batch)
             .map_err(|e| StoreError::datafusion(name, e))?;
+        // A merge rewrites whole files: the target's, which may hold every row of the table.
+        let rows = version_rows(&table).max(batch_rows);
         let (merged, _metrics) = table
             .clone()
             .merge(source, format!("target.{key} = source.{key}"))
+            .with_writer_properties(writer_properties(name, rows))
             .with_source_alias("source")
             .with_target_alias("target")
             .when_matched_update(|update| {
@@ -260,6 +270,67 @@ impl Warehouse {
             .map(|(k, _)| *k)
             .ok_or_else(|| StoreError::UnknownTable(name.to_string()))
     }
+}
+
+/// How data files of `table` are written when a commit holds about `rows` rows: Snappy (delta-rs'
+/// default) and a bloom filter on each lookup column, sized for the rows (a filter sized for a
+/// million values would be 1 MB per column in every small commit). With it DataFusion skips
+/// row groups that cannot hold a looked-up id, which statistics cannot do for random ids.
+/// Pages of at most 1,024 rows let the page index narrow a lookup inside the row group it
+/// reads to the pages holding the row, instead of 20,000-row pages of every column.
+fn writer_properties(table: &str, rows: usize) -> WriterProperties {
+    let ndv = rows.max(1) as u64;
+    let builder = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        .set_write_batch_size(PAGE_ROWS);
+    lookup_columns(table)
+        .iter()
+        .fold(builder, |props, column| {
+            let column = ColumnPath::from(*column);
+            props
+                .set_column_bloom_filter_enabled(column.clone(), true)
+                .set_column_bloom_filter_fpp(column.clone(), BLOOM_FILTER_FPP)
+                .set_column_bloom_filter_max_ndv(column, ndv)
+        })
+        .build()
+}
+
+/// Rows per data page (see [`writer_properties`]).
+const PAGE_ROWS: usize = 1024;
+
+/// False positives per bloom filter probe: 1% costs about 10 bits per row.
+const BLOOM_FILTER_FPP: f64 = 0.01;
+
+/// Rows in the version a table holds (from the log's file statistics; 0 when unknown).
+fn version_rows(table: &DeltaTable) -> usize {
+    table
+        .snapshot()
+        .ok()
+        .and_then(|s| {
+            s.log_data()
+                .iter()
+                .map(|f| f.num_records())
+                .sum::<Option<usize>>()
+        })
+        .unwrap_or(0)
+}
+
+/// Whether another writer committed after the version `table` holds.
+///
+/// Every Delta commit writes the next version's JSON file, whatever checkpoints or log cleanup
+/// do, so asking for that one file (a `stat` locally, a HEAD on S3) answers exactly, where
+/// delta-rs' own refresh lists the whole log and reads `_last_checkpoint` on every query. Any
+/// answer but "not found" says yes, so the full refresh reports real errors.
+async fn has_newer_commit(table: &DeltaTable) -> bool {
+    let Some(version) = table.version() else {
+        return true;
+    };
+    let next = commit_uri_from_version(Some(version as u64 + 1));
+    !matches!(
+        table.log_store().object_store(None).head(&next).await,
+        Err(object_store::Error::NotFound { .. })
+    )
 }
 
 fn version_number(table: &DeltaTable) -> i64 {

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Int64Builder, RecordBatch, StringBuilder};
+use arrow::array::{ArrayRef, Int64Builder, RecordBatch, RecordBatchOptions, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl};
@@ -174,8 +174,13 @@ struct LineageTable {
 }
 
 impl LineageTable {
-    fn rows(&self, graph: &Graph) -> Result<RecordBatch> {
-        let mut b = RowsBuilder::default();
+    /// The rows of the call, with only the `projection`'s columns built (none for `count(*)`).
+    fn rows(&self, graph: &Graph, projection: Option<&Vec<usize>>) -> Result<RecordBatch> {
+        let columns: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        let mut b = RowsBuilder::new(&columns);
         match &self.request {
             Request::Traverse {
                 start,
@@ -198,44 +203,75 @@ impl LineageTable {
                 }
             }
         }
-        b.finish(self.schema.clone())
+        let schema = Arc::new(self.schema.project(&columns)?);
+        b.finish(schema)
     }
 }
 
-#[derive(Default)]
+/// One builder per output column, in the order of the table's schema:
+/// `node, depth|step, src, dst, edge_type, run_id`.
+enum ColumnBuilder {
+    Node(StringBuilder),
+    Depth(Int64Builder),
+    Src(StringBuilder),
+    Dst(StringBuilder),
+    EdgeType(StringBuilder),
+    RunId(StringBuilder),
+}
+
 struct RowsBuilder {
-    node: StringBuilder,
-    depth: Int64Builder,
-    src: StringBuilder,
-    dst: StringBuilder,
-    edge_type: StringBuilder,
-    run_id: StringBuilder,
+    columns: Vec<ColumnBuilder>,
+    rows: usize,
 }
 
 impl RowsBuilder {
-    fn push(&mut self, graph: &Graph, node: u32, depth: i64, edge: u32) {
-        let e = graph.edge(edge);
-        self.node.append_value(graph.name(node).as_ref());
-        self.depth.append_value(depth);
-        self.src.append_value(graph.name(e.src).as_ref());
-        self.dst.append_value(graph.name(e.dst).as_ref());
-        self.edge_type.append_value(graph.edge_type(e).as_ref());
-        self.run_id
-            .append_option(e.run.map(|r| graph.name(r).to_string()));
+    fn new(columns: &[usize]) -> Self {
+        let columns = columns
+            .iter()
+            .map(|c| match c {
+                0 => ColumnBuilder::Node(StringBuilder::new()),
+                1 => ColumnBuilder::Depth(Int64Builder::new()),
+                2 => ColumnBuilder::Src(StringBuilder::new()),
+                3 => ColumnBuilder::Dst(StringBuilder::new()),
+                4 => ColumnBuilder::EdgeType(StringBuilder::new()),
+                _ => ColumnBuilder::RunId(StringBuilder::new()),
+            })
+            .collect();
+        RowsBuilder { columns, rows: 0 }
     }
 
-    fn finish(mut self, schema: SchemaRef) -> Result<RecordBatch> {
-        Ok(RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(self.node.finish()),
-                Arc::new(self.depth.finish()),
-                Arc::new(self.src.finish()),
-                Arc::new(self.dst.finish()),
-                Arc::new(self.edge_type.finish()),
-                Arc::new(self.run_id.finish()),
-            ],
-        )?)
+    fn push(&mut self, graph: &Graph, node: u32, depth: i64, edge: u32) {
+        let e = graph.edge(edge);
+        self.rows += 1;
+        for column in &mut self.columns {
+            match column {
+                ColumnBuilder::Node(b) => b.append_value(graph.name(node).as_ref()),
+                ColumnBuilder::Depth(b) => b.append_value(depth),
+                ColumnBuilder::Src(b) => b.append_value(graph.name(e.src).as_ref()),
+                ColumnBuilder::Dst(b) => b.append_value(graph.name(e.dst).as_ref()),
+                ColumnBuilder::EdgeType(b) => b.append_value(graph.edge_type(e).as_ref()),
+                ColumnBuilder::RunId(b) => b.append_option(e.run.map(|r| graph.name(r).as_ref())),
+            }
+        }
+    }
+
+    fn finish(self, schema: SchemaRef) -> Result<RecordBatch> {
+        let arrays: Vec<ArrayRef> = self
+            .columns
+            .into_iter()
+            .map(|column| -> ArrayRef {
+                match column {
+                    ColumnBuilder::Depth(mut b) => Arc::new(b.finish()),
+                    ColumnBuilder::Node(mut b)
+                    | ColumnBuilder::Src(mut b)
+                    | ColumnBuilder::Dst(mut b)
+                    | ColumnBuilder::EdgeType(mut b)
+                    | ColumnBuilder::RunId(mut b) => Arc::new(b.finish()),
+                }
+            })
+            .collect();
+        let options = RecordBatchOptions::new().with_row_count(Some(self.rows));
+        Ok(RecordBatch::try_new_with_options(schema, arrays, &options)?)
     }
 }
 
@@ -261,12 +297,13 @@ impl TableProvider for LineageTable {
             .current()
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let batch = self.rows(&graph)?;
+        let batch = self.rows(&graph, projection)?;
         drop(graph);
+        let schema = batch.schema();
         Ok(MemorySourceConfig::try_new_exec(
             &[vec![batch]],
-            self.schema.clone(),
-            projection.cloned(),
+            schema,
+            None,
         )?)
     }
 }
