@@ -32,7 +32,7 @@ from harness.reference import Graph
 from harness.timing import Stopwatch, repeat
 
 HERE = Path(__file__).resolve().parent
-MISSING_FUNCTION = {"42883", "42P01"}  # prov9 answers 42P01 "table function … not found" today
+MISSING_FUNCTION = {"42883", "42P01"}  # 42P01: prov9 builds before the table functions answered it
 
 
 def log(msg):
@@ -252,7 +252,7 @@ def main():
             ("date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
             ("command", f"`{command}`"),
             ("machine", report.machine()),
-            ("prov9", f"{prov9.version()} ({args.prov9}"
+            ("prov9", f"{prov9.version()} ({args.prov9}; memory_limit={prov9.memory_limit()}"
                       f"{'; DEBUG BUILD, not representative' if '/debug/' in args.prov9 else ''})"),
             ("peers", f"{pg.version()} ({', '.join(f'{k}={v}' for k, v in pg_settings().items())}; "
                       f"indexes on {', '.join(f'{t}({c})' for t, c in schema.POSTGRES_INDEXES)}); "

@@ -38,10 +38,17 @@ class Prov9:
         summary = [l for l in (out.stdout + out.stderr).splitlines() if l.startswith("loaded ")]
         return seconds, (summary[-1] if summary else "")
 
+    def memory_limit(self):
+        """A query's memory budget sized to the machine like PostgreSQL's shared_buffers (RAM/4):
+        prov9 does not spill, so its 2 GiB default stops the largest joins at SF 10."""
+        from .postgres import meminfo_bytes  # postgres.py imports this module
+        return f"{meminfo_bytes() // 4 >> 20}MiB"
+
     def serve(self, timeout_s=120):
         self.port = free_port()
         cmd = [self.binary, "--data", str(self.warehouse), "serve",
-               "--pg-listen", f"127.0.0.1:{self.port}", "--http-listen", f"127.0.0.1:{free_port()}"]
+               "--pg-listen", f"127.0.0.1:{self.port}", "--http-listen", f"127.0.0.1:{free_port()}",
+               "--memory-limit", self.memory_limit()]
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s

@@ -6,8 +6,13 @@ use std::sync::Arc;
 
 use crate::read_only_guard::checked_plan;
 use bytes::Bytes;
-use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, GenericListArray, OffsetSizeTrait, RecordBatch, RecordBatchOptions,
+    StringArray, StringBuilder,
+};
 use datafusion::arrow::csv::WriterBuilder;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{
@@ -173,6 +178,90 @@ fn text_rows(batch: &RecordBatch, format: &CopyFormat) -> Result<Vec<u8>, String
     Ok(out)
 }
 
+/// The batch with every list column as text in Postgres' array syntax (`{a,"b c",NULL}`), which
+/// is what Postgres writes for arrays in both COPY formats: arrow's CSV writer takes no lists,
+/// and its display form (`[a, b]`) is no array literal a client could read back.
+fn with_array_literals(batch: &RecordBatch) -> Result<RecordBatch, String> {
+    let is_list = |t: &DataType| matches!(t, DataType::List(_) | DataType::LargeList(_));
+    if !batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| is_list(f.data_type()))
+    {
+        return Ok(batch.clone());
+    }
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        let literals = match column.data_type() {
+            DataType::List(_) => array_literals(column.as_list::<i32>()),
+            DataType::LargeList(_) => array_literals(column.as_list::<i64>()),
+            _ => {
+                fields.push(field.clone());
+                columns.push(column.clone());
+                continue;
+            }
+        };
+        fields.push(Arc::new(Field::new(field.name(), DataType::Utf8, true)));
+        columns.push(Arc::new(literals.map_err(|e| e.to_string())?) as ArrayRef);
+    }
+    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), columns, &options)
+        .map_err(|e| e.to_string())
+}
+
+fn array_literals<O: OffsetSizeTrait>(
+    list: &GenericListArray<O>,
+) -> Result<StringArray, ArrowError> {
+    let values = list.values();
+    let formatter = ArrayFormatter::try_new(values.as_ref(), &FormatOptions::default())?;
+    let mut out = StringBuilder::new();
+    for row in 0..list.len() {
+        if list.is_null(row) {
+            out.append_null();
+            continue;
+        }
+        let offsets = list.value_offsets();
+        let (start, end) = (offsets[row].as_usize(), offsets[row + 1].as_usize());
+        let mut text = String::from("{");
+        for i in start..end {
+            if i > start {
+                text.push(',');
+            }
+            if values.is_null(i) {
+                text.push_str("NULL");
+            } else {
+                push_array_element(&mut text, &formatter.value(i).to_string());
+            }
+        }
+        text.push('}');
+        out.append_value(text);
+    }
+    Ok(out.finish())
+}
+
+/// One element of an array literal, double-quoted when Postgres would quote it.
+fn push_array_element(out: &mut String, value: &str) {
+    let quoted = value.is_empty()
+        || value.eq_ignore_ascii_case("null")
+        || value
+            .chars()
+            .any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_whitespace());
+    if !quoted {
+        out.push_str(value);
+        return;
+    }
+    out.push('"');
+    for c in value.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
 fn csv_rows(batch: &RecordBatch, format: &CopyFormat, header: bool) -> Result<Vec<u8>, String> {
     let mut writer = WriterBuilder::new()
         .with_header(header)
@@ -199,7 +288,7 @@ pub async fn copy_out(statement: &Statement, ctx: &SessionContext) -> PgWireResu
     let header = if format.header {
         let empty = RecordBatch::new_empty(schema);
         let line = if format.csv {
-            csv_rows(&empty, &format, true)
+            with_array_literals(&empty).and_then(|empty| csv_rows(&empty, &format, true))
         } else {
             Ok(schema_line(&empty, &format))
         };
@@ -210,11 +299,13 @@ pub async fn copy_out(statement: &Statement, ctx: &SessionContext) -> PgWireResu
     let rows_format = format.clone();
     let rows = batches.map(move |batch| {
         let batch = batch.map_err(|e| PgWireError::ApiError(Box::new(e)))?;
-        let bytes = if rows_format.csv {
-            csv_rows(&batch, &rows_format, false)
-        } else {
-            text_rows(&batch, &rows_format)
-        };
+        let bytes = with_array_literals(&batch).and_then(|batch| {
+            if rows_format.csv {
+                csv_rows(&batch, &rows_format, false)
+            } else {
+                text_rows(&batch, &rows_format)
+            }
+        });
         bytes
             .map(|b| CopyData::new(Bytes::from(b)))
             .map_err(|e| PgWireError::ApiError(e.into()))
@@ -273,6 +364,36 @@ mod tests {
         assert!(!is_copy_to_stdout(&statement(
             "COPY (SELECT 1) TO '/tmp/x'"
         )));
+    }
+
+    #[test]
+    fn lists_are_array_literals_in_both_formats() {
+        use datafusion::arrow::array::ListBuilder;
+        let mut lists = ListBuilder::new(StringBuilder::new());
+        lists.append_value([Some("a"), Some("b,c")]);
+        lists.append_null();
+        lists.append_value(Vec::<Option<&str>>::new());
+        lists.append_value([Some(""), None, Some("x\"y"), Some("null")]);
+        let batch = RecordBatch::try_from_iter([
+            (
+                "n",
+                Arc::new(datafusion::arrow::array::Int64Array::from(vec![1, 2, 3, 4])) as ArrayRef,
+            ),
+            ("cols", Arc::new(lists.finish()) as ArrayRef),
+        ])
+        .unwrap();
+        let batch = with_array_literals(&batch).unwrap();
+        let mut csv = CopyFormat::text();
+        csv.use_csv();
+        // Postgres: {a,"b,c"} | NULL | {} | {"",NULL,"x\"y","null"}, then each format's quoting.
+        assert_eq!(
+            String::from_utf8(csv_rows(&batch, &csv, false).unwrap()).unwrap(),
+            "1,\"{a,\"\"b,c\"\"}\"\n2,\n3,{}\n4,\"{\"\"\"\",NULL,\"\"x\\\"\"y\"\",\"\"null\"\"}\"\n"
+        );
+        assert_eq!(
+            String::from_utf8(text_rows(&batch, &CopyFormat::text()).unwrap()).unwrap(),
+            "1\t{a,\"b,c\"}\n2\t\\N\n3\t{}\n4\t{\"\",NULL,\"x\\\\\"y\",\"null\"}\n"
+        );
     }
 
     #[test]

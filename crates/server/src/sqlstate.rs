@@ -23,6 +23,12 @@ pub fn sqlstate(error: &DataFusionError) -> &'static str {
         },
         DataFusionError::NotImplemented(_) => "0A000",
         DataFusionError::ResourcesExhausted(_) => "53200",
+        // "table function 'x' not found" is a missing function, as Postgres reports it.
+        DataFusionError::Plan(msg)
+            if msg.contains("table function") && msg.contains("not found") =>
+        {
+            "42883"
+        }
         DataFusionError::Plan(msg) if msg.contains("not found") => "42P01",
         DataFusionError::Plan(msg)
             if msg.contains("No function matches") || msg.contains("Invalid function") =>
@@ -92,5 +98,6 @@ mod tests {
         assert_eq!(code("SELECT nope FROM (SELECT 1 AS a)"), "42703");
         assert_eq!(code("SELECT * FROM missing_table"), "42P01");
         assert_eq!(code("SELECT no_such_fn(1)"), "42883");
+        assert_eq!(code("SELECT * FROM no_such_table_fn(1)"), "42883");
     }
 }

@@ -137,8 +137,15 @@ impl Graph {
         direction: Direction,
         max_depth: Option<u32>,
     ) -> Vec<Reached> {
-        let mut seen = vec![false; self.names.len()];
-        seen[start as usize] = true;
+        // One bit per node: at millions of nodes a byte each was megabytes to zero per query.
+        let mut seen = vec![0u64; self.names.len().div_ceil(64)];
+        let mut first_visit = |node: u32| {
+            let (word, bit) = (node as usize / 64, 1u64 << (node % 64));
+            let new = seen[word] & bit == 0;
+            seen[word] |= bit;
+            new
+        };
+        first_visit(start);
         let mut out = Vec::new();
         let mut frontier = vec![start];
         let mut depth = 0;
@@ -148,7 +155,7 @@ impl Graph {
             for node in frontier {
                 for &edge in self.adjacent(node, direction) {
                     let reached = self.far_end(edge, direction);
-                    if !std::mem::replace(&mut seen[reached as usize], true) {
+                    if first_visit(reached) {
                         out.push(Reached {
                             node: reached,
                             depth,
