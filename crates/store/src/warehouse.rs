@@ -149,8 +149,9 @@ impl Warehouse {
         let source = ctx
             .read_batch(batch)
             .map_err(|e| StoreError::datafusion(name, e))?;
-        // A merge rewrites whole files: the target's, which may hold every row of the table.
-        let rows = version_rows(&table).max(batch_rows);
+        // A merge rewrites the files holding matched rows, whole: size their filters for the
+        // largest file, not for the table (at 3 M rows that was megabytes per row group).
+        let rows = largest_file_rows(&table).max(batch_rows);
         let (merged, _metrics) = table
             .clone()
             .merge(source, format!("target.{key} = source.{key}"))
@@ -302,17 +303,13 @@ const PAGE_ROWS: usize = 1024;
 /// False positives per bloom filter probe: 1% costs about 10 bits per row.
 const BLOOM_FILTER_FPP: f64 = 0.01;
 
-/// Rows in the version a table holds (from the log's file statistics; 0 when unknown).
-fn version_rows(table: &DeltaTable) -> usize {
+/// Rows in the largest data file of the version a table holds (from the log's file statistics;
+/// 0 when unknown).
+fn largest_file_rows(table: &DeltaTable) -> usize {
     table
         .snapshot()
         .ok()
-        .and_then(|s| {
-            s.log_data()
-                .iter()
-                .map(|f| f.num_records())
-                .sum::<Option<usize>>()
-        })
+        .and_then(|s| s.log_data().iter().filter_map(|f| f.num_records()).max())
         .unwrap_or(0)
 }
 
