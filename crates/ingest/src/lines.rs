@@ -46,7 +46,7 @@ pub(crate) enum Line {
 pub(crate) struct ParsedLines {
     chunks: mpsc::Receiver<Result<Vec<Line>, IngestError>>,
     /// File bytes read so far (compressed bytes for gzip), for the progress bar.
-    pub(crate) bytes_read: Arc<AtomicU64>,
+    bytes_read: Arc<AtomicU64>,
 }
 
 impl ParsedLines {

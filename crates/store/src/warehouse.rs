@@ -17,7 +17,7 @@ use futures::TryStreamExt;
 use object_store::memory::InMemory;
 use object_store::{ObjectStore, ObjectStoreExt};
 use prov9_model::tables::{TABLE_NAMES, lookup_columns, schema_of};
-use tokio::sync::RwLock;
+use tokio::sync::{RwLock, RwLockReadGuard};
 use url::Url;
 
 use crate::{LiveTable, StoreError, WarehouseLocation};
@@ -82,24 +82,29 @@ impl Warehouse {
 
     /// The table as it is now, after picking up commits made by other writers.
     pub async fn current(&self, name: &str) -> Result<DeltaTable, StoreError> {
+        Ok(self.refreshed(name).await?.clone())
+    }
+
+    /// The newest Delta version of a table, including other writers' commits.
+    pub async fn version(&self, name: &str) -> Result<i64, StoreError> {
+        Ok(version_number(&*self.refreshed(name).await?))
+    }
+
+    /// The table, read-locked, after picking up other writers' commits (only when there are
+    /// any: see [`has_newer_commit`]).
+    async fn refreshed(&self, name: &str) -> Result<RwLockReadGuard<'_, DeltaTable>, StoreError> {
         let lock = self.table(name)?;
-        {
-            let table = lock.read().await;
-            if !has_newer_commit(&table).await {
-                return Ok(table.clone());
-            }
+        let table = lock.read().await;
+        if !has_newer_commit(&table).await {
+            return Ok(table);
         }
+        drop(table);
         let mut table = lock.write().await;
         table
             .update_incremental(None)
             .await
             .map_err(|e| StoreError::delta(name, e))?;
-        Ok(table.clone())
-    }
-
-    /// The newest Delta version of a table, including other writers' commits.
-    pub async fn version(&self, name: &str) -> Result<i64, StoreError> {
-        Ok(version_number(&self.current(name).await?))
+        Ok(table.downgrade())
     }
 
     /// The Delta version this process last read or wrote, without asking the store.
@@ -221,9 +226,9 @@ impl Warehouse {
         fresh: bool,
     ) -> Result<Option<(i64, Vec<String>)>, StoreError> {
         let table = if fresh {
-            self.current(name).await?
+            self.refreshed(name).await?
         } else {
-            self.table(name)?.read().await.clone()
+            self.table(name)?.read().await
         };
         let version = version_number(&table);
         if since == Some(version) {
