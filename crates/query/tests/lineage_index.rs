@@ -145,11 +145,38 @@ async fn traversals_match_a_reference_on_random_graphs_with_cycles() {
                     "WITH RECURSIVE c(node) AS (SELECT '{start}' UNION SELECT e.{far} FROM lineage_edges e JOIN c ON e.{near} = c.node) SELECT node FROM c"
                 )).await;
                 cte.remove(&start);
-                assert_eq!(
-                    cte,
-                    expected.keys().cloned().collect::<BTreeSet<_>>(),
-                    "WITH RECURSIVE from {start}"
-                );
+                let closure: BTreeSet<String> = expected.keys().cloned().collect();
+                assert_eq!(cte, closure, "WITH RECURSIVE from {start}");
+                // A filter in the recursive term keeps the per-hop plan; here it drops nothing.
+                let mut filtered = node_set(&engine, &format!(
+                    "WITH RECURSIVE c(node) AS (SELECT '{start}' UNION SELECT e.{far} FROM lineage_edges e JOIN c ON e.{near} = c.node WHERE e.edge_type = 'input') SELECT node FROM c"
+                )).await;
+                filtered.remove(&start);
+                assert_eq!(filtered, closure, "filtered WITH RECURSIVE from {start}");
+
+                // Several start nodes (one unknown, one NULL): their closures' union, starts kept.
+                let other = format!("n{}", rng.below(n));
+                let mut expected_both: BTreeSet<String> = closure.clone();
+                expected_both.extend(reference(&edges, &other, upstream).into_keys());
+                expected_both.extend([start.clone(), other.clone(), "nowhere".to_string()]);
+                let both = rows(&engine, &format!(
+                    "WITH RECURSIVE c(node) AS (SELECT * FROM (VALUES ('{start}'), ('{other}'), ('nowhere'), (NULL), ('{start}')) AS s(node) UNION SELECT e.{far} FROM lineage_edges e JOIN c ON e.{near} = c.node) SELECT node FROM c"
+                )).await;
+                let mut nulls = 0;
+                let mut got_both = BTreeSet::new();
+                for b in &both {
+                    let column =
+                        arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)
+                            .unwrap();
+                    for v in column.as_string::<i32>() {
+                        match v {
+                            Some(v) => assert!(got_both.insert(v.to_string()), "{v} twice"),
+                            None => nulls += 1,
+                        }
+                    }
+                }
+                assert_eq!(nulls, 1, "UNION keeps one NULL");
+                assert_eq!(got_both, expected_both, "closure from {start} and {other}");
             }
 
             // A path is a chain of edges from `from` to `to`, as short as the reference says.
@@ -308,6 +335,21 @@ async fn recursive_sql_over_lineage_edges_reads_the_index_and_stops_runaways() {
         arrow::util::pretty::pretty_format_batches(&rows(&engine, &format!("EXPLAIN {up}")).await)
             .unwrap()
             .to_string();
+    // A plain closure is one traversal of the index, not a join per hop.
+    assert!(plan.contains("LineageClosureExec: Upstream"), "{plan}");
+    assert!(!plan.contains("RecursiveQueryExec"), "{plan}");
+    assert_eq!(
+        node_set(&engine, up).await,
+        BTreeSet::from(["a".into(), "b".into(), "c".into()])
+    );
+    // Anything more (here a filter) keeps DataFusion's per-hop recursion, each hop's edges
+    // read from the index.
+    let up = "WITH RECURSIVE up(node) AS (SELECT 'c' UNION SELECT e.src FROM lineage_edges e JOIN up ON e.dst = up.node WHERE e.edge_type <> 'output') SELECT node FROM up";
+    let plan =
+        arrow::util::pretty::pretty_format_batches(&rows(&engine, &format!("EXPLAIN {up}")).await)
+            .unwrap()
+            .to_string();
+    assert!(plan.contains("RecursiveQueryExec"), "{plan}");
     assert!(plan.contains("FrontierEdgesExec: Upstream"), "{plan}");
     assert!(plan.contains("FrontierTapExec"), "{plan}");
     // The recursive term runs once per hop on one partition: no exchange below the hop limit.

@@ -1,8 +1,9 @@
 //! Fast lineage: an in-memory index of `lineage_edges` ([`LineageIndex`]) shared by all
 //! sessions, and what answers from it: the `lineage_upstream`, `lineage_downstream` and
 //! `lineage_path` table functions, and users' own `WITH RECURSIVE` over `lineage_edges`
-//! ([`IndexedRecursion`]).
+//! ([`IndexedRecursion`], which answers a plain closure with one traversal).
 
+mod closure;
 mod edges_table;
 mod functions;
 mod graph;

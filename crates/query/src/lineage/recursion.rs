@@ -46,6 +46,7 @@ use datafusion::physical_plan::{
 use futures::StreamExt;
 use prov9_model::tables::LineageEdgeRow;
 
+use super::closure::closure_of;
 use super::edges_table::EdgeScanExec;
 use super::graph::{Direction, Edge};
 use super::index::LineageIndex;
@@ -82,6 +83,9 @@ impl PhysicalOptimizerRule for IndexedRecursion {
             let term = Arc::clone(recursive.recursive_term());
             let term = term.transform_up(index_join).data()?;
             let term = without_exchanges(term)?;
+            if let Some(closure) = closure_of(recursive, &term) {
+                return Ok(Transformed::yes(Arc::new(closure)));
+            }
             let term: Arc<dyn ExecutionPlan> = Arc::new(HopLimitExec {
                 input: term,
                 max_depth,
@@ -273,9 +277,9 @@ struct Frontier {
 
 /// Passes the frontier through to the join, noting each row's key.
 #[derive(Debug)]
-struct FrontierTapExec {
-    input: Arc<dyn ExecutionPlan>,
-    key: Arc<dyn PhysicalExpr>,
+pub(super) struct FrontierTapExec {
+    pub(super) input: Arc<dyn ExecutionPlan>,
+    pub(super) key: Arc<dyn PhysicalExpr>,
     frontier: Arc<Frontier>,
 }
 
@@ -342,10 +346,10 @@ impl ExecutionPlan for FrontierTapExec {
 
 /// The edges touching the frontier, from the lineage index, in the shape of the scan it replaces.
 #[derive(Debug)]
-struct FrontierEdgesExec {
-    index: Arc<LineageIndex>,
+pub(super) struct FrontierEdgesExec {
+    pub(super) index: Arc<LineageIndex>,
     frontier: Arc<Frontier>,
-    direction: Direction,
+    pub(super) direction: Direction,
     /// Columns of `lineage_edges` the replaced scan yielded.
     projection: Option<Vec<usize>>,
     schema: SchemaRef,
@@ -373,6 +377,14 @@ impl FrontierEdgesExec {
             projection,
             schema,
             properties,
+        }
+    }
+
+    /// The `lineage_edges` column (index into the table's schema) of output column `column`.
+    pub(super) fn table_column(&self, column: usize) -> Option<usize> {
+        match &self.projection {
+            Some(p) => p.get(column).copied(),
+            None => (column < self.schema.fields().len()).then_some(column),
         }
     }
 }
