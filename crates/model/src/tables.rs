@@ -204,6 +204,21 @@ pub fn lookup_columns(table: &str) -> &'static [&'static str] {
     }
 }
 
+/// The column identifying a table's rows, for the tables that have one: point lookups by it
+/// (`WHERE run_id = '…'`) go through an in-memory index of where each key's row is.
+pub fn primary_key(table: &str) -> Option<&'static str> {
+    Some(match table {
+        "events" => "event_id",
+        "jobs" => "job_id",
+        "runs" => "run_id",
+        "datasets" => "dataset_id",
+        "dataset_versions" => "version_id",
+        "model_versions" => "version_id",
+        "deployments" => "deployment_id",
+        _ => return None,
+    })
+}
+
 /// The Arrow schema of a table by name.
 pub fn schema_of(table: &str) -> Option<arrow::datatypes::SchemaRef> {
     Some(match table {
@@ -279,6 +294,10 @@ mod tests {
             let schema = schema_of(name).unwrap();
             for column in lookup_columns(name) {
                 assert!(schema.field_with_name(column).is_ok(), "{name}.{column}");
+            }
+            if let Some(key) = primary_key(name) {
+                let field = schema.field_with_name(key).unwrap();
+                assert!(!field.is_nullable(), "{name}.{key} is a key");
             }
         }
     }

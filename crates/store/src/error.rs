@@ -19,6 +19,10 @@ pub enum StoreError {
         #[source]
         source: Box<datafusion::error::DataFusionError>,
     },
+    #[error("key index of {table}: {reason}")]
+    KeyIndex { table: String, reason: String },
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

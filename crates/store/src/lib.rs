@@ -9,8 +9,11 @@
 //! (from this process or any other writer of the same location) at the start of every scan.
 
 mod error;
+mod key_index;
+mod key_lookup;
 mod live_table;
 mod location;
+mod object_file;
 mod warehouse;
 
 pub use error::StoreError;

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use prov9_model::tables::primary_key;
+
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::Session;
@@ -10,17 +12,21 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 
+use crate::key_index::KeyIndex;
+use crate::key_lookup::{KeyLookupExec, key_values};
 use crate::{StoreError, Warehouse};
 
 /// One table of the warehouse as DataFusion sees it.
 ///
 /// Delta's own provider is bound to one snapshot; this one refreshes the snapshot first, so a
-/// long-running server sees every commit without a restart.
+/// long-running server sees every commit without a restart. A scan that pins the table's
+/// primary key to a few values reads just those rows through a [`KeyIndex`].
 #[derive(Clone)]
 pub struct LiveTable {
     warehouse: Warehouse,
     name: &'static str,
     schema: SchemaRef,
+    keys: Option<Arc<KeyIndex>>,
 }
 
 impl std::fmt::Debug for LiveTable {
@@ -38,10 +44,13 @@ impl LiveTable {
             .table_provider()
             .await
             .map_err(|e| StoreError::datafusion(name, e))?;
+        let keys = primary_key(name)
+            .map(|column| Arc::new(KeyIndex::new(warehouse.clone(), name, column)));
         Ok(LiveTable {
             schema: provider.schema(),
             warehouse,
             name,
+            keys,
         })
     }
 }
@@ -75,6 +84,16 @@ impl TableProvider for LiveTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        if let Some(index) = &self.keys
+            && let Some(keys) = key_values(filters, index.column())
+        {
+            let schema = match projection {
+                Some(p) => Arc::new(self.schema.project(p)?),
+                None => self.schema.clone(),
+            };
+            let lookup = KeyLookupExec::new(Arc::clone(index), self.name, keys, schema);
+            return Ok(Arc::new(lookup));
+        }
         let table = self.warehouse.current(self.name).await.map_err(external)?;
         table
             .update_datafusion_session(state)

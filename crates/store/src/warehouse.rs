@@ -22,6 +22,14 @@ use url::Url;
 
 use crate::{LiveTable, StoreError, WarehouseLocation};
 
+/// A table version's data files, as [`Warehouse::data_files`] lists them.
+pub(crate) struct DataFiles {
+    pub(crate) version: i64,
+    pub(crate) files: Vec<(object_store::path::Path, u64)>,
+    /// The table's store: the paths are relative to it.
+    pub(crate) store: Arc<dyn ObjectStore>,
+}
+
 /// An open warehouse: one Delta table per table of the public schema.
 ///
 /// Cheap to clone; clones share the tables.
@@ -239,6 +247,31 @@ impl Warehouse {
             .map_err(|e| StoreError::delta(name, e))?
             .collect();
         Ok(Some((version, files)))
+    }
+
+    /// The data files (path in the table's store, size) of a table's newest version, with that
+    /// version and the store, or `None` when the version is still `since`.
+    pub(crate) async fn data_files(
+        &self,
+        name: &str,
+        since: Option<i64>,
+    ) -> Result<Option<DataFiles>, StoreError> {
+        let table = self.refreshed(name).await?;
+        let version = version_number(&table);
+        if since == Some(version) {
+            return Ok(None);
+        }
+        let snapshot = table.snapshot().map_err(|e| StoreError::delta(name, e))?;
+        let files = snapshot
+            .log_data()
+            .iter()
+            .map(|f| (f.object_store_path(), u64::try_from(f.size()).unwrap_or(0)))
+            .collect();
+        Ok(Some(DataFiles {
+            version,
+            files,
+            store: table.log_store().object_store(None),
+        }))
     }
 
     /// Read whole data files of a table, as listed by [`Warehouse::files`].

@@ -1,17 +1,23 @@
-//! Point lookups skip data files by their bloom filters.
+//! Lookups by a secondary id (`runs.job_id`) skip data files by their bloom filters.
 
 use datafusion::prelude::SessionContext;
-use prov9_model::tables::JobRow;
+use prov9_model::tables::RunRow;
 use prov9_store::Warehouse;
 
-fn jobs(ids: impl Iterator<Item = usize>) -> Vec<JobRow> {
-    ids.map(|i| JobRow {
+/// One run per id, of job `j<id>`.
+fn runs(ids: impl Iterator<Item = usize>) -> Vec<RunRow> {
+    ids.map(|i| RunRow {
+        run_id: format!("run:{i:05}"),
         job_id: format!("job:ns:j{i:05}"),
-        namespace: "ns".into(),
-        name: format!("j{i:05}"),
-        job_type: "other".into(),
-        description: None,
-        source_code_location: None,
+        parent_run_id: None,
+        state: "COMPLETE".into(),
+        started_at: None,
+        ended_at: None,
+        code_version: None,
+        parameters: None,
+        environment: None,
+        error_message: None,
+        updated_at: None,
     })
     .collect()
 }
@@ -21,23 +27,23 @@ async fn a_lookup_reads_only_row_groups_whose_bloom_filter_may_hold_the_id() {
     let dir = tempfile::tempdir().unwrap();
     let wh = Warehouse::open(dir.path().to_str().unwrap()).await.unwrap();
     // Two commits whose id ranges interleave: min/max statistics cannot tell them apart.
-    let even = JobRow::to_batch(&jobs((0..2000).step_by(2)));
-    let odd = JobRow::to_batch(&jobs((1..2000).step_by(2)));
-    wh.append("jobs", vec![even]).await.unwrap();
-    wh.append("jobs", vec![odd]).await.unwrap();
+    let even = RunRow::to_batch(&runs((0..2000).step_by(2)));
+    let odd = RunRow::to_batch(&runs((1..2000).step_by(2)));
+    wh.append("runs", vec![even]).await.unwrap();
+    wh.append("runs", vec![odd]).await.unwrap();
 
     let ctx = SessionContext::new();
     ctx.register_table(
-        "jobs",
-        std::sync::Arc::new(wh.live_table("jobs").await.unwrap()),
+        "runs",
+        std::sync::Arc::new(wh.live_table("runs").await.unwrap()),
     )
     .unwrap();
-    let lookup = "SELECT name FROM jobs WHERE job_id = 'job:ns:j01001'";
+    let lookup = "SELECT run_id FROM runs WHERE job_id = 'job:ns:j01001'";
     let rows = ctx.sql(lookup).await.unwrap().collect().await.unwrap();
-    let names = datafusion::arrow::util::pretty::pretty_format_batches(&rows)
+    let ids = datafusion::arrow::util::pretty::pretty_format_batches(&rows)
         .unwrap()
         .to_string();
-    assert!(names.contains("j01001") && rows.iter().map(|b| b.num_rows()).sum::<usize>() == 1);
+    assert!(ids.contains("run:01001") && rows.iter().map(|b| b.num_rows()).sum::<usize>() == 1);
 
     let plan = ctx
         .sql(&format!("EXPLAIN ANALYZE {lookup}"))

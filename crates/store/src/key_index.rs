@@ -1,0 +1,356 @@
+//! Point lookups by a table's primary key (`WHERE run_id = '…'`) that read one row, not every
+//! data file.
+//!
+//! Run ids are random, so neither Delta's file statistics nor Parquet's row-group statistics can
+//! skip anything: a lookup opened every data file of the table (at 3 M runs, 40 ms). A
+//! [`KeyIndex`] maps the 128-bit hash of each key to the data file and row holding it, and a
+//! lookup reads just that row: the footer (cached) and the pages of the one row group holding
+//! it.
+//!
+//! It is built on the first lookup of a table, from the key column alone, and catches up with
+//! each new commit by reading only the files added since. A file that leaves the table (a MERGE
+//! rewrites the files of updated rows, whole) is marked dead; the rewritten file brings the same
+//! keys back at their new place. Two keys with one hash only make the lookup read a row too
+//! many, which the query's own filter drops, so answers are exact.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{AsArray, RecordBatch, RecordBatchOptions};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow::error::ArrowError;
+use deltalake::parquet::arrow::ProjectionMask;
+use deltalake::parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, RowSelection, RowSelector,
+};
+use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+use deltalake::parquet::file::metadata::PageIndexPolicy;
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use object_store::path::Path;
+use tokio::sync::{Mutex, OnceCell, RwLock};
+use twox_hash::XxHash3_128;
+
+use crate::object_file::ObjectFile;
+use crate::{StoreError, Warehouse};
+
+/// Where a key's row is: a file of [`Keys::files`] and the row's position in it.
+#[derive(Debug, Clone, Copy)]
+struct Location {
+    file: u32,
+    row: u32,
+}
+
+struct IndexedFile {
+    path: Path,
+    size: u64,
+    live: bool,
+    /// Footer and page index, read on the first lookup that lands in the file.
+    metadata: Arc<OnceCell<ArrowReaderMetadata>>,
+}
+
+#[derive(Default)]
+struct Keys {
+    /// The table version the index reflects.
+    version: Option<i64>,
+    /// The table's object store (file paths are relative to it).
+    store: Option<Arc<dyn ObjectStore>>,
+    files: Vec<IndexedFile>,
+    by_path: HashMap<Path, u32>,
+    /// The first row seen with a key hash, and any others (a key in a dead file and again in
+    /// its rewrite, or two keys with one hash).
+    first: HashMap<u128, Location>,
+    more: HashMap<u128, Vec<Location>>,
+}
+
+impl Keys {
+    fn insert(&mut self, hash: u128, at: Location) {
+        let Some(first) = self.first.get_mut(&hash) else {
+            self.first.insert(hash, at);
+            return;
+        };
+        if !self.files[first.file as usize].live {
+            *first = at;
+            return;
+        }
+        let files = &self.files;
+        let more = self.more.entry(hash).or_default();
+        more.retain(|l| files[l.file as usize].live);
+        more.push(at);
+    }
+
+    fn live_locations(&self, hash: u128) -> impl Iterator<Item = Location> + '_ {
+        self.first
+            .get(&hash)
+            .into_iter()
+            .chain(self.more.get(&hash).into_iter().flatten())
+            .copied()
+            .filter(|l| self.files[l.file as usize].live)
+    }
+}
+
+/// The index of one table's primary key column.
+pub(crate) struct KeyIndex {
+    warehouse: Warehouse,
+    table: &'static str,
+    column: &'static str,
+    keys: RwLock<Keys>,
+    /// One catch-up at a time; lookups keep reading meanwhile.
+    refreshing: Mutex<()>,
+}
+
+fn hash(key: &str) -> u128 {
+    XxHash3_128::oneshot(key.as_bytes())
+}
+
+impl KeyIndex {
+    pub(crate) fn new(warehouse: Warehouse, table: &'static str, column: &'static str) -> Self {
+        KeyIndex {
+            warehouse,
+            table,
+            column,
+            keys: RwLock::new(Keys::default()),
+            refreshing: Mutex::new(()),
+        }
+    }
+
+    pub(crate) fn column(&self) -> &'static str {
+        self.column
+    }
+
+    /// Catch up with the table's newest commit.
+    async fn refresh(&self) -> Result<(), StoreError> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        let since = self.keys.read().await.version;
+        let Some(listing) = self.warehouse.data_files(self.table, since).await? else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let (added, gone) = {
+            let keys = self.keys.read().await;
+            let current: HashSet<&Path> = listing.files.iter().map(|(p, _)| p).collect();
+            let gone: Vec<u32> = keys
+                .by_path
+                .iter()
+                .filter(|(p, _)| !current.contains(p))
+                .map(|(_, f)| *f)
+                .collect();
+            let added: Vec<(Path, u64)> = listing
+                .files
+                .iter()
+                .filter(|(p, _)| !keys.by_path.contains_key(p))
+                .cloned()
+                .collect();
+            (added, gone)
+        };
+        let mut read = Vec::with_capacity(added.len());
+        for (path, size) in added {
+            let hashes = self.read_keys(&listing.store, &path, size).await?;
+            read.push((path, size, hashes));
+        }
+        let mut keys = self.keys.write().await;
+        for file in gone {
+            let file = &mut keys.files[file as usize];
+            file.live = false;
+            file.metadata = Arc::new(OnceCell::new());
+            let path = file.path.clone();
+            keys.by_path.remove(&path);
+        }
+        let added_files = read.len();
+        for (path, size, hashes) in read {
+            let file = u32::try_from(keys.files.len()).map_err(|_| self.too_big())?;
+            keys.by_path.insert(path.clone(), file);
+            keys.files.push(IndexedFile {
+                path,
+                size,
+                live: true,
+                metadata: Arc::new(OnceCell::new()),
+            });
+            for (row, hash) in hashes.into_iter().enumerate() {
+                if let Some(hash) = hash {
+                    let row = u32::try_from(row).map_err(|_| self.too_big())?;
+                    keys.insert(hash, Location { file, row });
+                }
+            }
+        }
+        keys.version = Some(listing.version);
+        keys.store = Some(listing.store);
+        tracing::debug!(
+            table = self.table,
+            column = self.column,
+            version = listing.version,
+            added_files,
+            keys = keys.first.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "key index current"
+        );
+        Ok(())
+    }
+
+    fn too_big(&self) -> StoreError {
+        StoreError::KeyIndex {
+            table: self.table.to_string(),
+            reason: "more than 2^32 data files or rows in a file".into(),
+        }
+    }
+
+    fn parquet(&self, path: &Path, e: impl std::fmt::Display) -> StoreError {
+        StoreError::KeyIndex {
+            table: self.table.to_string(),
+            reason: format!("{path}: {e}"),
+        }
+    }
+
+    /// The key column of one data file, hashed, one entry per row (`None` for NULL).
+    async fn read_keys(
+        &self,
+        store: &Arc<dyn ObjectStore>,
+        path: &Path,
+        size: u64,
+    ) -> Result<Vec<Option<u128>>, StoreError> {
+        let reader = ObjectFile {
+            store: Arc::clone(store),
+            path: path.clone(),
+            size,
+        };
+        let builder = ParquetRecordBatchStreamBuilder::new(reader)
+            .await
+            .map_err(|e| self.parquet(path, e))?;
+        let root = builder
+            .schema()
+            .index_of(self.column)
+            .map_err(|e| self.parquet(path, e))?;
+        let mask = ProjectionMask::roots(builder.parquet_schema(), [root]);
+        let batches: Vec<RecordBatch> = builder
+            .with_projection(mask)
+            .build()
+            .map_err(|e| self.parquet(path, e))?
+            .try_collect()
+            .await
+            .map_err(|e| self.parquet(path, e))?;
+        let mut hashes = Vec::new();
+        for batch in batches {
+            let column = cast(batch.column(0), &DataType::Utf8)?;
+            hashes.extend(column.as_string::<i32>().iter().map(|k| k.map(hash)));
+        }
+        Ok(hashes)
+    }
+
+    /// The rows whose key is one of `keys` (and possibly a few more: see the module docs), with
+    /// the columns of `schema` (the table's, projected), from the newest commit.
+    pub(crate) async fn lookup(
+        &self,
+        keys: &[String],
+        schema: SchemaRef,
+    ) -> Result<Vec<RecordBatch>, StoreError> {
+        self.refresh().await?;
+        let (store, wanted) = {
+            let index = self.keys.read().await;
+            let Some(store) = index.store.clone() else {
+                return Ok(Vec::new());
+            };
+            let mut rows: Vec<Location> = keys
+                .iter()
+                .flat_map(|k| index.live_locations(hash(k)).collect::<Vec<_>>())
+                .collect();
+            rows.sort_by_key(|l| (l.file, l.row));
+            rows.dedup_by_key(|l| (l.file, l.row));
+            let wanted: Vec<(Path, u64, Arc<OnceCell<ArrowReaderMetadata>>, u32)> = rows
+                .iter()
+                .map(|l| {
+                    let f = &index.files[l.file as usize];
+                    (f.path.clone(), f.size, Arc::clone(&f.metadata), l.row)
+                })
+                .collect();
+            (store, wanted)
+        };
+        let mut out = Vec::with_capacity(wanted.len());
+        for (path, size, metadata, row) in wanted {
+            let reader = ObjectFile {
+                store: Arc::clone(&store),
+                path: path.clone(),
+                size,
+            };
+            let metadata = metadata
+                .get_or_try_init(|| async {
+                    let mut reader = reader.clone();
+                    let options =
+                        ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+                    ArrowReaderMetadata::load_async(&mut reader, options)
+                        .await
+                        .map_err(|e| self.parquet(&path, e))
+                })
+                .await?
+                .clone();
+            out.extend(self.read_row(reader, metadata, row, &schema, &path).await?);
+        }
+        Ok(out)
+    }
+
+    /// Row `row` of one file, as `schema`'s columns: only the pages of its row group that hold
+    /// it are read.
+    async fn read_row(
+        &self,
+        reader: ObjectFile,
+        metadata: ArrowReaderMetadata,
+        row: u32,
+        schema: &SchemaRef,
+        path: &Path,
+    ) -> Result<Vec<RecordBatch>, StoreError> {
+        let mut first = 0usize;
+        let mut found = None;
+        for (i, group) in metadata.metadata().row_groups().iter().enumerate() {
+            let rows = usize::try_from(group.num_rows()).unwrap_or(0);
+            if (row as usize) < first + rows {
+                found = Some((i, row as usize - first, rows));
+                break;
+            }
+            first += rows;
+        }
+        let Some((group, offset, rows)) = found else {
+            return Err(self.parquet(path, format!("no row {row}")));
+        };
+        let file_schema = Arc::clone(metadata.schema());
+        let roots: Vec<usize> = schema
+            .fields()
+            .iter()
+            .map(|f| file_schema.index_of(f.name()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.parquet(path, e))?;
+        let mask = ProjectionMask::roots(metadata.parquet_schema(), roots.iter().copied());
+        let selection = RowSelection::from(vec![
+            RowSelector::skip(offset),
+            RowSelector::select(1),
+            RowSelector::skip(rows - offset - 1),
+        ]);
+        let batches: Vec<RecordBatch> =
+            ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata)
+                .with_projection(mask)
+                .with_row_groups(vec![group])
+                .with_row_selection(selection)
+                .build()
+                .map_err(|e| self.parquet(path, e))?
+                .try_collect()
+                .await
+                .map_err(|e| self.parquet(path, e))?;
+        // The reader yields the file's columns in file order, typed as written; the query wants
+        // the table's order and types.
+        let as_table = |batch: RecordBatch| -> Result<RecordBatch, ArrowError> {
+            let read = batch.schema();
+            let columns = schema
+                .fields()
+                .iter()
+                .map(|f| cast(batch.column(read.index_of(f.name())?), f.data_type()))
+                .collect::<Result<Vec<_>, _>>()?;
+            // No columns at all for `count(*)`: the row count says it.
+            let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+            RecordBatch::try_new_with_options(Arc::clone(schema), columns, &options)
+        };
+        Ok(batches
+            .into_iter()
+            .map(as_table)
+            .collect::<Result<_, _>>()?)
+    }
+}

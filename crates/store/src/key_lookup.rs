@@ -1,0 +1,185 @@
+//! The scan of a lookup by primary key: [`key_values`] recognises `key = '…'` or
+//! `key IN ('…', …)` among a scan's filters, and [`KeyLookupExec`] reads those rows through the
+//! table's [`KeyIndex`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::ScalarValue;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{Expr, Operator};
+use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
+};
+use futures::StreamExt;
+
+use crate::key_index::KeyIndex;
+
+/// The keys a scan's filters pin `column` to, if one filter does (an empty list when it is
+/// compared with NULL: no row matches).
+pub(crate) fn key_values(filters: &[Expr], column: &str) -> Option<Vec<String>> {
+    filters
+        .iter()
+        .find_map(|filter| pinned(filter, column))
+        .map(|values| values.into_iter().flatten().collect())
+}
+
+/// The values `filter` allows `column` (`None` for NULL), when it allows no others:
+/// `key = 'a'`, `key IN ('a', 'b')`, or `key = 'a' OR key = 'b'` (what DataFusion makes of a
+/// short IN list).
+fn pinned(filter: &Expr, column: &str) -> Option<Vec<Option<String>>> {
+    match filter {
+        Expr::BinaryExpr(b) if b.op == Operator::Eq => {
+            let (value, other) = if is_column(&b.left, column) {
+                (&b.right, &b.left)
+            } else {
+                (&b.left, &b.right)
+            };
+            is_column(other, column)
+                .then(|| text_literal(value))
+                .flatten()
+                .map(|v| vec![v])
+        }
+        Expr::BinaryExpr(b) if b.op == Operator::Or => {
+            let mut values = pinned(&b.left, column)?;
+            values.extend(pinned(&b.right, column)?);
+            Some(values)
+        }
+        Expr::InList(list) if !list.negated && is_column(&list.expr, column) => {
+            list.list.iter().map(text_literal).collect()
+        }
+        _ => None,
+    }
+}
+
+fn is_text(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+}
+
+/// `expr` is the column itself, possibly cast to another text type.
+fn is_column(expr: &Expr, column: &str) -> bool {
+    match expr {
+        Expr::Column(c) => c.name == column,
+        Expr::Cast(c) if is_text(c.field.data_type()) => is_column(&c.expr, column),
+        _ => false,
+    }
+}
+
+/// A text literal (`Some(None)` for NULL), possibly cast to another text type.
+fn text_literal(expr: &Expr) -> Option<Option<String>> {
+    match expr {
+        Expr::Literal(
+            ScalarValue::Utf8(v) | ScalarValue::Utf8View(v) | ScalarValue::LargeUtf8(v),
+            _,
+        ) => Some(v.clone()),
+        Expr::Literal(ScalarValue::Null, _) => Some(None),
+        Expr::Cast(c) if is_text(c.field.data_type()) => text_literal(&c.expr),
+        _ => None,
+    }
+}
+
+/// The rows holding some keys, read through the key index.
+pub(crate) struct KeyLookupExec {
+    index: Arc<KeyIndex>,
+    table: &'static str,
+    keys: Vec<String>,
+    properties: Arc<PlanProperties>,
+}
+
+impl fmt::Debug for KeyLookupExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyLookupExec")
+            .field("table", &self.table)
+            .field("keys", &self.keys.len())
+            .finish()
+    }
+}
+
+impl KeyLookupExec {
+    pub(crate) fn new(
+        index: Arc<KeyIndex>,
+        table: &'static str,
+        keys: Vec<String>,
+        schema: SchemaRef,
+    ) -> Self {
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        ));
+        KeyLookupExec {
+            index,
+            table,
+            keys,
+            properties,
+        }
+    }
+}
+
+impl DisplayAs for KeyLookupExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "KeyLookupExec: {}.{} in {} key(s)",
+            self.table,
+            self.index.column(),
+            self.keys.len()
+        )
+    }
+}
+
+impl ExecutionPlan for KeyLookupExec {
+    fn name(&self) -> &str {
+        "KeyLookupExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        _partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let (index, keys, schema) = (Arc::clone(&self.index), self.keys.clone(), self.schema());
+        let rows = futures::stream::once(async move {
+            index
+                .lookup(&keys, schema)
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))
+        })
+        .flat_map(|batches| {
+            futures::stream::iter(match batches {
+                Ok(batches) => batches.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
+            })
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema(), rows)))
+    }
+}
