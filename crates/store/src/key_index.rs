@@ -31,7 +31,7 @@ use futures::TryStreamExt;
 use object_store::ObjectStore;
 use object_store::path::Path;
 use tokio::sync::{Mutex, OnceCell, RwLock};
-use twox_hash::XxHash3_128;
+use twox_hash::XxHash64;
 
 use crate::object_file::ObjectFile;
 use crate::{StoreError, Warehouse};
@@ -101,8 +101,14 @@ pub(crate) struct KeyIndex {
     refreshing: Mutex<()>,
 }
 
+/// 128 bits, as two 64-bit xxHashes (the variant Parquet's bloom filters already build): at
+/// millions of keys a collision is practically impossible, and harmless (see the module docs).
 fn hash(key: &str) -> u128 {
-    XxHash3_128::oneshot(key.as_bytes())
+    let (low, high) = (
+        XxHash64::oneshot(0, key.as_bytes()),
+        XxHash64::oneshot(0x9E37_79B9_7F4A_7C15, key.as_bytes()),
+    );
+    u128::from(high) << 64 | u128::from(low)
 }
 
 impl KeyIndex {

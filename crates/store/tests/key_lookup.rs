@@ -148,3 +148,34 @@ async fn lookups_by_key_match_a_full_scan_across_appends_rewrites_and_other_writ
     )
     .await;
 }
+
+/// A lookup reads each column's dictionary page whole: the key has none, the others stay small.
+#[tokio::test]
+async fn data_files_keep_dictionaries_small_and_none_on_the_key() {
+    use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().unwrap();
+    let wh = Warehouse::open(dir.path().to_str().unwrap()).await.unwrap();
+    let rows: Vec<RunRow> = (0..20_000).map(|i| run(i, "RUNNING")).collect();
+    wh.append("runs", vec![RunRow::to_batch(&rows)])
+        .await
+        .unwrap();
+    let file = std::fs::read_dir(dir.path().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    let reader = SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
+    for group in reader.metadata().row_groups() {
+        for column in group.columns() {
+            let name = column.column_path().string();
+            match column.dictionary_page_offset() {
+                None => {}
+                Some(_) if name == "run_id" => panic!("the key column has a dictionary"),
+                Some(start) => {
+                    let size = column.data_page_offset() - start;
+                    assert!(size <= 24 << 10, "{name}: {size}-byte dictionary");
+                }
+            }
+        }
+    }
+}
