@@ -11,7 +11,8 @@ use prov9_model::tables::{LineageEdgeRow, TABLE_NAMES};
 use prov9_store::Warehouse;
 
 use crate::lineage::{
-    IndexedEdgesTable, IndexedRecursion, LineageFunction, LineageIndex, Prov9Options, Traversal,
+    EdgesFromIndex, IndexedEdgesTable, IndexedRecursion, LineageFunction, LineageIndex,
+    Prov9Options, Traversal,
 };
 use crate::{QueryError, check_read_only};
 
@@ -56,6 +57,7 @@ impl Engine {
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_default_features()
+            .with_optimizer_rule(Arc::new(EdgesFromIndex))
             .with_physical_optimizer_rule(Arc::new(IndexedRecursion))
             .build();
         let mut ctx = SessionContext::new_with_state(state);
@@ -65,6 +67,7 @@ impl Engine {
                 Arc::new(IndexedEdgesTable {
                     inner: table,
                     index: lineage.clone(),
+                    from_index: false,
                 })
             } else {
                 table

@@ -153,6 +153,16 @@ async fn traversals_match_a_reference_on_random_graphs_with_cycles() {
                 )).await;
                 filtered.remove(&start);
                 assert_eq!(filtered, closure, "filtered WITH RECURSIVE from {start}");
+                // A join filter keeps even the join per hop: the whole edge table is read (from
+                // the index) each hop.
+                let mut joined = node_set(&engine, &format!(
+                    "WITH RECURSIVE c(node) AS (SELECT '{start}' UNION SELECT e.{far} FROM lineage_edges e JOIN c ON e.{near} = c.node AND e.{far} <> c.node) SELECT node FROM c"
+                )).await;
+                joined.remove(&start);
+                assert_eq!(
+                    joined, closure,
+                    "WITH RECURSIVE with a join filter from {start}"
+                );
 
                 // Several start nodes (one unknown, one NULL): their closures' union, starts kept.
                 let other = format!("n{}", rng.below(n));
@@ -360,6 +370,25 @@ async fn recursive_sql_over_lineage_edges_reads_the_index_and_stops_runaways() {
     );
     assert_eq!(
         node_set(&engine, up).await,
+        BTreeSet::from(["a".into(), "b".into(), "c".into()])
+    );
+    // A join the rule does not take reads lineage_edges from the index, not from Delta files.
+    let unindexed = "WITH RECURSIVE up(node) AS (SELECT 'c' UNION SELECT e.src FROM lineage_edges e JOIN up ON e.dst = up.node AND e.src <> up.node) SELECT node FROM up";
+    let unindexed_plan = arrow::util::pretty::pretty_format_batches(
+        &rows(&engine, &format!("EXPLAIN {unindexed}")).await,
+    )
+    .unwrap()
+    .to_string();
+    assert!(
+        unindexed_plan.contains("IndexEdgesExec"),
+        "{unindexed_plan}"
+    );
+    assert!(
+        !plan.contains("DataSourceExec") && !plan.contains("DeltaScan"),
+        "{plan}"
+    );
+    assert_eq!(
+        node_set(&engine, unindexed).await,
         BTreeSet::from(["a".into(), "b".into(), "c".into()])
     );
     // Outside a recursion, lineage_edges is scanned as usual.

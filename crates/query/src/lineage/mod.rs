@@ -10,7 +10,7 @@ mod graph;
 mod index;
 mod recursion;
 
-pub use edges_table::IndexedEdgesTable;
+pub use edges_table::{EdgesFromIndex, IndexedEdgesTable};
 pub use functions::{LineageFunction, Traversal};
 pub use graph::{Direction, Graph};
 pub use index::LineageIndex;

@@ -19,9 +19,9 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
+use arrow::array::AsArray;
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::config::{ConfigExtension, ConfigOptions};
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
 use datafusion::common::{JoinType, internal_datafusion_err, resources_datafusion_err};
@@ -44,11 +44,10 @@ use datafusion::physical_plan::{
     PlanProperties, ReplaceChildrenOptions, SendableRecordBatchStream,
 };
 use futures::StreamExt;
-use prov9_model::tables::LineageEdgeRow;
 
 use super::closure::closure_of;
-use super::edges_table::EdgeScanExec;
-use super::graph::{Direction, Edge};
+use super::edges_table::{EdgeScanExec, edge_batch};
+use super::graph::Direction;
 use super::index::LineageIndex;
 
 datafusion::common::extensions_options! {
@@ -448,43 +447,7 @@ impl ExecutionPlan for FrontierEdgesExec {
                     edges.extend_from_slice(graph.adjacent(node, direction));
                 }
             }
-            let name = |n: u32| graph.name(n).to_string();
-            let text = |f: &dyn Fn(&Edge) -> Option<String>| -> ArrayRef {
-                Arc::new(
-                    edges
-                        .iter()
-                        .map(|e| f(graph.edge(*e)))
-                        .collect::<StringArray>(),
-                )
-            };
-            // Only the columns the replaced scan yielded, in its order and types.
-            let table = LineageEdgeRow::schema();
-            let wanted: Vec<usize> =
-                projection.unwrap_or_else(|| (0..table.fields().len()).collect());
-            let mut columns = Vec::with_capacity(wanted.len());
-            for (i, field) in wanted.iter().zip(schema.fields()) {
-                let array: ArrayRef = match table.field(*i).name().as_str() {
-                    "src" => text(&|e| Some(name(e.src))),
-                    "dst" => text(&|e| Some(name(e.dst))),
-                    "edge_type" => text(&|e| Some(graph.edge_type(e).to_string())),
-                    "run_id" => text(&|e| e.run.map(name)),
-                    "event_time" => {
-                        let micros = Int64Array::from_iter_values(
-                            edges.iter().map(|e| graph.edge(*e).event_time),
-                        );
-                        cast(&micros, &DataType::Timestamp(TimeUnit::Microsecond, None))?
-                    }
-                    other => {
-                        return Err(internal_datafusion_err!(
-                            "lineage_edges column {other} is not indexed"
-                        ));
-                    }
-                };
-                // Utf8View, a time zone or another unit, as the scan had them.
-                columns.push(cast(&array, field.data_type())?);
-            }
-            drop(graph);
-            Ok(RecordBatch::try_new(schema, columns)?)
+            edge_batch(&graph, &edges, projection.as_deref(), schema)
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(out_schema, batch)))
     }
