@@ -27,7 +27,7 @@ from generate import source_hash
 from harness import queries, report, schema
 from harness.duckdb_engine import DuckDB
 from harness.postgres import Postgres, settings as pg_settings
-from harness.prov9 import Prov9, summary_counts
+from harness.prov9 import LOAD_ENV, Prov9, summary_counts
 from harness.reference import Graph
 from harness.timing import Stopwatch, repeat
 
@@ -252,7 +252,8 @@ def main():
             ("date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
             ("command", f"`{command}`"),
             ("machine", report.machine()),
-            ("prov9", f"{prov9.version()} ({args.prov9}; memory_limit={prov9.memory_limit()}"
+            ("prov9", f"{prov9.version()} ({args.prov9}; memory_limit={prov9.memory_limit()}; load with "
+                      f"{' '.join(f'{k}={v}' for k, v in LOAD_ENV.items())}"
                       f"{'; DEBUG BUILD, not representative' if '/debug/' in args.prov9 else ''})"),
             ("peers", f"{pg.version()} ({', '.join(f'{k}={v}' for k, v in pg_settings().items())}; "
                       f"indexes on {', '.join(f'{t}({c})' for t, c in schema.POSTGRES_INDEXES)}); "

@@ -4,8 +4,7 @@
 //! of a bulk load's work and needs nothing from the warehouse, so one thread reads, decompresses
 //! and parses the lines of a file while the loader normalises and commits the ones before. Lines
 //! arrive in file order, in chunks; the channel is bounded, so a slow commit stops the reader
-//! instead of filling memory, but it holds enough for the reader to keep parsing through most
-//! of a commit.
+//! instead of filling memory.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -24,9 +23,8 @@ pub(crate) const MAX_LINE_BYTES: u64 = 256 << 20;
 
 /// Lines per message from the reader: enough to make the hand-off cheap.
 const CHUNK_LINES: usize = 512;
-/// Chunks in flight: bounds what the reader runs ahead (65,536 events, tens of megabytes; a
-/// few thousand left it idle through each commit).
-const CHUNKS_AHEAD: usize = 128;
+/// Chunks in flight: bounds what the reader runs ahead (a few thousand events).
+const CHUNKS_AHEAD: usize = 8;
 
 /// One non-empty line of input, parsed.
 pub(crate) enum Line {
