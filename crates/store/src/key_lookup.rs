@@ -17,7 +17,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
 };
-use futures::StreamExt;
+use futures::TryStreamExt;
 
 use crate::key_index::KeyIndex;
 
@@ -169,17 +169,13 @@ impl ExecutionPlan for KeyLookupExec {
     ) -> Result<SendableRecordBatchStream> {
         let (index, keys, schema) = (Arc::clone(&self.index), self.keys.clone(), self.schema());
         let rows = futures::stream::once(async move {
-            index
+            let batches = index
                 .lookup(&keys, schema)
                 .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            Ok::<_, DataFusionError>(futures::stream::iter(batches.into_iter().map(Ok)))
         })
-        .flat_map(|batches| {
-            futures::stream::iter(match batches {
-                Ok(batches) => batches.into_iter().map(Ok).collect::<Vec<_>>(),
-                Err(e) => vec![Err(e)],
-            })
-        });
+        .try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema(), rows)))
     }
 }

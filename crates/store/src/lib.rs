@@ -6,7 +6,9 @@
 //! Delta commit, so a batch is visible entirely or not at all.
 //!
 //! Readers get a [`LiveTable`] per table: a DataFusion `TableProvider` that picks up new commits
-//! (from this process or any other writer of the same location) at the start of every scan.
+//! (from this process or any other writer of the same location) at the start of every scan. A
+//! scan that pins a table's primary key (`WHERE run_id = '…'`) reads just those rows through an
+//! in-memory key index (`key_index.rs`) instead of opening every data file.
 
 mod error;
 mod key_index;

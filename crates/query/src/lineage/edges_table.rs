@@ -29,7 +29,6 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
 };
-use futures::StreamExt;
 use prov9_model::tables::LineageEdgeRow;
 
 use super::graph::{Edge, Graph};
@@ -208,6 +207,16 @@ impl OptimizerRule for EdgesFromIndex {
 /// Rows of `lineage_edges` per batch read from the index.
 const INDEX_BATCH_ROWS: usize = 8192;
 
+/// Where an [`IndexEdgesExec`] stream is.
+struct Scan {
+    index: Arc<LineageIndex>,
+    projection: Option<Vec<usize>>,
+    schema: SchemaRef,
+    next: usize,
+    /// Edges to read and the index's rebuild count, fixed at the first batch.
+    bounds: Option<(usize, u64)>,
+}
+
 /// The whole of `lineage_edges`, from the lineage index, in batches.
 #[derive(Debug)]
 struct IndexEdgesExec {
@@ -271,25 +280,39 @@ impl ExecutionPlan for IndexEdgesExec {
         _partition: usize,
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let (index, projection, schema) = (
-            Arc::clone(&self.index),
-            self.projection.clone(),
-            self.schema(),
-        );
-        // One read of the graph for the whole scan: a rebuild between batches would renumber
-        // the edges.
-        let batches = futures::stream::once(async move {
-            let graph = index.graph().await;
-            let all: Vec<u32> = (0..graph.edge_count() as u32).collect();
-            all.chunks(INDEX_BATCH_ROWS)
-                .map(|edges| edge_batch(&graph, edges, projection.as_deref(), Arc::clone(&schema)))
-                .collect::<Result<Vec<_>>>()
-        })
-        .flat_map(|batches| {
-            futures::stream::iter(match batches {
-                Ok(batches) => batches.into_iter().map(Ok).collect::<Vec<_>>(),
-                Err(e) => vec![Err(e)],
-            })
+        // Batch by batch, each under a short read of the graph; the edge numbers hold as long
+        // as the index is not rebuilt meanwhile (a compaction of the table), which fails the scan.
+        let start = Scan {
+            index: Arc::clone(&self.index),
+            projection: self.projection.clone(),
+            schema: self.schema(),
+            next: 0,
+            bounds: None,
+        };
+        let batches = futures::stream::try_unfold(start, |mut scan| async move {
+            let graph = scan.index.graph().await;
+            let (end, rebuilds) = *scan
+                .bounds
+                .get_or_insert((graph.edge_count(), scan.index.rebuilds()));
+            if scan.index.rebuilds() != rebuilds {
+                return Err(DataFusionError::Execution(
+                    "lineage_edges was rewritten during this query; run it again".into(),
+                ));
+            }
+            if scan.next >= end {
+                return Ok(None);
+            }
+            let stop = (scan.next + INDEX_BATCH_ROWS).min(end);
+            let edges: Vec<u32> = (scan.next as u32..stop as u32).collect();
+            let batch = edge_batch(
+                &graph,
+                &edges,
+                scan.projection.as_deref(),
+                Arc::clone(&scan.schema),
+            )?;
+            drop(graph);
+            scan.next = stop;
+            Ok(Some((batch, scan)))
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             self.schema(),

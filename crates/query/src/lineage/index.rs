@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
@@ -31,6 +32,8 @@ pub struct LineageIndex {
     indexed: RwLock<Indexed>,
     /// One catch-up at a time; readers keep reading the graph meanwhile.
     refreshing: Mutex<()>,
+    /// Times the graph was rebuilt from scratch (edge numbers changed).
+    rebuilds: AtomicU64,
 }
 
 impl std::fmt::Debug for LineageIndex {
@@ -45,6 +48,7 @@ impl LineageIndex {
             warehouse,
             indexed: RwLock::new(Indexed::default()),
             refreshing: Mutex::new(()),
+            rebuilds: AtomicU64::new(0),
         }
     }
 
@@ -80,6 +84,7 @@ impl LineageIndex {
         let mut indexed = self.indexed.write().await;
         if rebuild {
             *indexed = Indexed::default();
+            self.rebuilds.fetch_add(1, Ordering::Relaxed);
         }
         for batch in &batches {
             add_batch(&mut indexed.graph, batch)?;
@@ -93,6 +98,12 @@ impl LineageIndex {
             "lineage index current"
         );
         Ok(())
+    }
+
+    /// How often the graph was rebuilt, which renumbers its edges (read it under
+    /// [`LineageIndex::graph`]: a rebuild holds the write lock).
+    pub fn rebuilds(&self) -> u64 {
+        self.rebuilds.load(Ordering::Relaxed)
     }
 
     /// The graph as of the last refresh.
