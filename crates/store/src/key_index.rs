@@ -122,6 +122,10 @@ impl KeyIndex {
         }
     }
 
+    pub(crate) fn table(&self) -> &'static str {
+        self.table
+    }
+
     pub(crate) fn column(&self) -> &'static str {
         self.column
     }

@@ -87,7 +87,6 @@ fn text_literal(expr: &Expr) -> Option<Option<String>> {
 /// The rows holding some keys, read through the key index.
 pub(crate) struct KeyLookupExec {
     index: Arc<KeyIndex>,
-    table: &'static str,
     keys: Vec<String>,
     properties: Arc<PlanProperties>,
 }
@@ -95,19 +94,14 @@ pub(crate) struct KeyLookupExec {
 impl fmt::Debug for KeyLookupExec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyLookupExec")
-            .field("table", &self.table)
+            .field("table", &self.index.table())
             .field("keys", &self.keys.len())
             .finish()
     }
 }
 
 impl KeyLookupExec {
-    pub(crate) fn new(
-        index: Arc<KeyIndex>,
-        table: &'static str,
-        keys: Vec<String>,
-        schema: SchemaRef,
-    ) -> Self {
+    pub(crate) fn new(index: Arc<KeyIndex>, keys: Vec<String>, schema: SchemaRef) -> Self {
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema),
             Partitioning::UnknownPartitioning(1),
@@ -116,7 +110,6 @@ impl KeyLookupExec {
         ));
         KeyLookupExec {
             index,
-            table,
             keys,
             properties,
         }
@@ -128,7 +121,7 @@ impl DisplayAs for KeyLookupExec {
         write!(
             f,
             "KeyLookupExec: {}.{} in {} key(s)",
-            self.table,
+            self.index.table(),
             self.index.column(),
             self.keys.len()
         )

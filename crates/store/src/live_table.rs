@@ -91,7 +91,7 @@ impl TableProvider for LiveTable {
                 Some(p) => Arc::new(self.schema.project(p)?),
                 None => self.schema.clone(),
             };
-            let lookup = KeyLookupExec::new(Arc::clone(index), self.name, keys, schema);
+            let lookup = KeyLookupExec::new(Arc::clone(index), keys, schema);
             return Ok(Arc::new(lookup));
         }
         let table = self.warehouse.current(self.name).await.map_err(external)?;

@@ -30,9 +30,9 @@ use datafusion::common::{JoinType, NullEquality, internal_datafusion_err};
 use datafusion::error::Result;
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::expressions::{CastExpr, Column};
-use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::execution_plan::EmissionType;
 use datafusion::physical_plan::joins::HashJoinExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::recursive_query::RecursiveQueryExec;
@@ -47,6 +47,7 @@ use prov9_model::tables::LineageEdgeRow;
 
 use super::graph::Direction;
 use super::index::LineageIndex;
+use super::one_partition;
 use super::recursion::{FrontierEdgesExec, FrontierTapExec};
 
 /// `recursive` as one traversal, when its rewritten recursive `term` is a plain closure.
@@ -153,12 +154,7 @@ impl LineageClosureExec {
         } else {
             start
         };
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(schema),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        ));
+        let properties = one_partition(schema, EmissionType::Final);
         LineageClosureExec {
             start,
             index,

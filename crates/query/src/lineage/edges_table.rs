@@ -23,8 +23,8 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown};
 use datafusion::optimizer::{ApplyOrder, OptimizerConfig, OptimizerRule};
-use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::execution_plan::EmissionType;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
@@ -33,6 +33,7 @@ use prov9_model::tables::LineageEdgeRow;
 
 use super::graph::{Edge, Graph};
 use super::index::LineageIndex;
+use super::one_partition;
 
 #[derive(Debug)]
 pub struct IndexedEdgesTable {
@@ -228,12 +229,7 @@ struct IndexEdgesExec {
 
 impl IndexEdgesExec {
     fn new(index: Arc<LineageIndex>, projection: Option<Vec<usize>>, schema: SchemaRef) -> Self {
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(schema),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        ));
+        let properties = one_partition(schema, EmissionType::Incremental);
         IndexEdgesExec {
             index,
             projection,

@@ -15,3 +15,20 @@ pub use functions::{LineageFunction, Traversal};
 pub use graph::{Direction, Graph};
 pub use index::LineageIndex;
 pub use recursion::{IndexedRecursion, Prov9Options};
+
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use datafusion::physical_expr::{EquivalenceProperties, Partitioning};
+use datafusion::physical_plan::PlanProperties;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+
+/// The properties of a plan answered from the index: one partition, bounded, no known order.
+fn one_partition(schema: SchemaRef, emission: EmissionType) -> Arc<PlanProperties> {
+    Arc::new(PlanProperties::new(
+        EquivalenceProperties::new(schema),
+        Partitioning::UnknownPartitioning(1),
+        emission,
+        Boundedness::Bounded,
+    ))
+}

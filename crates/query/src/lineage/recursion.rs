@@ -28,10 +28,10 @@ use datafusion::common::{JoinType, internal_datafusion_err, resources_datafusion
 use datafusion::error::Result;
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::expressions::Column;
-use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::execution_plan::EmissionType;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::{HashJoinExec, HashJoinExecBuilder, PartitionMode};
 use datafusion::physical_plan::projection::ProjectionExec;
@@ -49,6 +49,7 @@ use super::closure::closure_of;
 use super::edges_table::{EdgeScanExec, edge_batch};
 use super::graph::Direction;
 use super::index::LineageIndex;
+use super::one_partition;
 
 datafusion::common::extensions_options! {
     /// prov9's settings in DataFusion's configuration (`SET prov9.max_recursion_depth = 500`).
@@ -363,12 +364,7 @@ impl FrontierEdgesExec {
         projection: Option<Vec<usize>>,
         schema: SchemaRef,
     ) -> Self {
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        ));
+        let properties = one_partition(Arc::clone(&schema), EmissionType::Final);
         FrontierEdgesExec {
             index,
             frontier,
