@@ -32,6 +32,7 @@ mod http;
 mod listen;
 mod pg;
 mod pg_compat;
+mod portal;
 mod read_only_catalog;
 mod read_only_guard;
 mod rewrite;

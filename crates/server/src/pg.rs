@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use datafusion_postgres::QueryHook;
 use datafusion_postgres::auth::AuthManager;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use datafusion_postgres::hooks::cursor::CursorStatementHook;
@@ -18,7 +19,6 @@ use datafusion_postgres::pgwire::api::{
     ErrorHandler, PgWireServerHandlers, RandomPidSecretKeyGenerator,
 };
 use datafusion_postgres::pgwire::tokio::{TlsAcceptor, process_socket};
-use datafusion_postgres::{DfSessionService, QueryHook};
 use prov9_query::Engine;
 use ring::rand::{SecureRandom, SystemRandom};
 use tokio::net::{TcpListener, TcpStream};
@@ -142,9 +142,8 @@ impl Shared {
             Arc::new(CursorStatementHook),
             Arc::new(SetShowHook),
         ];
-        let session = Arc::new(DfSessionService::new_with_hooks(ctx, hooks));
         Ok(Connection {
-            queries: Arc::new(RewritingQueries::new(session, state.clone())),
+            queries: Arc::new(RewritingQueries::new(ctx, hooks, state.clone())),
             startup: Arc::new(Startup::new(self.startup.clone(), state)),
             cancel: self.cancel.clone(),
         })

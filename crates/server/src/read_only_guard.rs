@@ -458,10 +458,8 @@ impl QueryHook for ReadOnlyGuard {
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
         match verdict(statement, self.connection.role()) {
-            Verdict::CheckPlan => check_plan(statement, ctx, &self.connection)
-                .await
-                .err()
-                .map(Err),
+            // The checked plan is the statement's plan: datafusion-postgres need not plan it again.
+            Verdict::CheckPlan => Some(checked_plan(statement.clone(), ctx).await),
             Verdict::Declare => check_plan(statement, ctx, &self.connection)
                 .await
                 .err()

@@ -47,7 +47,8 @@ use datafusion_postgres::pgwire::messages::simplequery::Query as SimpleQuery;
 
 use crate::session::ConnectionState;
 use crate::startup::statement_timeout;
-use datafusion_postgres::{DfSessionService, Parser};
+use datafusion::prelude::SessionContext;
+use datafusion_postgres::{DfSessionService, Parser, QueryHook};
 use futures::Sink;
 
 type DfStatement = <Parser as QueryParser>::Statement;
@@ -550,15 +551,28 @@ pub struct RewritingQueries {
     session: Arc<DfSessionService>,
     parser: Arc<TypedParser>,
     connection: Arc<ConnectionState>,
+    /// The session's context and hooks, for the queries [`crate::portal`] runs itself.
+    context: Arc<SessionContext>,
+    hooks: Vec<Arc<dyn QueryHook>>,
 }
 
 impl RewritingQueries {
-    pub fn new(session: Arc<DfSessionService>, connection: Arc<ConnectionState>) -> Self {
+    pub fn new(
+        context: Arc<SessionContext>,
+        hooks: Vec<Arc<dyn QueryHook>>,
+        connection: Arc<ConnectionState>,
+    ) -> Self {
+        let session = Arc::new(DfSessionService::new_with_hooks(
+            context.clone(),
+            hooks.clone(),
+        ));
         let parser = Arc::new(TypedParser(session.query_parser()));
         RewritingQueries {
             session,
             parser,
             connection,
+            context,
+            hooks,
         }
     }
 }
@@ -671,7 +685,20 @@ impl ExtendedQueryHandler for RewritingQueries {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        ExtendedQueryHandler::do_query(self.session.as_ref(), client, portal, max_rows).await
+        let query = crate::portal::execute_query(
+            &self.context,
+            &self.parser.0,
+            &self.hooks,
+            client,
+            portal,
+        );
+        match query.await {
+            Some(answer) => answer,
+            None => {
+                ExtendedQueryHandler::do_query(self.session.as_ref(), client, portal, max_rows)
+                    .await
+            }
+        }
     }
 }
 

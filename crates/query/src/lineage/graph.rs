@@ -147,14 +147,8 @@ impl Graph {
         direction: Direction,
         max_depth: Option<u32>,
     ) -> Vec<Reached> {
-        // One bit per node: at millions of nodes a byte each was megabytes to zero per query.
-        let mut seen = vec![0u64; self.names.len().div_ceil(64)];
-        let mut first_visit = |node: u32| {
-            let (word, bit) = (node as usize / 64, 1u64 << (node % 64));
-            let new = seen[word] & bit == 0;
-            seen[word] |= bit;
-            new
-        };
+        let mut seen = VisitedSet::for_nodes(self.names.len());
+        let mut first_visit = |node: u32| seen.insert(node);
         let mut frontier: Vec<u32> = starts.iter().copied().filter(|s| first_visit(*s)).collect();
         let mut out = Vec::new();
         let mut depth = 0;
@@ -176,6 +170,7 @@ impl Graph {
             }
             frontier = next;
         }
+        seen.clear(starts.iter().copied().chain(out.iter().map(|r| r.node)));
         out
     }
 
@@ -208,6 +203,40 @@ impl Graph {
             }
         }
         None
+    }
+}
+
+/// A traversal's visited nodes, one bit per node, reused by the next traversal on the same thread:
+/// at millions of nodes, allocating and zeroing a fresh set cost more than a small walk. Only
+/// the bits a traversal set are cleared after it ([`VisitedSet::clear`]); a traversal that
+/// panics never returns its set, so no later one sees stale bits.
+struct VisitedSet(Vec<u64>);
+
+thread_local! {
+    static SPARE_VISITED_SET: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl VisitedSet {
+    fn for_nodes(nodes: usize) -> Self {
+        let mut bits = SPARE_VISITED_SET.take();
+        bits.resize(nodes.div_ceil(64).max(bits.len()), 0);
+        VisitedSet(bits)
+    }
+
+    /// Marks `node` visited; whether it was new.
+    fn insert(&mut self, node: u32) -> bool {
+        let (word, bit) = (node as usize / 64, 1u64 << (node % 64));
+        let new = self.0[word] & bit == 0;
+        self.0[word] |= bit;
+        new
+    }
+
+    /// Unmarks the nodes visited (every node `insert` saw) and hands the set to the next traversal.
+    fn clear(mut self, visited: impl Iterator<Item = u32>) {
+        for node in visited {
+            self.0[node as usize / 64] = 0;
+        }
+        SPARE_VISITED_SET.set(self.0);
     }
 }
 
