@@ -11,7 +11,8 @@
 //! each new commit by reading only the files added since. A file that leaves the table (a MERGE
 //! rewrites the files of updated rows, whole) is marked dead; the rewritten file brings the same
 //! keys back at their new place. Two keys with one hash only make the lookup read a row too
-//! many, which the query's own filter drops, so answers are exact.
+//! many: each row read is checked against the keys asked for, so answers are exact and the
+//! query needs no filter of its own above the lookup.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -248,8 +249,8 @@ impl KeyIndex {
         Ok(hashes)
     }
 
-    /// The rows whose key is one of `keys` (and possibly a few more: see the module docs), with
-    /// the columns of `schema` (the table's, projected), from the newest commit.
+    /// The rows whose key is one of `keys`, with the columns of `schema` (the table's,
+    /// projected), from the newest commit.
     pub(crate) async fn lookup(
         &self,
         keys: &[String],
@@ -294,13 +295,16 @@ impl KeyIndex {
                 })
                 .await?
                 .clone();
-            out.extend(self.read_row(reader, metadata, row, &schema, &path).await?);
+            let batch = self.read_row(reader, metadata, row, &schema, &path).await?;
+            if keys.iter().any(|k| Some(k.as_str()) == batch.key.as_deref()) {
+                out.push(batch.row);
+            }
         }
         Ok(out)
     }
 
-    /// Row `row` of one file, as `schema`'s columns: only the pages of its row group that hold
-    /// it are read.
+    /// Row `row` of one file, as `schema`'s columns, and its key: only the pages of its row
+    /// group that hold it are read.
     async fn read_row(
         &self,
         reader: ObjectFile,
@@ -308,7 +312,7 @@ impl KeyIndex {
         row: u32,
         schema: &SchemaRef,
         path: &Path,
-    ) -> Result<Vec<RecordBatch>, StoreError> {
+    ) -> Result<KeyedRow, StoreError> {
         let mut first = 0usize;
         let mut found = None;
         for (i, group) in metadata.metadata().row_groups().iter().enumerate() {
@@ -326,7 +330,9 @@ impl KeyIndex {
         let roots: Vec<usize> = schema
             .fields()
             .iter()
-            .map(|f| file_schema.index_of(f.name()))
+            .map(|f| f.name().as_str())
+            .chain([self.column])
+            .map(|name| file_schema.index_of(name))
             .collect::<Result<_, _>>()
             .map_err(|e| self.parquet(path, e))?;
         let mask = ProjectionMask::roots(metadata.parquet_schema(), roots.iter().copied());
@@ -345,22 +351,27 @@ impl KeyIndex {
                 .try_collect()
                 .await
                 .map_err(|e| self.parquet(path, e))?;
+        let [batch] = <[RecordBatch; 1]>::try_from(batches)
+            .map_err(|b| self.parquet(path, format!("row {row}: {} batches", b.len())))?;
         // The reader yields the file's columns in file order, typed as written; the query wants
         // the table's order and types.
-        let as_table = |batch: RecordBatch| -> Result<RecordBatch, ArrowError> {
-            let read = batch.schema();
-            let columns = schema
-                .fields()
-                .iter()
-                .map(|f| cast(batch.column(read.index_of(f.name())?), f.data_type()))
-                .collect::<Result<Vec<_>, _>>()?;
-            // No columns at all for `count(*)`: the row count says it.
-            let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-            RecordBatch::try_new_with_options(Arc::clone(schema), columns, &options)
-        };
-        Ok(batches
-            .into_iter()
-            .map(as_table)
-            .collect::<Result<_, _>>()?)
+        let read = batch.schema();
+        let key = cast(batch.column(read.index_of(self.column)?), &DataType::Utf8)?;
+        let key = key.as_string::<i32>().iter().next().flatten().map(str::to_string);
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| cast(batch.column(read.index_of(f.name())?), f.data_type()))
+            .collect::<Result<Vec<_>, ArrowError>>()?;
+        // No columns at all for `count(*)`: the row count says it.
+        let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+        let row = RecordBatch::try_new_with_options(Arc::clone(schema), columns, &options)?;
+        Ok(KeyedRow { key, row })
     }
+}
+
+/// One row read by a lookup, and its key.
+struct KeyedRow {
+    key: Option<String>,
+    row: RecordBatch,
 }

@@ -1,6 +1,7 @@
 //! The scan of a lookup by primary key: [`key_values`] recognises `key = '…'` or
 //! `key IN ('…', …)` among a scan's filters, and [`KeyLookupExec`] reads those rows through the
-//! table's [`KeyIndex`].
+//! table's [`KeyIndex`]. The index returns exactly the rows with those keys, so such filters
+//! are pushed down as exact ([`pins_key`]) and the plan is the lookup alone.
 
 use std::fmt;
 use std::sync::Arc;
@@ -21,13 +22,27 @@ use futures::TryStreamExt;
 
 use crate::key_index::KeyIndex;
 
-/// The keys a scan's filters pin `column` to, if one filter does (an empty list when it is
-/// compared with NULL: no row matches).
+/// The keys a scan's filters pin `column` to, if one filter does: those every such filter
+/// allows (none when one compares the key with NULL).
 pub(crate) fn key_values(filters: &[Expr], column: &str) -> Option<Vec<String>> {
     filters
         .iter()
-        .find_map(|filter| pinned(filter, column))
-        .map(|values| values.into_iter().flatten().collect())
+        .filter_map(|filter| pinned(filter, column))
+        .map(|values| values.into_iter().flatten().collect::<Vec<String>>())
+        .reduce(|mut allowed, values| {
+            allowed.retain(|k| values.contains(k));
+            allowed
+        })
+        .map(|mut keys| {
+            keys.sort();
+            keys.dedup();
+            keys
+        })
+}
+
+/// Whether the lookup answers `filter` exactly, so the query need not apply it again.
+pub(crate) fn pins_key(filter: &Expr, column: &str) -> bool {
+    pinned(filter, column).is_some()
 }
 
 /// The values `filter` allows `column` (`None` for NULL), when it allows no others:

@@ -13,7 +13,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 
 use crate::key_index::KeyIndex;
-use crate::key_lookup::{KeyLookupExec, key_values};
+use crate::key_lookup::{KeyLookupExec, key_values, pins_key};
 use crate::{StoreError, Warehouse};
 
 /// One table of the warehouse as DataFusion sees it.
@@ -73,8 +73,17 @@ impl TableProvider for LiveTable {
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        // Delta skips files by statistics; DataFusion still applies every filter itself.
-        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+        // A filter pinning the primary key is answered exactly by the key index; for the rest,
+        // Delta skips files by statistics and DataFusion still applies the filter itself.
+        Ok(filters
+            .iter()
+            .map(|filter| match &self.keys {
+                Some(index) if pins_key(filter, index.column()) => {
+                    TableProviderFilterPushDown::Exact
+                }
+                _ => TableProviderFilterPushDown::Inexact,
+            })
+            .collect())
     }
 
     async fn scan(
