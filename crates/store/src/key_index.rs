@@ -296,7 +296,10 @@ impl KeyIndex {
                 .await?
                 .clone();
             let batch = self.read_row(reader, metadata, row, &schema, &path).await?;
-            if keys.iter().any(|k| Some(k.as_str()) == batch.key.as_deref()) {
+            if keys
+                .iter()
+                .any(|k| Some(k.as_str()) == batch.key.as_deref())
+            {
                 out.push(batch.row);
             }
         }
@@ -357,7 +360,12 @@ impl KeyIndex {
         // the table's order and types.
         let read = batch.schema();
         let key = cast(batch.column(read.index_of(self.column)?), &DataType::Utf8)?;
-        let key = key.as_string::<i32>().iter().next().flatten().map(str::to_string);
+        let key = key
+            .as_string::<i32>()
+            .iter()
+            .next()
+            .flatten()
+            .map(str::to_string);
         let columns = schema
             .fields()
             .iter()

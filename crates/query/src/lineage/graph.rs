@@ -1,8 +1,8 @@
 //! The lineage graph in memory: interned node ids, edges, adjacency both ways.
 //!
-//! Nodes are numbered densely (`u32`) in order of first appearance; an edge is 24 bytes and each
-//! node keeps the edges leaving and entering it, so a hop costs the node's degree, not a scan
-//! of `lineage_edges`.
+//! Nodes are numbered densely (`u32`) in order of first appearance; an edge is 24 bytes, and
+//! the edges leaving and entering each node are listed beside the node at their far end
+//! ([`Hop`]), so a hop costs the node's degree, not a scan of `lineage_edges`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -41,8 +41,79 @@ pub struct Graph {
     names: Vec<Arc<str>>,
     edge_types: Vec<Arc<str>>,
     edges: Vec<Edge>,
-    out: Vec<Vec<u32>>,
-    inc: Vec<Vec<u32>>,
+    /// Edges numbered from here on are not yet in `out` and `inc` ([`Graph::link_new_edges`]).
+    linked: usize,
+    out: Adjacency,
+    inc: Adjacency,
+}
+
+/// One step of a walk: an edge and the node at its far end.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Hop {
+    pub edge: u32,
+    pub far: u32,
+}
+
+/// The edges next to each node, one direction. Most are in one array, grouped by node (CSR), so
+/// a walk reads a node's hops in one place and never the edge records: at millions of nodes a
+/// walk waits on memory, not on arithmetic. Edges added since that array was built sit in
+/// per-node lists until they are a quarter of it; then it is rebuilt with them.
+#[derive(Debug, Default)]
+struct Adjacency {
+    /// Node `n`'s hops are `hops[starts[n]..starts[n + 1]]` (nodes past the end have none).
+    starts: Vec<u32>,
+    hops: Vec<Hop>,
+    recent: HashMap<u32, Vec<Hop>>,
+    recent_hops: usize,
+}
+
+impl Adjacency {
+    fn of(&self, node: u32) -> impl Iterator<Item = Hop> + '_ {
+        let n = node as usize;
+        let compact = match (self.starts.get(n), self.starts.get(n + 1)) {
+            (Some(&a), Some(&b)) => &self.hops[a as usize..b as usize],
+            _ => &[],
+        };
+        let recent = match self.recent.is_empty() {
+            true => None,
+            false => self.recent.get(&node),
+        };
+        compact.iter().chain(recent.into_iter().flatten()).copied()
+    }
+
+    /// Rebuilds the array from every edge, by counting sort on `near`: each node's hops stay in
+    /// edge order.
+    fn rebuild(&mut self, edges: &[Edge], nodes: usize, near_far: impl Fn(&Edge) -> (u32, u32)) {
+        let mut starts = vec![0u32; nodes + 1];
+        for e in edges {
+            starts[near_far(e).0 as usize + 1] += 1;
+        }
+        for n in 0..nodes {
+            starts[n + 1] += starts[n];
+        }
+        let mut next = starts.clone();
+        let mut hops = vec![Hop::default(); edges.len()];
+        for (i, e) in edges.iter().enumerate() {
+            let (near, far) = near_far(e);
+            let slot = &mut next[near as usize];
+            hops[*slot as usize] = Hop {
+                edge: i as u32,
+                far,
+            };
+            *slot += 1;
+        }
+        *self = Adjacency {
+            starts,
+            hops,
+            recent: HashMap::new(),
+            recent_hops: 0,
+        };
+    }
+
+    fn add(&mut self, near: u32, hop: Hop) {
+        self.recent.entry(near).or_default().push(hop);
+        self.recent_hops += 1;
+    }
 }
 
 impl Graph {
@@ -78,11 +149,10 @@ impl Graph {
         let id: Arc<str> = Arc::from(id);
         self.ids.insert(id.clone(), n);
         self.names.push(id);
-        self.out.push(Vec::new());
-        self.inc.push(Vec::new());
         n
     }
 
+    /// Adds an edge; walks see it after [`Graph::link_new_edges`].
     pub fn add_edge(
         &mut self,
         src: &str,
@@ -100,7 +170,6 @@ impl Graph {
                 (self.edge_types.len() - 1) as u16
             }
         };
-        let e = self.edges.len() as u32;
         self.edges.push(Edge {
             src,
             dst,
@@ -108,24 +177,36 @@ impl Graph {
             edge_type,
             event_time,
         });
-        self.out[src as usize].push(e);
-        self.inc[dst as usize].push(e);
     }
 
-    /// The edges leaving (downstream) or entering (upstream) a node.
-    pub fn adjacent(&self, node: u32, direction: Direction) -> &[u32] {
-        match direction {
-            Direction::Downstream => &self.out[node as usize],
-            Direction::Upstream => &self.inc[node as usize],
+    /// Puts the edges added since the last call into the adjacency both ways: into the per-node
+    /// lists, or, when those would outgrow a quarter of the compact array, by rebuilding it
+    /// (so rebuilds cost O(1) per edge over time).
+    pub fn link_new_edges(&mut self) {
+        let new = self.edges.len() - self.linked;
+        if new == 0 {
+            return;
         }
+        if (self.out.recent_hops + new) * 4 > self.out.hops.len() {
+            let nodes = self.names.len();
+            self.out.rebuild(&self.edges, nodes, |e| (e.src, e.dst));
+            self.inc.rebuild(&self.edges, nodes, |e| (e.dst, e.src));
+        } else {
+            for i in self.linked..self.edges.len() {
+                let e = self.edges[i];
+                let edge = i as u32;
+                self.out.add(e.src, Hop { edge, far: e.dst });
+                self.inc.add(e.dst, Hop { edge, far: e.src });
+            }
+        }
+        self.linked = self.edges.len();
     }
 
-    /// The node an edge leads to, going `direction`.
-    pub fn far_end(&self, edge: u32, direction: Direction) -> u32 {
-        let e = &self.edges[edge as usize];
+    /// The hops leaving (downstream) or entering (upstream) a node, in edge order.
+    pub fn adjacent(&self, node: u32, direction: Direction) -> impl Iterator<Item = Hop> + '_ {
         match direction {
-            Direction::Downstream => e.dst,
-            Direction::Upstream => e.src,
+            Direction::Downstream => self.out.of(node),
+            Direction::Upstream => self.inc.of(node),
         }
     }
 
@@ -156,15 +237,14 @@ impl Graph {
             depth += 1;
             let mut next = Vec::new();
             for node in frontier {
-                for &edge in self.adjacent(node, direction) {
-                    let reached = self.far_end(edge, direction);
-                    if first_visit(reached) {
+                for hop in self.adjacent(node, direction) {
+                    if first_visit(hop.far) {
                         out.push(Reached {
-                            node: reached,
+                            node: hop.far,
                             depth,
-                            edge,
+                            edge: hop.edge,
                         });
-                        next.push(reached);
+                        next.push(hop.far);
                     }
                 }
             }
@@ -182,8 +262,7 @@ impl Graph {
         let mut reached_by: HashMap<u32, u32> = HashMap::new();
         let mut queue = VecDeque::from([from]);
         while let Some(node) = queue.pop_front() {
-            for &edge in self.adjacent(node, Direction::Downstream) {
-                let next = self.edges[edge as usize].dst;
+            for Hop { edge, far: next } in self.adjacent(node, Direction::Downstream) {
                 if next == from || reached_by.contains_key(&next) {
                     continue;
                 }
@@ -249,6 +328,7 @@ mod tests {
         for (s, d) in edges {
             g.add_edge(s, d, "input", None, 0);
         }
+        g.link_new_edges();
         g
     }
 
@@ -272,5 +352,44 @@ mod tests {
             g.shortest_path(g.node("y").unwrap(), g.node("x").unwrap())
                 .is_none()
         );
+    }
+
+    /// Edges added after the compact array was built (the per-node lists) and those merged into
+    /// it by a rebuild are walked alike, in edge order.
+    #[test]
+    fn recent_edges_are_walked_before_and_after_a_rebuild() {
+        let mut g = Graph::default();
+        for i in 0..40 {
+            g.add_edge(&format!("n{i}"), &format!("n{}", i + 1), "input", None, 0);
+        }
+        g.link_new_edges();
+        let walk = |g: &Graph, from: &str, direction| -> Vec<(String, u32, u32)> {
+            g.traverse(g.node(from).unwrap(), direction, None)
+                .iter()
+                .map(|r| (g.name(r.node).to_string(), r.depth, r.edge))
+                .collect()
+        };
+        // Few new edges: per-node lists, including one from a node the array has never seen.
+        g.add_edge("n40", "new", "output", None, 0);
+        g.add_edge("n3", "n40", "input", None, 0);
+        g.link_new_edges();
+        assert!(!g.out.recent.is_empty());
+        let before = walk(&g, "n0", Direction::Downstream);
+        assert_eq!(before.len(), 41);
+        assert!(before.contains(&("new".to_string(), 5, 40)));
+        assert!(before.contains(&("n40".to_string(), 4, 41)));
+        let up = walk(&g, "new", Direction::Upstream);
+        assert_eq!(up.len(), 41);
+        assert_eq!(up[1], ("n39".to_string(), 2, 39));
+        assert_eq!(up[2], ("n3".to_string(), 2, 41));
+        // Many new edges: one rebuild, same answers.
+        for i in 0..20 {
+            g.add_edge(&format!("m{i}"), &format!("m{}", i + 1), "input", None, 0);
+        }
+        g.link_new_edges();
+        assert!(g.out.recent.is_empty());
+        assert_eq!(walk(&g, "n0", Direction::Downstream), before);
+        assert_eq!(walk(&g, "new", Direction::Upstream), up);
+        assert_eq!(walk(&g, "m0", Direction::Downstream).len(), 20);
     }
 }

@@ -89,6 +89,7 @@ impl LineageIndex {
         for batch in &batches {
             add_batch(&mut indexed.graph, batch)?;
         }
+        indexed.graph.link_new_edges();
         indexed.files.extend(new_files);
         indexed.version = Some(version);
         tracing::debug!(

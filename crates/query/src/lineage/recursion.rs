@@ -440,7 +440,7 @@ impl ExecutionPlan for FrontierEdgesExec {
             let mut edges = Vec::new();
             for key in &keys {
                 if let Some(node) = graph.node(key) {
-                    edges.extend_from_slice(graph.adjacent(node, direction));
+                    edges.extend(graph.adjacent(node, direction).map(|hop| hop.edge));
                 }
             }
             edge_batch(&graph, &edges, projection.as_deref(), schema)
