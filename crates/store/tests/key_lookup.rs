@@ -87,12 +87,21 @@ async fn lookups_by_key_match_a_full_scan_across_appends_rewrites_and_other_writ
             format!("run_id IN ('{}', '{}', 'run:missing')", ids[0], ids[2]),
             "run_id = 'run:missing'".to_string(),
             format!("run_id = '{}' AND state = 'COMPLETE'", ids[1]),
+            // Two filters on the key: the lookup reads the keys both allow.
+            format!(
+                "run_id IN ('{}', '{}') AND run_id = '{}'",
+                ids[2], ids[0], ids[0]
+            ),
         ]
     };
     for condition in cases(&[id(0), id(1500), id(2999)]) {
         assert_same_as_scan(&ctx, "SELECT *", &condition).await;
         assert_same_as_scan(&ctx, "SELECT count(*)", &condition).await;
     }
+    // The lookup checks the keys of the rows it reads, so no filter is planned above it.
+    let plan = format!("EXPLAIN SELECT state FROM runs WHERE run_id = '{}'", id(0));
+    let plan = lines(&query(&ctx, &plan).await).join("\n");
+    assert!(!plan.contains("FilterExec"), "{plan}");
 
     // A second commit, then a rewrite: updating some runs makes MERGE rewrite files.
     let second: Vec<RunRow> = (3000..4000).map(|i| run(i, "RUNNING")).collect();
