@@ -19,7 +19,8 @@
 //! by plan (SQLSTATE 42501); every physical plan is checked again by the connection's query
 //! planner; and the catalog a connection sees cannot be changed. `COPY … TO STDOUT` is a read
 //! and is served. Client compatibility — catalog functions, SQL rewrites, transactions — lives in
-//! `pg_compat`, `rewrite` and `transactions`.
+//! `pg_compat`, `rewrite` and `transactions`; `portal` runs the extended protocol's queries with
+//! one optimiser pass each (datafusion-postgres's own path optimises twice).
 
 mod cancel;
 pub mod config;
