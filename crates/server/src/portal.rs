@@ -27,7 +27,8 @@ use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::types::format::FormatOptions;
 use datafusion_postgres::{Parser, QueryHook};
 
-type DfStatement = <Parser as QueryParser>::Statement;
+use crate::read_only_guard::is_query;
+use crate::rewrite::DfStatement;
 
 /// Runs `portal` if it holds a query; `None` leaves any other statement to datafusion-postgres.
 pub(crate) async fn execute_query(
@@ -44,14 +45,6 @@ pub(crate) async fn execute_query(
         return None;
     }
     Some(run(ctx, parser, hooks, client, portal, statement, plan).await)
-}
-
-fn is_query(statement: &Statement) -> bool {
-    match statement {
-        Statement::Query(_) => true,
-        Statement::Explain { statement, .. } => matches!(**statement, Statement::Query(_)),
-        _ => false,
-    }
 }
 
 async fn run(

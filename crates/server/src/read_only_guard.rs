@@ -176,12 +176,18 @@ fn fixed_setting(variable: &[Ident]) -> Option<(&'static str, &'static str)> {
     })
 }
 
+/// A query or an `EXPLAIN` of one: what readers may run once its plan is checked.
+pub(crate) fn is_query(statement: &Statement) -> bool {
+    match statement {
+        Statement::Query(_) => true,
+        Statement::Explain { statement, .. } => matches!(**statement, Statement::Query(_)),
+        _ => false,
+    }
+}
+
 fn verdict(statement: &Statement, role: Role) -> Verdict {
     match statement {
-        Statement::Query(_) => Verdict::CheckPlan,
-        Statement::Explain { statement, .. } if matches!(**statement, Statement::Query(_)) => {
-            Verdict::CheckPlan
-        }
+        s if is_query(s) => Verdict::CheckPlan,
         Statement::Declare { .. } => Verdict::Declare,
         Statement::Fetch { .. } => Verdict::Fetch,
         s if crate::copy_out::is_copy_to_stdout(s) => Verdict::CopyOut,

@@ -51,7 +51,8 @@ use datafusion::prelude::SessionContext;
 use datafusion_postgres::{DfSessionService, Parser, QueryHook};
 use futures::Sink;
 
-type DfStatement = <Parser as QueryParser>::Statement;
+/// A statement as datafusion-postgres parses it: its text and, for SQL, its AST and logical plan.
+pub(crate) type DfStatement = <Parser as QueryParser>::Statement;
 
 /// Aggregate functions: a scalar subquery projecting one of these already returns one row.
 const AGGREGATES: &[&str] = &[

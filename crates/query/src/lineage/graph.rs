@@ -74,10 +74,10 @@ impl Adjacency {
             (Some(&a), Some(&b)) => &self.hops[a as usize..b as usize],
             _ => &[],
         };
-        let recent = match self.recent.is_empty() {
-            true => None,
-            false => self.recent.get(&node),
-        };
+        // Most of the time there are none: skip hashing the node.
+        let recent = (!self.recent.is_empty())
+            .then(|| self.recent.get(&node))
+            .flatten();
         compact.iter().chain(recent.into_iter().flatten()).copied()
     }
 
@@ -229,8 +229,7 @@ impl Graph {
         max_depth: Option<u32>,
     ) -> Vec<Reached> {
         let mut seen = VisitedSet::for_nodes(self.names.len());
-        let mut first_visit = |node: u32| seen.insert(node);
-        let mut frontier: Vec<u32> = starts.iter().copied().filter(|s| first_visit(*s)).collect();
+        let mut frontier: Vec<u32> = starts.iter().copied().filter(|s| seen.insert(*s)).collect();
         let mut out = Vec::new();
         let mut depth = 0;
         while !frontier.is_empty() && max_depth.is_none_or(|m| depth < m) {
@@ -238,7 +237,7 @@ impl Graph {
             let mut next = Vec::new();
             for node in frontier {
                 for hop in self.adjacent(node, direction) {
-                    if first_visit(hop.far) {
+                    if seen.insert(hop.far) {
                         out.push(Reached {
                             node: hop.far,
                             depth,
