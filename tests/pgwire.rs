@@ -218,6 +218,35 @@ async fn types_round_trip_in_binary() {
     );
     assert_eq!(text, vec![vec![Some(started.timestamp().to_string())]]);
 
+    // A prepared lookup by key (answered without planning) types its columns as the planned
+    // query does.
+    let columns = "run_id, started_at, parameters, state";
+    let lookup = client
+        .prepare(&format!("SELECT {columns} FROM runs WHERE run_id = $1"))
+        .await
+        .unwrap();
+    let planned = client
+        .prepare(&format!(
+            "SELECT {columns} FROM runs WHERE run_id = $1 AND state IS NOT NULL"
+        ))
+        .await
+        .unwrap();
+    let fast = client.query_one(&lookup, &[&run_id]).await.unwrap();
+    let slow = client.query_one(&planned, &[&run_id]).await.unwrap();
+    let types = |row: &tokio_postgres::Row| -> Vec<String> {
+        row.columns()
+            .iter()
+            .map(|c| c.type_().to_string())
+            .collect()
+    };
+    assert_eq!(types(&fast), types(&slow));
+    assert_eq!(fast.get::<_, String>("run_id"), run_id);
+    assert_eq!(fast.get::<_, chrono::DateTime<chrono::Utc>>(1), started);
+    assert_eq!(fast.get::<_, String>(2), parameters);
+    assert_eq!(fast.get::<_, String>(3), slow.get::<_, String>(3));
+    let none = client.query(&lookup, &[&"run:none"]).await.unwrap();
+    assert!(none.is_empty());
+
     // A timestamptz parameter, sent in binary.
     let later: i64 = client
         .query_one(

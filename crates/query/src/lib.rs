@@ -5,15 +5,18 @@
 //! `datafusion-functions-json` (`parameters->>'learning_rate'`), and the views in `sql/views/`.
 //! The [`lineage`] index answers the `lineage_upstream`, `lineage_downstream` and `lineage_path`
 //! table functions from memory, kept current with every commit of `lineage_edges`.
-//! [`Engine::query`] runs read-only SQL: prov9 is written to by ingest, never through SQL.
+//! A [`PointLookup`] (`SELECT … FROM runs WHERE run_id = $1`) is answered from the key index
+//! without planning. [`Engine::query`] runs read-only SQL: prov9 is written to by ingest, never through SQL.
 //!
 //! This crate knows nothing of protocols; `prov9-server` puts it on the Postgres wire.
 
 mod engine;
 mod error;
 pub mod lineage;
+mod point_lookup;
 mod read_only;
 
 pub use engine::{Engine, VIEWS};
 pub use error::QueryError;
+pub use point_lookup::PointLookup;
 pub use read_only::{ReadOnlyViolation, check_read_only, read_only_options};

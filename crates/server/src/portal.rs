@@ -5,7 +5,8 @@
 //! times: at SF 1 that was about half the server's time for a prepared point lookup. Queries
 //! (`SELECT …`, `EXPLAIN SELECT …`) are run here instead: the connection's hooks see them first,
 //! exactly as there, then the plan with its parameters bound is optimised once, as part of
-//! physical planning. Every other statement keeps datafusion-postgres's path.
+//! physical planning; a lookup by primary key ([`PointLookup`]) is not planned at all. Every
+//! other statement keeps datafusion-postgres's path.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,14 +19,17 @@ use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion_postgres::arrow_pg::datatypes::df;
+use datafusion_postgres::arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch};
 use datafusion_postgres::hooks::HookClient;
 use datafusion_postgres::pgwire::api::Type;
-use datafusion_postgres::pgwire::api::portal::Portal;
-use datafusion_postgres::pgwire::api::results::Response;
+use datafusion_postgres::pgwire::api::portal::{Format, Portal};
+use datafusion_postgres::pgwire::api::results::{QueryResponse, Response};
 use datafusion_postgres::pgwire::api::stmt::QueryParser;
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::types::format::FormatOptions;
 use datafusion_postgres::{Parser, QueryHook};
+
+use prov9_query::PointLookup;
 
 use crate::read_only_guard::is_query;
 use crate::rewrite::DfStatement;
@@ -69,11 +73,39 @@ async fn run(
         .clone()
         .replace_params_with_values(&params)
         .map_err(api_error)?;
+    let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+    if let Some(lookup) = PointLookup::recognise(&plan) {
+        return point_lookup(lookup, &portal.result_column_format, options).await;
+    }
     // Not yet optimised: `DataFrame::execute_stream` optimises it while planning it.
     let frame = DataFrame::new(ctx.state(), plan);
-    let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
     let rows = df::encode_dataframe(frame, &portal.result_column_format, Some(options)).await?;
     Ok(Response::Query(rows))
+}
+
+/// A lookup by primary key, answered without planning (see [`PointLookup`]).
+async fn point_lookup(
+    lookup: PointLookup,
+    format: &Format,
+    options: Arc<FormatOptions>,
+) -> PgWireResult<Response> {
+    let fields = Arc::new(arrow_schema_to_pg_fields(
+        &lookup.schema(),
+        format,
+        Some(options),
+    )?);
+    let batches = lookup
+        .rows()
+        .await
+        .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+    let encoder_fields = Arc::clone(&fields);
+    let rows = batches
+        .into_iter()
+        .flat_map(move |batch| encode_recordbatch(Arc::clone(&encoder_fields), batch));
+    Ok(Response::Query(QueryResponse::new(
+        fields,
+        futures::stream::iter(rows),
+    )))
 }
 
 /// The portal's parameter values, typed as datafusion-postgres types them: the client's declared

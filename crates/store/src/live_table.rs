@@ -5,6 +5,8 @@ use std::sync::Arc;
 use prov9_model::tables::primary_key;
 
 use arrow::datatypes::SchemaRef;
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use datafusion::catalog::Session;
 use datafusion::datasource::{TableProvider, TableType};
@@ -55,6 +57,35 @@ impl LiveTable {
     }
 }
 
+impl LiveTable {
+    /// The keys `filters` pin this table's primary key to, when one of them does and the table
+    /// has a key index: the rows [`LiveTable::lookup`] returns for them are exactly the rows
+    /// passing every such filter.
+    pub fn pinned_keys(&self, filters: &[Expr]) -> Option<Vec<String>> {
+        key_values(filters, self.keys.as_ref()?.column())
+    }
+
+    /// The rows whose primary key is one of `keys`, with the table's columns `projection`
+    /// (all when `None`), from the newest commit. Empty for a table without a primary key.
+    pub async fn lookup(
+        &self,
+        keys: &[String],
+        projection: Option<&[usize]>,
+    ) -> Result<Vec<RecordBatch>, StoreError> {
+        let Some(index) = &self.keys else {
+            return Ok(Vec::new());
+        };
+        index.lookup(keys, self.projected_schema(projection)?).await
+    }
+
+    fn projected_schema(&self, projection: Option<&[usize]>) -> Result<SchemaRef, ArrowError> {
+        Ok(match projection {
+            Some(p) => Arc::new(self.schema.project(p)?),
+            None => self.schema.clone(),
+        })
+    }
+}
+
 fn external(e: StoreError) -> DataFusionError {
     DataFusionError::External(Box::new(e))
 }
@@ -96,10 +127,7 @@ impl TableProvider for LiveTable {
         if let Some(index) = &self.keys
             && let Some(keys) = key_values(filters, index.column())
         {
-            let schema = match projection {
-                Some(p) => Arc::new(self.schema.project(p)?),
-                None => self.schema.clone(),
-            };
+            let schema = self.projected_schema(projection.map(Vec::as_slice))?;
             let lookup = KeyLookupExec::new(Arc::clone(index), keys, schema);
             return Ok(Arc::new(lookup));
         }
