@@ -375,3 +375,79 @@ async fn lineage_functions_and_recursion_limits_over_the_wire() {
     let rows = simple_rows(&client.simple_query("SELECT 1").await.unwrap());
     assert_eq!(rows, vec![vec![Some("1".to_string())]]);
 }
+
+/// Replies to Parse, Bind, Describe and Execute wait for Sync (or Flush), as Postgres's do: one
+/// write per round trip instead of one per message. Spoken byte by byte, since drivers hide it.
+#[test]
+fn extended_replies_are_sent_at_sync_or_flush() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    fn message(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![tag];
+        m.extend_from_slice(&(body.len() as i32 + 4).to_be_bytes());
+        m.extend_from_slice(body);
+        m
+    }
+    /// Reads whole messages until one with `last` arrives; returns their tags.
+    fn read_until(socket: &mut TcpStream, last: u8) -> Vec<u8> {
+        let mut tags = Vec::new();
+        loop {
+            let mut header = [0u8; 5];
+            socket.read_exact(&mut header).expect("a message");
+            let len = i32::from_be_bytes(header[1..5].try_into().unwrap()) as usize;
+            let mut body = vec![0u8; len - 4];
+            socket.read_exact(&mut body).unwrap();
+            tags.push(header[0]);
+            if header[0] == last {
+                return tags;
+            }
+        }
+    }
+    /// Whether anything arrives within a moment.
+    fn anything_pending(socket: &mut TcpStream) -> bool {
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        let pending = socket.peek(&mut byte).is_ok_and(|n| n > 0);
+        socket.set_read_timeout(None).unwrap();
+        pending
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("wh"), &["--demo"]);
+    let mut socket = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let mut startup = 196_608i32.to_be_bytes().to_vec(); // protocol 3.0
+    startup.extend_from_slice(b"user\0prov9\0database\0prov9\0\0");
+    let mut framed = (startup.len() as i32 + 4).to_be_bytes().to_vec();
+    framed.extend_from_slice(&startup);
+    socket.write_all(&framed).unwrap();
+    read_until(&mut socket, b'Z');
+
+    let mut batch = message(b'P', b"\0SELECT state FROM runs LIMIT 2\0\0\0");
+    batch.extend(message(b'B', b"\0\0\0\0\0\0\0\0"));
+    batch.extend(message(b'D', b"P\0"));
+    batch.extend(message(b'E', b"\0\0\0\0\0"));
+    socket.write_all(&batch).unwrap();
+    assert!(
+        !anything_pending(&mut socket),
+        "replies before Sync or Flush"
+    );
+    socket.write_all(&message(b'H', b"")).unwrap();
+    assert_eq!(
+        read_until(&mut socket, b'C'),
+        b"12TDDC",
+        "ParseComplete, BindComplete, RowDescription, two rows, CommandComplete at Flush"
+    );
+    socket.write_all(&message(b'S', b"")).unwrap();
+    assert_eq!(read_until(&mut socket, b'Z'), b"Z");
+
+    // An error is reported at once, and the rest of the batch is skipped until Sync.
+    let mut failing = message(b'P', b"\0SELECT nope FROM runs\0\0\0");
+    failing.extend(message(b'B', b"\0\0\0\0\0\0\0\0"));
+    failing.extend(message(b'S', b""));
+    socket.write_all(&failing).unwrap();
+    assert_eq!(read_until(&mut socket, b'Z'), b"EZ");
+    socket.write_all(&message(b'X', b"")).unwrap();
+}

@@ -26,6 +26,7 @@ mod cancel;
 pub mod config;
 mod control;
 mod copy_out;
+mod deferred_flush;
 mod error;
 mod group_commit;
 mod guarded_planner;

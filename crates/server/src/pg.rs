@@ -28,6 +28,7 @@ use tokio::task::JoinSet;
 use crate::cancel::{CancelRegistry, CancelRequests};
 use crate::config::{TlsConfig, User};
 use crate::control::QueryControl;
+use crate::deferred_flush::DeferFlushes;
 use crate::rewrite::RewritingQueries;
 use crate::session::{ConnectionState, SessionFactory};
 use crate::sqlstate::SqlStateErrors;
@@ -100,7 +101,7 @@ impl PgWireServerHandlers for Connection {
         self.queries.clone()
     }
     fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
-        self.queries.clone()
+        Arc::new(DeferFlushes(self.queries.clone()))
     }
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         self.startup.clone()
