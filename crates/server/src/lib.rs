@@ -38,6 +38,7 @@ mod portal;
 mod read_only_catalog;
 mod read_only_guard;
 mod rewrite;
+mod run_checked;
 pub mod scram;
 mod session;
 mod sqlstate;

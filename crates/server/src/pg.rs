@@ -30,6 +30,7 @@ use crate::config::{TlsConfig, User};
 use crate::control::QueryControl;
 use crate::deferred_flush::DeferFlushes;
 use crate::rewrite::RewritingQueries;
+use crate::run_checked::RunCheckedQuery;
 use crate::session::{ConnectionState, SessionFactory};
 use crate::sqlstate::SqlStateErrors;
 use crate::startup::{ClientAuth, Startup, StartupSettings, TooManyConnections};
@@ -136,12 +137,13 @@ impl Shared {
             self.shutdown.clone(),
         ));
         let ctx = Arc::new(self.sessions.connection(&state)?);
-        // The guard comes first: the first hook that answers wins.
+        // The guard comes first: the first hook that answers wins. The last runs what it checked.
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
             Arc::new(ReadOnlyGuard::new(state.clone())),
             Arc::new(TransactionHook),
             Arc::new(CursorStatementHook),
             Arc::new(SetShowHook),
+            Arc::new(RunCheckedQuery::new(state.clone())),
         ];
         Ok(Connection {
             queries: Arc::new(RewritingQueries::new(ctx, hooks, state.clone())),

@@ -21,10 +21,10 @@ use datafusion::sql::sqlparser::ast::Statement;
 use datafusion_postgres::arrow_pg::datatypes::df;
 use datafusion_postgres::arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch};
 use datafusion_postgres::hooks::HookClient;
-use datafusion_postgres::pgwire::api::Type;
 use datafusion_postgres::pgwire::api::portal::{Format, Portal};
 use datafusion_postgres::pgwire::api::results::{QueryResponse, Response};
 use datafusion_postgres::pgwire::api::stmt::QueryParser;
+use datafusion_postgres::pgwire::api::{ClientInfo, Type};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::types::format::FormatOptions;
 use datafusion_postgres::{Parser, QueryHook};
@@ -69,17 +69,43 @@ async fn run(
             return answer;
         }
     }
-    let plan = plan
-        .clone()
-        .replace_params_with_values(&params)
-        .map_err(api_error)?;
-    let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+    let plan = if has_values(&params) {
+        plan.clone()
+            .replace_params_with_values(&params)
+            .map_err(api_error)?
+    } else {
+        // Binding nothing would still rebuild every node of the plan.
+        plan.clone()
+    };
+    let options = format_options(client);
+    run_plan(ctx, plan, &portal.result_column_format, options).await
+}
+
+/// How the client wants values written (its `DateStyle`, `bytea_output`, …).
+pub(crate) fn format_options(client: &dyn ClientInfo) -> Arc<FormatOptions> {
+    Arc::new(FormatOptions::from_client_metadata(client.metadata()))
+}
+
+fn has_values(params: &ParamValues) -> bool {
+    match params {
+        ParamValues::List(values) => !values.is_empty(),
+        ParamValues::Map(values) => !values.is_empty(),
+    }
+}
+
+/// Runs a checked, unoptimised query plan and encodes its rows in `format`.
+pub(crate) async fn run_plan(
+    ctx: &SessionContext,
+    plan: LogicalPlan,
+    format: &Format,
+    options: Arc<FormatOptions>,
+) -> PgWireResult<Response> {
     if let Some(lookup) = PointLookup::recognise(&plan) {
-        return point_lookup(lookup, &portal.result_column_format, options).await;
+        return point_lookup(lookup, format, options).await;
     }
     // Not yet optimised: `DataFrame::execute_stream` optimises it while planning it.
     let frame = DataFrame::new(ctx.state(), plan);
-    let rows = df::encode_dataframe(frame, &portal.result_column_format, Some(options)).await?;
+    let rows = df::encode_dataframe(frame, format, Some(options)).await?;
     Ok(Response::Query(rows))
 }
 

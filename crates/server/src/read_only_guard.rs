@@ -449,10 +449,14 @@ impl QueryHook for ReadOnlyGuard {
             return Some(Err(e));
         }
         match verdict(statement, self.connection.role()) {
-            Verdict::CheckPlan => check_plan(statement, ctx, &self.connection)
-                .await
-                .err()
-                .map(Err),
+            // The checked plan is the one that runs (`RunCheckedQuery`, after the other hooks).
+            Verdict::CheckPlan => match checked_plan(statement.clone(), ctx).await {
+                Ok(plan) => {
+                    self.connection.hand_over_checked(statement, plan);
+                    None
+                }
+                Err(e) => Some(Err(e)),
+            },
             other => self.answer(other, statement, ctx, client).await,
         }
     }

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use datafusion::common::DFSchemaRef;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::sql::sqlparser::ast::Statement;
 
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
@@ -35,6 +37,8 @@ pub struct ConnectionState {
     cursors: Mutex<HashMap<String, DFSchemaRef>>,
     /// Set for every connection when the server starts shutting down.
     shutdown: Arc<AtomicBool>,
+    /// A simple-protocol query the read-only guard planned and checked, until it runs.
+    checked_query: Mutex<Option<(Statement, LogicalPlan)>>,
 }
 
 impl ConnectionState {
@@ -44,6 +48,7 @@ impl ConnectionState {
             control: Arc::new(control),
             cursors: Mutex::default(),
             shutdown,
+            checked_query: Mutex::default(),
         }
     }
 
@@ -59,6 +64,19 @@ impl ConnectionState {
 
     pub fn cursor(&self, name: &str) -> Option<DFSchemaRef> {
         self.cursors.lock().ok()?.get(name).cloned()
+    }
+
+    /// Keep the plan the guard checked for `statement`, for the hook that runs it.
+    pub fn hand_over_checked(&self, statement: &Statement, plan: LogicalPlan) {
+        if let Ok(mut slot) = self.checked_query.lock() {
+            *slot = Some((statement.clone(), plan));
+        }
+    }
+
+    /// The checked plan of `statement`, if it is the one the guard checked last.
+    pub fn take_checked(&self, statement: &Statement) -> Option<LogicalPlan> {
+        let (checked, plan) = self.checked_query.lock().ok()?.take()?;
+        (checked == *statement).then_some(plan)
     }
 
     pub fn role(&self) -> Role {
@@ -98,5 +116,35 @@ impl SessionFactory {
             .with_query_planner(Arc::new(GuardedQueryPlanner::new(state.control.clone())))
             .build();
         Ok(SessionContext::new_with_state(session))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::logical_expr::LogicalPlanBuilder;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    fn statement(sql: &str) -> Statement {
+        Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .unwrap()
+            .remove(0)
+    }
+
+    #[test]
+    fn a_checked_plan_runs_once_and_only_for_its_statement() {
+        let state = ConnectionState::new(
+            QueryControl::new(Arc::default()),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let plan = LogicalPlanBuilder::empty(false).build().unwrap();
+        state.hand_over_checked(&statement("SELECT 1"), plan.clone());
+        assert_eq!(state.take_checked(&statement("SELECT 2")), None);
+        // A mismatch drops it: a later `SELECT 1` is planned and checked again.
+        assert_eq!(state.take_checked(&statement("SELECT 1")), None);
+        state.hand_over_checked(&statement("SELECT 1"), plan.clone());
+        assert_eq!(state.take_checked(&statement("SELECT 1")), Some(plan));
+        assert_eq!(state.take_checked(&statement("SELECT 1")), None);
     }
 }

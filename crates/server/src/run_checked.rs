@@ -1,0 +1,68 @@
+//! The last query hook: a simple-protocol query runs the plan the read-only guard checked.
+//!
+//! Without it datafusion-postgres prints the statement back to SQL and plans it a second time
+//! (parse, plan, table functions called again) after the guard has planned it once. The guard
+//! hands its checked plan over ([`ConnectionState::hand_over_checked`]); the hooks in between
+//! (transactions, cursors, `SET`/`SHOW`) still see the statement first, in the same order.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::common::ParamValues;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion_postgres::QueryHook;
+use datafusion_postgres::hooks::HookClient;
+use datafusion_postgres::pgwire::api::ClientInfo;
+use datafusion_postgres::pgwire::api::portal::Format;
+use datafusion_postgres::pgwire::api::results::Response;
+use datafusion_postgres::pgwire::error::PgWireResult;
+
+use crate::portal::{format_options, run_plan};
+use crate::session::ConnectionState;
+
+pub struct RunCheckedQuery {
+    connection: Arc<ConnectionState>,
+}
+
+impl RunCheckedQuery {
+    pub fn new(connection: Arc<ConnectionState>) -> Self {
+        RunCheckedQuery { connection }
+    }
+}
+
+#[async_trait]
+impl QueryHook for RunCheckedQuery {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        let plan = self.connection.take_checked(statement)?;
+        let options = format_options(client);
+        Some(run_plan(ctx, plan, &Format::UnifiedText, options).await)
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        _statement: &Statement,
+        _ctx: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        None
+    }
+
+    /// Extended-protocol queries run their checked plan in `portal.rs`.
+    async fn handle_extended_query(
+        &self,
+        _statement: &Statement,
+        _plan: &LogicalPlan,
+        _params: &ParamValues,
+        _ctx: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        None
+    }
+}
