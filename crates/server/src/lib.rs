@@ -20,7 +20,10 @@
 //! planner; and the catalog a connection sees cannot be changed. `COPY … TO STDOUT` is a read
 //! and is served. Client compatibility — catalog functions, SQL rewrites, transactions — lives in
 //! `pg_compat`, `rewrite` and `transactions`; `portal` runs the extended protocol's queries with
-//! one optimiser pass each (datafusion-postgres's own path optimises twice).
+//! one optimiser pass each (datafusion-postgres's own path optimises twice), and lookups by key
+//! with none; `run_checked` runs a simple-protocol query from the plan the guard checked
+//! (datafusion-postgres would plan it again); `deferred_flush` holds extended-protocol replies
+//! until `Sync`, as Postgres does (pgwire writes each one to the socket).
 
 mod cancel;
 pub mod config;
