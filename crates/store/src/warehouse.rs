@@ -324,10 +324,15 @@ impl Warehouse {
 /// low-cardinality columns that fit in [`DICTIONARY_BYTES`]; the primary key, unique, has none.
 fn writer_properties(table: &str, rows: usize) -> WriterProperties {
     let ndv = rows.max(1) as u64;
+    // A lookup by key decompresses and walks the whole page holding its row, in every column.
+    let page_rows = match primary_key(table) {
+        Some(_) => KEYED_PAGE_ROWS,
+        None => PAGE_ROWS,
+    };
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
-        .set_data_page_row_count_limit(PAGE_ROWS)
-        .set_write_batch_size(PAGE_ROWS)
+        .set_data_page_row_count_limit(page_rows)
+        .set_write_batch_size(page_rows)
         .set_dictionary_page_size_limit(DICTIONARY_BYTES);
     if let Some(key) = primary_key(table) {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(key), false);
@@ -346,6 +351,9 @@ fn writer_properties(table: &str, rows: usize) -> WriterProperties {
 
 /// Rows per data page (see [`writer_properties`]).
 const PAGE_ROWS: usize = 1024;
+
+/// Rows per data page of a table with a key index: a lookup reads a page of each column.
+const KEYED_PAGE_ROWS: usize = 256;
 
 /// Largest dictionary page per column chunk (see [`writer_properties`]); past it a column
 /// falls back to plain encoding.

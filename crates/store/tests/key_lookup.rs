@@ -158,10 +158,12 @@ async fn lookups_by_key_match_a_full_scan_across_appends_rewrites_and_other_writ
     .await;
 }
 
-/// A lookup reads each column's dictionary page whole: the key has none, the others stay small.
+/// A lookup reads each column's dictionary page whole: the key has none, the others stay small;
+/// and it decompresses the data page holding its row in every column: pages stay short.
 #[tokio::test]
 async fn data_files_keep_dictionaries_small_and_none_on_the_key() {
     use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
+    use deltalake::parquet::file::serialized_reader::ReadOptionsBuilder;
     let dir = tempfile::tempdir().unwrap();
     let wh = Warehouse::open(dir.path().to_str().unwrap()).await.unwrap();
     let rows: Vec<RunRow> = (0..20_000).map(|i| run(i, "RUNNING")).collect();
@@ -185,6 +187,27 @@ async fn data_files_keep_dictionaries_small_and_none_on_the_key() {
                     assert!(size <= 24 << 10, "{name}: {size}-byte dictionary");
                 }
             }
+        }
+    }
+    let options = ReadOptionsBuilder::new().with_page_index().build();
+    let reader =
+        SerializedFileReader::new_with_options(std::fs::File::open(&file).unwrap(), options)
+            .unwrap();
+    let metadata = reader.metadata();
+    let offsets = metadata.offset_index().expect("an offset index");
+    for (group, columns) in metadata.row_groups().iter().zip(offsets) {
+        for (column, index) in group.columns().iter().zip(columns) {
+            let starts: Vec<i64> = index
+                .page_locations()
+                .iter()
+                .map(|p| p.first_row_index)
+                .chain([group.num_rows()])
+                .collect();
+            let longest = starts.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+            let name = column.column_path().string();
+            // The writer checks its 256-row limit between write batches (of levels, with
+            // nulls): a page may run somewhat over, never to the 1,024 rows of other tables.
+            assert!(longest < 512, "{name}: a page of {longest} rows");
         }
     }
 }
