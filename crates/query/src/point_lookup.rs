@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
-use datafusion::datasource::source_as_provider;
+use datafusion::datasource::{TableProvider, source_as_provider};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use prov9_store::LiveTable;
 
@@ -63,7 +63,7 @@ impl PointLookup {
             })
             .collect::<Option<Vec<usize>>>()?;
         let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
-        let table_schema = table_schema(table);
+        let table_schema = table.schema();
         let same_types = columns.iter().zip(schema.fields()).all(|(&i, out)| {
             table_schema.fields().get(i).map(|f| f.data_type()) == Some(out.data_type())
         });
@@ -93,8 +93,4 @@ impl PointLookup {
             })
             .collect()
     }
-}
-
-fn table_schema(table: &LiveTable) -> SchemaRef {
-    datafusion::datasource::TableProvider::schema(table)
 }

@@ -55,9 +55,7 @@ impl LiveTable {
             keys,
         })
     }
-}
 
-impl LiveTable {
     /// The keys `filters` pin this table's primary key to, when one of them does and the table
     /// has a key index: the rows [`LiveTable::lookup`] returns for them are exactly the rows
     /// passing every such filter.
