@@ -6,7 +6,8 @@
 //! The [`lineage`] index answers the `lineage_upstream`, `lineage_downstream` and `lineage_path`
 //! table functions from memory, kept current with every commit of `lineage_edges`.
 //! A [`PointLookup`] (`SELECT … FROM runs WHERE run_id = $1`) is answered from the key index
-//! without planning. [`Engine::query`] runs read-only SQL: prov9 is written to by ingest, never through SQL.
+//! without planning. [`Engine::query`] runs read-only SQL: prov9 is written to by ingest, never
+//! through SQL.
 //!
 //! This crate knows nothing of protocols; `prov9-server` puts it on the Postgres wire.
 

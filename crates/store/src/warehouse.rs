@@ -316,7 +316,9 @@ impl Warehouse {
 /// million values would be 1 MB per column in every small commit). With it DataFusion skips
 /// row groups that cannot hold a looked-up id, which statistics cannot do for random ids.
 /// Pages of at most 1,024 rows let the page index narrow a lookup inside the row group it
-/// reads to the pages holding the row, instead of 20,000-row pages of every column.
+/// reads to the pages holding the row, instead of 20,000-row pages of every column; tables with
+/// a key index keep 256, since a lookup by key decompresses and walks its row's page in every
+/// column.
 ///
 /// A lookup must also read each column's dictionary page, whole: with the default 1 MB limit,
 /// ids and timestamps (nearly all distinct) had dictionaries of 100–800 KB per column, which
@@ -324,17 +326,18 @@ impl Warehouse {
 /// low-cardinality columns that fit in [`DICTIONARY_BYTES`]; the primary key, unique, has none.
 fn writer_properties(table: &str, rows: usize) -> WriterProperties {
     let ndv = rows.max(1) as u64;
-    // A lookup by key decompresses and walks the whole page holding its row, in every column.
-    let page_rows = match primary_key(table) {
-        Some(_) => KEYED_PAGE_ROWS,
-        None => PAGE_ROWS,
+    let key = primary_key(table);
+    let page_rows = if key.is_some() {
+        KEYED_PAGE_ROWS
+    } else {
+        PAGE_ROWS
     };
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_data_page_row_count_limit(page_rows)
         .set_write_batch_size(page_rows)
         .set_dictionary_page_size_limit(DICTIONARY_BYTES);
-    if let Some(key) = primary_key(table) {
+    if let Some(key) = key {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(key), false);
     }
     lookup_columns(table)
