@@ -1,6 +1,8 @@
 //! The rows one batch of events adds, and how they are committed.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet};
 
 use prov9_model::tables::*;
 use prov9_store::Warehouse;
@@ -21,8 +23,9 @@ pub struct Changes {
     pub deployments: Vec<DeploymentRow>,
     pub lineage_edges: Vec<LineageEdgeRow>,
     pub column_lineage: Vec<ColumnLineageRow>,
-    /// (table, id) of mutable rows first created by this batch (the others update stored rows).
-    pub(crate) created: HashSet<(&'static str, String)>,
+    /// Per table, the ids of mutable rows first created by this batch (the others update stored
+    /// rows).
+    pub(crate) created: HashMap<&'static str, HashSet<String>>,
 }
 
 /// Rows added per table (updates of existing rows are not counted).
@@ -66,11 +69,21 @@ impl Changes {
         self.events.is_empty()
     }
 
+    pub(crate) fn mark_created(&mut self, table: &'static str, id: &str) {
+        self.created
+            .entry(table)
+            .or_default()
+            .insert(id.to_string());
+    }
+
+    fn is_created(&self, table: &str, id: &str) -> bool {
+        self.created.get(table).is_some_and(|ids| ids.contains(id))
+    }
+
     /// Rows this batch adds, per table.
     pub fn added(&self) -> RowCounts {
         let new = |table: &'static str, ids: &mut dyn Iterator<Item = &String>| {
-            ids.filter(|id| self.created.contains(&(table, (*id).clone())))
-                .count()
+            ids.filter(|id| self.is_created(table, id)).count()
         };
         let mut c = BTreeMap::new();
         c.insert(EventRow::NAME, self.events.len());
@@ -96,84 +109,78 @@ impl Changes {
         RowCounts(c)
     }
 
-    /// Write every table, one commit each, `events` last (see the crate docs for why).
+    /// Write every table, one commit each, `events` last (see the crate docs for why). The other
+    /// tables do not depend on each other: they commit concurrently, so their Parquet encoding
+    /// (on the runtime's workers) uses every core.
     pub async fn commit(self, warehouse: &Warehouse) -> Result<RowCounts, IngestError> {
         let added = self.added();
-        self.commit_mutable(
-            warehouse,
-            JobRow::NAME,
-            &self.jobs,
-            "job_id",
-            JobRow::to_batch,
-        )
-        .await?;
-        self.commit_mutable(
-            warehouse,
-            RunRow::NAME,
-            &self.runs,
-            "run_id",
-            RunRow::to_batch,
-        )
-        .await?;
-        self.commit_mutable(
-            warehouse,
-            DatasetRow::NAME,
-            &self.datasets,
-            "dataset_id",
-            DatasetRow::to_batch,
-        )
-        .await?;
-        self.commit_mutable(
-            warehouse,
-            DatasetVersionRow::NAME,
-            &self.dataset_versions,
-            "version_id",
-            DatasetVersionRow::to_batch,
-        )
-        .await?;
-        append(
-            warehouse,
-            TransformationRow::NAME,
-            &self.transformations,
-            TransformationRow::to_batch,
-        )
-        .await?;
-        self.commit_mutable(
-            warehouse,
-            ModelVersionRow::NAME,
-            &self.model_versions,
-            "version_id",
-            ModelVersionRow::to_batch,
-        )
-        .await?;
-        append(
-            warehouse,
-            MetricRow::NAME,
-            &self.metrics,
-            MetricRow::to_batch,
-        )
-        .await?;
-        append(
-            warehouse,
-            DeploymentRow::NAME,
-            &self.deployments,
-            DeploymentRow::to_batch,
-        )
-        .await?;
-        append(
-            warehouse,
-            LineageEdgeRow::NAME,
-            &self.lineage_edges,
-            LineageEdgeRow::to_batch,
-        )
-        .await?;
-        append(
-            warehouse,
-            ColumnLineageRow::NAME,
-            &self.column_lineage,
-            ColumnLineageRow::to_batch,
-        )
-        .await?;
+        futures::try_join!(
+            self.commit_mutable(
+                warehouse,
+                JobRow::NAME,
+                &self.jobs,
+                "job_id",
+                JobRow::to_batch
+            ),
+            self.commit_mutable(
+                warehouse,
+                RunRow::NAME,
+                &self.runs,
+                "run_id",
+                RunRow::to_batch
+            ),
+            self.commit_mutable(
+                warehouse,
+                DatasetRow::NAME,
+                &self.datasets,
+                "dataset_id",
+                DatasetRow::to_batch,
+            ),
+            self.commit_mutable(
+                warehouse,
+                DatasetVersionRow::NAME,
+                &self.dataset_versions,
+                "version_id",
+                DatasetVersionRow::to_batch,
+            ),
+            append(
+                warehouse,
+                TransformationRow::NAME,
+                &self.transformations,
+                TransformationRow::to_batch,
+            ),
+            self.commit_mutable(
+                warehouse,
+                ModelVersionRow::NAME,
+                &self.model_versions,
+                "version_id",
+                ModelVersionRow::to_batch,
+            ),
+            append(
+                warehouse,
+                MetricRow::NAME,
+                &self.metrics,
+                MetricRow::to_batch
+            ),
+            append(
+                warehouse,
+                DeploymentRow::NAME,
+                &self.deployments,
+                DeploymentRow::to_batch,
+            ),
+            append(
+                warehouse,
+                LineageEdgeRow::NAME,
+                &self.lineage_edges,
+                LineageEdgeRow::to_batch,
+            ),
+            append(
+                warehouse,
+                ColumnLineageRow::NAME,
+                &self.column_lineage,
+                ColumnLineageRow::to_batch,
+            ),
+        )?;
         append(warehouse, EventRow::NAME, &self.events, EventRow::to_batch).await?;
         Ok(added)
     }
@@ -191,9 +198,8 @@ impl Changes {
         }
         // Rows first seen in this batch are appended; only rows stored before need a MERGE,
         // which reads the whole table to find them: keep its input to those few.
-        let (new, stored): (Vec<(&String, &R)>, Vec<(&String, &R)>) = rows
-            .iter()
-            .partition(|(id, _)| self.created.contains(&(table, (*id).clone())));
+        let (new, stored): (Vec<(&String, &R)>, Vec<(&String, &R)>) =
+            rows.iter().partition(|(id, _)| self.is_created(table, id));
         let batch = |rows: Vec<(&String, &R)>| {
             let rows: Vec<R> = rows.into_iter().map(|(_, r)| r.clone()).collect();
             to_batch(&rows)

@@ -34,4 +34,7 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error("reading {table} from the warehouse: {reason}")]
     CorruptTable { table: String, reason: String },
+    /// A batch's commit task did not finish (it panicked).
+    #[error("committing a batch: {0}")]
+    CommitTask(#[source] tokio::task::JoinError),
 }

@@ -3,11 +3,38 @@
 //! The state keeps 128-bit digests of keys, not the keys, so that remembering every stored row
 //! of a large warehouse costs 16 bytes a row.
 
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use prov9_model::tables::*;
 use sha2::{Digest, Sha256};
 
 /// A 128-bit digest of a row key.
 pub type KeyDigest = u128;
+
+/// A set of digests, which are uniformly distributed already: their own low bits are the hash.
+pub type DigestSet = HashSet<KeyDigest, BuildHasherDefault<DigestHasher>>;
+
+/// Takes a [`KeyDigest`]'s low 64 bits as its hash.
+#[derive(Default)]
+pub struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u128(&mut self, digest: u128) {
+        self.0 = digest as u64;
+    }
+
+    /// Only digests are hashed with it; anything else still hashes (FNV-1a), just not as fast.
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
 
 pub fn digest(parts: &[&str]) -> KeyDigest {
     let mut h = Sha256::new();

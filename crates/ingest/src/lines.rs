@@ -2,12 +2,14 @@
 //!
 //! Parsing (JSON, the OpenLineage model, the canonical hash behind `event_id`) is about a third
 //! of a bulk load's work and needs nothing from the warehouse, so one thread reads, decompresses
-//! and parses the lines of a file while the loader normalises and commits the ones before. Lines
-//! arrive in file order, in chunks; the channel is bounded, so a slow commit stops the reader
-//! instead of filling memory.
+//! and parses the lines of a list of files while the loader normalises and commits the ones
+//! before. Lines arrive in file order, in chunks; the channel holds about one batch, so the
+//! reader parses the next batch while the loader normalises and commits this one (with a few
+//! thousand lines of slack the two took turns: a load ran on one core), and a slow commit stops
+//! the reader instead of filling memory.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,8 +25,6 @@ pub(crate) const MAX_LINE_BYTES: u64 = 256 << 20;
 
 /// Lines per message from the reader: enough to make the hand-off cheap.
 const CHUNK_LINES: usize = 512;
-/// Chunks in flight: bounds what the reader runs ahead (a few thousand events).
-const CHUNKS_AHEAD: usize = 8;
 
 /// One non-empty line of input, parsed.
 pub(crate) enum Line {
@@ -42,22 +42,45 @@ pub(crate) enum Line {
     },
 }
 
-/// The parsed lines of one file, as the reader thread produces them.
+/// What the reader thread sends.
+pub(crate) enum Parsed {
+    /// The next lines of the current file.
+    Lines(Vec<Line>),
+    /// The current file is read to its end; the next message is from the next file.
+    EndOfFile,
+}
+
+/// The parsed lines of a list of files, as the reader thread produces them.
 pub(crate) struct ParsedLines {
-    chunks: mpsc::Receiver<Result<Vec<Line>, IngestError>>,
-    /// File bytes read so far (compressed bytes for gzip), for the progress bar.
+    chunks: mpsc::Receiver<Result<Parsed, IngestError>>,
+    /// File bytes read so far, over all the files (compressed bytes for gzip), for the progress
+    /// bar.
     bytes_read: Arc<AtomicU64>,
 }
 
 impl ParsedLines {
-    /// Start reading `path` (gzip when `gz`) on a new thread.
-    pub(crate) fn spawn(path: &Path, gz: bool) -> Result<Self, IngestError> {
-        let (reader, bytes_read) = open_reader(path, gz)?;
-        let (tx, chunks) = mpsc::channel(CHUNKS_AHEAD);
-        let path = path.to_path_buf();
+    /// Start reading `paths` (plain or gzip, in the order given) on a new thread, which runs
+    /// ahead of the loader by up to `lines_ahead` lines.
+    pub(crate) fn spawn(paths: Vec<PathBuf>, lines_ahead: usize) -> Result<Self, IngestError> {
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        let (tx, chunks) = mpsc::channel(lines_ahead.div_ceil(CHUNK_LINES).max(2));
+        let counter = bytes_read.clone();
         std::thread::Builder::new()
             .name("prov9-parse".into())
-            .spawn(move || read_lines(reader, &path, &tx))
+            .spawn(move || {
+                for path in &paths {
+                    let read =
+                        open_reader(path, &counter).map(|reader| read_lines(reader, path, &tx));
+                    let sent = match read {
+                        Ok(true) => tx.blocking_send(Ok(Parsed::EndOfFile)),
+                        Ok(false) => return,
+                        Err(e) => tx.blocking_send(Err(e)),
+                    };
+                    if sent.is_err() {
+                        return;
+                    }
+                }
+            })
             .map_err(|source| IngestError::Io {
                 path: PathBuf::from("<thread>"),
                 source,
@@ -65,8 +88,8 @@ impl ParsedLines {
         Ok(ParsedLines { chunks, bytes_read })
     }
 
-    /// The next chunk, in file order; `None` at the end of the file.
-    pub(crate) async fn next(&mut self) -> Option<Result<Vec<Line>, IngestError>> {
+    /// The next message, in file order; `None` after the last file (or a read error).
+    pub(crate) async fn next(&mut self) -> Option<Result<Parsed, IngestError>> {
         self.chunks.recv().await
     }
 
@@ -75,11 +98,11 @@ impl ParsedLines {
     }
 }
 
-type Sender = mpsc::Sender<Result<Vec<Line>, IngestError>>;
+type Sender = mpsc::Sender<Result<Parsed, IngestError>>;
 
-/// The reader thread: stops at the end of the file, on a read error (sent on), or when the
-/// loader hangs up (it stopped at a bad line).
-fn read_lines(mut reader: Box<dyn BufRead + Send>, path: &Path, tx: &Sender) {
+/// Read one file to its end (true), or stop on a read error (sent on) or when the loader hangs
+/// up (it stopped at a bad line): false.
+fn read_lines(mut reader: Box<dyn BufRead + Send>, path: &Path, tx: &Sender) -> bool {
     let display = path.display().to_string();
     let mut chunk = Vec::with_capacity(CHUNK_LINES);
     let mut buf = Vec::new();
@@ -98,7 +121,7 @@ fn read_lines(mut reader: Box<dyn BufRead + Send>, path: &Path, tx: &Sender) {
             Ok(_) => {}
             Err(e) => {
                 let _ = tx.blocking_send(Err(io(e)));
-                return;
+                return false;
             }
         }
         line_no += 1;
@@ -106,7 +129,7 @@ fn read_lines(mut reader: Box<dyn BufRead + Send>, path: &Path, tx: &Sender) {
         if buf.len() as u64 > MAX_LINE_BYTES {
             if let Err(e) = skip_rest_of_line(&mut reader, &buf) {
                 let _ = tx.blocking_send(Err(io(e)));
-                return;
+                return false;
             }
             chunk.push(Line::Bad {
                 text: String::new(),
@@ -118,14 +141,12 @@ fn read_lines(mut reader: Box<dyn BufRead + Send>, path: &Path, tx: &Sender) {
         }
         if chunk.len() >= CHUNK_LINES {
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_LINES));
-            if tx.blocking_send(Ok(full)).is_err() {
-                return;
+            if tx.blocking_send(Ok(Parsed::Lines(full))).is_err() {
+                return false;
             }
         }
     }
-    if !chunk.is_empty() {
-        let _ = tx.blocking_send(Ok(chunk));
-    }
+    chunk.is_empty() || tx.blocking_send(Ok(Parsed::Lines(chunk))).is_ok()
 }
 
 /// Read past the rest of an over-long line without holding it.
@@ -173,16 +194,20 @@ pub(crate) fn parse_text(text: &str, source: String) -> Option<Line> {
     })
 }
 
-/// A buffered reader over a file (decompressed if gzip) and a count of the file bytes read.
+/// A buffered reader over a file, decompressed if it is gzip (by its first bytes, whatever its
+/// name), adding the file bytes read to `counter`.
 pub(crate) fn open_reader(
     path: &Path,
-    gz: bool,
-) -> Result<(Box<dyn BufRead + Send>, Arc<AtomicU64>), IngestError> {
-    let file = File::open(path).map_err(|source| IngestError::Io {
+    counter: &Arc<AtomicU64>,
+) -> Result<Box<dyn BufRead + Send>, IngestError> {
+    let io = |source| IngestError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let counter = Arc::new(AtomicU64::new(0));
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let mut magic = [0u8; 2];
+    let gz = file.read(&mut magic).map_err(io)? == 2 && magic == [0x1f, 0x8b];
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
     let raw = CountingFile {
         file,
         count: counter.clone(),
@@ -195,7 +220,7 @@ pub(crate) fn open_reader(
     } else {
         Box::new(BufReader::with_capacity(1 << 20, raw))
     };
-    Ok((reader, counter))
+    Ok(reader)
 }
 
 /// A file that counts the bytes read from it, for the progress bar (compressed bytes for .gz).

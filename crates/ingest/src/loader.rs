@@ -1,24 +1,29 @@
 //! The bulk loader: NDJSON files (plain or gzip) and directories of them.
 //!
 //! Lines are parsed as they are read (on a thread of their own, see `lines.rs`) and normalised
-//! in batches of a bounded number of events, each batch committed before the next is taken, so
-//! memory stays bounded whatever the file size.
-//! A bad line stops the load before its batch commits (earlier batches stay committed), unless
-//! `max_errors` allows skipping it, in which case it goes to the rejects file.
+//! in batches of a bounded number of events. A batch commits (a task of its own) while the next
+//! one is normalised, and at most one commit is in flight, so memory stays bounded whatever the
+//! file size; three stages — parse, normalise, commit — keep both cores busy.
+//! A bad line stops the load before its batch commits (earlier batches stay committed, the one
+//! in flight included), unless `max_errors` allows skipping it, in which case it goes to the
+//! rejects file.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use prov9_model::openlineage::Event;
+use prov9_model::tables::EventRow;
 use prov9_store::Warehouse;
 use sha2::{Digest, Sha256};
+use tokio::task::JoinHandle;
 
-use crate::changes::RowCounts;
-use crate::lines::{Line, ParsedLines, open_reader, parse_text};
+use crate::changes::{Changes, RowCounts};
+use crate::lines::{Line, Parsed, ParsedLines, open_reader, parse_text};
 use crate::mlflow;
 use crate::normalize::{ParsedEvent, validate};
 use crate::{IngestError, Normalizer, WarehouseState};
@@ -127,8 +132,16 @@ pub struct Loader {
     batch_bytes: usize,
     rejects: Option<File>,
     /// The Delta version of every table as `state` knows it: another writer's commit shows as a
-    /// difference, and the state is read again before the next batch is normalised.
+    /// difference, and the state is read again (see [`Loader::flush`]).
     table_versions: Vec<i64>,
+    /// The previous batch's commit, running while this batch is read and normalised.
+    committing: Option<JoinHandle<Result<Committed, IngestError>>>,
+}
+
+/// What one batch's commit added.
+struct Committed {
+    events: usize,
+    rows: RowCounts,
 }
 
 impl Loader {
@@ -145,6 +158,7 @@ impl Loader {
             batch_bytes: 0,
             rejects: None,
             table_versions,
+            committing: None,
         })
     }
 
@@ -165,6 +179,19 @@ impl Loader {
         progress: &dyn LoadProgress,
     ) -> Result<LoadSummary, IngestError> {
         let started = Instant::now();
+        let loaded = self.read_paths(paths, progress).await;
+        // Whatever stopped the load, the batch in flight lands (or fails) before it returns.
+        let committed = self.finish_commit(progress).await;
+        loaded.and(committed)?;
+        self.summary.seconds = started.elapsed().as_secs_f64();
+        Ok(self.summary.clone())
+    }
+
+    async fn read_paths(
+        &mut self,
+        paths: &[PathBuf],
+        progress: &dyn LoadProgress,
+    ) -> Result<(), IngestError> {
         let mut files = Vec::new();
         let mut stores = Vec::new();
         for p in paths {
@@ -193,16 +220,26 @@ impl Loader {
             .sum::<u64>()
             + stores.iter().map(|s| s.bytes()).sum::<u64>();
         progress.start(total);
-        for file in &files {
-            self.load_file(file, progress).await?;
-            self.summary.files += 1;
+        // Runs of NDJSON files go through one reader thread, which reads on from one file into
+        // the next while the loader commits; small `.json` documents are read whole, here.
+        let mut rest = &files[..];
+        while let Some(first) = rest.first() {
+            if is_small_json_document(first) {
+                self.load_document_file(first, progress).await?;
+                rest = &rest[1..];
+            } else {
+                let run = rest
+                    .iter()
+                    .position(|f| is_small_json_document(f))
+                    .unwrap_or(rest.len());
+                self.load_lines(rest[..run].to_vec(), progress).await?;
+                rest = &rest[run..];
+            }
         }
         for store in &stores {
             self.load_mlflow(store, progress).await?;
         }
-        self.flush(progress).await?;
-        self.summary.seconds = started.elapsed().as_secs_f64();
-        Ok(self.summary.clone())
+        self.flush(progress).await
     }
 
     /// Load events given as text (the bundled demo, tests).
@@ -211,65 +248,73 @@ impl Loader {
         events: impl IntoIterator<Item = RawEvent>,
     ) -> Result<LoadSummary, IngestError> {
         let started = Instant::now();
+        let mut loaded = Ok(());
         for e in events {
-            self.add_line(&e.text, e.source, &()).await?;
+            loaded = self.add_line(&e.text, e.source, &()).await;
+            if loaded.is_err() {
+                break;
+            }
         }
-        self.flush(&()).await?;
+        if loaded.is_ok() {
+            loaded = self.flush(&()).await;
+        }
+        let committed = self.finish_commit(&()).await;
+        loaded.and(committed)?;
         self.summary.seconds = started.elapsed().as_secs_f64();
         Ok(self.summary.clone())
     }
 
-    async fn load_file(
+    /// A `.json` file small enough to be one JSON document (or several), read whole; read as
+    /// NDJSON when it turns out larger once decompressed.
+    async fn load_document_file(
         &mut self,
         path: &Path,
         progress: &dyn LoadProgress,
     ) -> Result<(), IngestError> {
-        let io = |source| IngestError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut file = File::open(path).map_err(io)?;
-        let mut magic = [0u8; 2];
-        let gz = file.read(&mut magic).map_err(io)? == 2 && magic == [0x1f, 0x8b];
-        let size = file.metadata().map_err(io)?.len();
-        drop(file);
-        if is_json_document(path) && size <= MAX_DOCUMENT_BYTES {
-            let (mut reader, counter) = open_reader(path, gz)?;
-            let mut bytes = Vec::new();
-            (&mut reader)
-                .take(MAX_DOCUMENT_BYTES + 1)
-                .read_to_end(&mut bytes)
-                .map_err(io)?;
-            // Small enough once decompressed: parse it whole. Otherwise read it as NDJSON.
-            if bytes.len() as u64 <= MAX_DOCUMENT_BYTES {
-                progress.advance(counter.load(Ordering::Relaxed));
-                let display = path.display().to_string();
-                return match String::from_utf8(bytes) {
-                    Ok(text) => self.load_document(&text, &display, progress).await,
-                    Err(e) => self.reject(
-                        "",
-                        format!("{display}:1"),
-                        format!("not UTF-8 text: {}", e.utf8_error()),
-                    ),
-                };
-            }
+        let counter = Arc::new(AtomicU64::new(0));
+        let mut bytes = Vec::new();
+        open_reader(path, &counter)?
+            .take(MAX_DOCUMENT_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|source| IngestError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+            return self.load_lines(vec![path.to_path_buf()], progress).await;
         }
-        self.load_lines(path, gz, progress).await
+        progress.advance(counter.load(Ordering::Relaxed));
+        let display = path.display().to_string();
+        match String::from_utf8(bytes) {
+            Ok(text) => self.load_document(&text, &display, progress).await?,
+            Err(e) => self.reject(
+                "",
+                format!("{display}:1"),
+                format!("not UTF-8 text: {}", e.utf8_error()),
+            )?,
+        }
+        self.summary.files += 1;
+        Ok(())
     }
 
+    /// NDJSON files, in order, parsed on a thread of their own about one batch ahead.
     async fn load_lines(
         &mut self,
-        path: &Path,
-        gz: bool,
+        paths: Vec<PathBuf>,
         progress: &dyn LoadProgress,
     ) -> Result<(), IngestError> {
-        let mut lines = ParsedLines::spawn(path, gz)?;
+        let mut parsed = ParsedLines::spawn(paths, self.options.batch_events)?;
         let mut reported = 0u64;
-        while let Some(chunk) = lines.next().await {
-            for line in chunk? {
-                self.add(line, progress).await?;
+        while let Some(message) = parsed.next().await {
+            match message? {
+                Parsed::Lines(lines) => {
+                    for line in lines {
+                        self.add(line, progress).await?;
+                    }
+                }
+                Parsed::EndOfFile => self.summary.files += 1,
             }
-            let read = lines.bytes_read();
+            let read = parsed.bytes_read();
             if read > reported {
                 progress.advance(read - reported);
                 reported = read;
@@ -451,21 +496,39 @@ impl Loader {
         Ok(())
     }
 
-    /// Normalise and commit the pending batch.
+    /// Normalise the pending batch and start its commit once the previous one has landed.
+    ///
+    /// The batch is normalised while the previous batch commits. If another writer committed
+    /// meanwhile (the state normalisation used may lack its rows), the state is read again and
+    /// the batch normalised again from its events' text before it commits.
     async fn flush(&mut self, progress: &dyn LoadProgress) -> Result<(), IngestError> {
         if self.batch.is_empty() {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
-        let now = table_versions(&self.warehouse, true).await?;
-        if now != self.table_versions {
-            tracing::info!(
-                "the warehouse changed under this load (another writer); reading its state again"
-            );
-            self.state = WarehouseState::load(&self.warehouse).await?;
-            self.table_versions = now;
+        if self.committing.is_none() {
+            self.read_other_writers().await?;
         }
+        let began = Instant::now();
+        let normalised = self.normalise(batch);
+        tracing::debug!(elapsed = ?began.elapsed(), "batch normalised");
+        if self.committing.is_some() {
+            self.finish_commit(progress).await?;
+            let changes = normalised?;
+            let changes = if self.read_other_writers().await? {
+                self.normalise(reparse(changes.events)?)?
+            } else {
+                changes
+            };
+            self.start_commit(changes);
+        } else {
+            self.start_commit(normalised?);
+        }
+        Ok(())
+    }
+
+    fn normalise(&mut self, batch: Vec<ParsedEvent>) -> Result<Changes, IngestError> {
         let mut normalizer = Normalizer::new(&mut self.state);
         normalizer
             .apply_batch(batch)
@@ -473,9 +536,26 @@ impl Loader {
                 location,
                 reason: e.to_string(),
             })?;
-        let changes = normalizer.finish();
-        let events = changes.events.len();
-        let rows = changes.commit(&self.warehouse).await?;
+        Ok(normalizer.finish())
+    }
+
+    fn start_commit(&mut self, changes: Changes) {
+        let warehouse = self.warehouse.clone();
+        self.committing = Some(tokio::spawn(async move {
+            let began = Instant::now();
+            let events = changes.events.len();
+            let rows = changes.commit(&warehouse).await?;
+            tracing::debug!(events, elapsed = ?began.elapsed(), "batch committed");
+            Ok(Committed { events, rows })
+        }));
+    }
+
+    /// Wait for the commit in flight, if any, and count what it added.
+    async fn finish_commit(&mut self, progress: &dyn LoadProgress) -> Result<(), IngestError> {
+        let Some(commit) = self.committing.take() else {
+            return Ok(());
+        };
+        let Committed { events, rows } = commit.await.map_err(IngestError::CommitTask)??;
         // Our own commits moved the versions; recorded without another round of listings.
         self.table_versions = table_versions(&self.warehouse, false).await?;
         self.summary.events_new += events;
@@ -483,6 +563,42 @@ impl Loader {
         progress.committed(events, &rows);
         Ok(())
     }
+
+    /// Read the state again if another writer committed since this load last looked; true if
+    /// it did.
+    async fn read_other_writers(&mut self) -> Result<bool, IngestError> {
+        let now = table_versions(&self.warehouse, true).await?;
+        if now == self.table_versions {
+            return Ok(false);
+        }
+        tracing::info!(
+            "the warehouse changed under this load (another writer); reading its state again"
+        );
+        self.state = WarehouseState::load(&self.warehouse).await?;
+        self.table_versions = now;
+        Ok(true)
+    }
+}
+
+/// Events normalised against an outdated state, back as they were read (their text is kept
+/// verbatim as the payload).
+fn reparse(events: Vec<EventRow>) -> Result<Vec<ParsedEvent>, IngestError> {
+    events
+        .into_iter()
+        .map(|row| {
+            let (event, event_id) =
+                parse_event(&row.payload).map_err(|reason| IngestError::BadEvent {
+                    location: row.source.clone(),
+                    reason,
+                })?;
+            Ok(ParsedEvent {
+                event,
+                event_id,
+                payload: row.payload,
+                source: row.source,
+            })
+        })
+        .collect()
 }
 
 /// Parse one line: the event, and its id (SHA-256 of the canonical JSON: keys sorted, no spaces).
@@ -559,6 +675,11 @@ async fn table_versions(warehouse: &Warehouse, fresh: bool) -> Result<Vec<i64>, 
 
 /// `.json` files up to this size are read whole, as JSON documents; larger ones line by line.
 const MAX_DOCUMENT_BYTES: u64 = 64 << 20;
+
+/// A `.json` file of at most `MAX_DOCUMENT_BYTES` (compressed, when gzip).
+fn is_small_json_document(path: &Path) -> bool {
+    is_json_document(path) && std::fs::metadata(path).is_ok_and(|m| m.len() <= MAX_DOCUMENT_BYTES)
+}
 
 fn is_json_document(path: &Path) -> bool {
     let name = path

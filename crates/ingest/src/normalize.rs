@@ -17,6 +17,9 @@ use prov9_model::ids;
 use prov9_model::openlineage::{Dataset, Event, EventKind, EventType, Facets, Job};
 use prov9_model::tables::*;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet};
 
 use crate::changes::Changes;
 use crate::keys::Keyed;
@@ -35,7 +38,35 @@ pub struct ParsedEvent {
 pub struct Normalizer<'a> {
     state: &'a mut WarehouseState,
     changes: Changes,
+    changed: ChangedIds,
     now: DateTime<Utc>,
+}
+
+/// The mutable rows a batch changed, by id: their rows are copied from the state once, at the
+/// end, however many events of the batch changed them (a run's START and COMPLETE both do).
+#[derive(Default)]
+struct ChangedIds {
+    jobs: HashSet<String>,
+    runs: HashSet<String>,
+    datasets: HashSet<String>,
+    versions: HashSet<String>,
+    models: HashSet<String>,
+}
+
+fn mark_changed(ids: &mut HashSet<String>, id: &str) {
+    if !ids.contains(id) {
+        ids.insert(id.to_string());
+    }
+}
+
+/// The rows of `ids` as they are now, in id order.
+fn rows_of<R: Clone>(ids: HashSet<String>, state: &HashMap<String, R>) -> BTreeMap<String, R> {
+    ids.into_iter()
+        .map(|id| {
+            let row = state[&id].clone();
+            (id, row)
+        })
+        .collect()
 }
 
 impl<'a> Normalizer<'a> {
@@ -43,6 +74,7 @@ impl<'a> Normalizer<'a> {
         Normalizer {
             state,
             changes: Changes::default(),
+            changed: ChangedIds::default(),
             now: Utc::now(),
         }
     }
@@ -67,7 +99,22 @@ impl<'a> Normalizer<'a> {
     }
 
     pub fn finish(self) -> Changes {
-        self.changes
+        let ChangedIds {
+            jobs,
+            runs,
+            datasets,
+            versions,
+            models,
+        } = self.changed;
+        let state = &*self.state;
+        Changes {
+            jobs: rows_of(jobs, &state.jobs),
+            runs: rows_of(runs, &state.runs),
+            datasets: rows_of(datasets, &state.datasets),
+            dataset_versions: rows_of(versions, &state.versions),
+            model_versions: rows_of(models, &state.models),
+            ..self.changes
+        }
     }
 
     fn apply(&mut self, e: ParsedEvent) -> Result<(), (String, ModelError)> {
@@ -426,46 +473,52 @@ impl<'a> Normalizer<'a> {
             facets::custom(&job.facets, facets::JOB_FACET, "job.facets")?;
         let job_type = explicit
             .map(|f| f.job_type)
-            .or(inferred_type.map(str::to_string));
-        let new = JobRow {
-            job_id: job_id.clone(),
-            namespace: job.namespace.clone(),
-            name: job.name.clone(),
-            job_type: job_type.clone().unwrap_or_else(|| "other".into()),
-            description: facets::description(&job.facets),
-            source_code_location: facets::source_code_location(&job.facets),
-        };
+            .or(inferred_type.map(str::to_string))
+            .unwrap_or_else(|| "other".into());
+        let description = facets::description(&job.facets);
+        let source_code_location = facets::source_code_location(&job.facets);
         let merged = match self.state.jobs.get(&job_id) {
             None => {
-                self.changes.created.insert((JobRow::NAME, job_id.clone()));
-                new
+                self.changes.mark_created(JobRow::NAME, &job_id);
+                JobRow {
+                    job_id: job_id.clone(),
+                    namespace: job.namespace.clone(),
+                    name: job.name.clone(),
+                    job_type,
+                    description,
+                    source_code_location,
+                }
             }
-            Some(old) => JobRow {
-                job_type: if old.job_type == "other" {
-                    new.job_type.clone()
-                } else {
-                    old.job_type.clone()
-                },
-                description: new.description.or(old.description.clone()),
-                source_code_location: new
-                    .source_code_location
-                    .or(old.source_code_location.clone()),
-                ..old.clone()
-            },
+            Some(old) => {
+                // Most events of a known job change nothing: nothing is copied then.
+                let unchanged = (old.job_type != "other" || job_type == "other")
+                    && (description.is_none() || description == old.description)
+                    && (source_code_location.is_none()
+                        || source_code_location == old.source_code_location);
+                if unchanged {
+                    return Ok(job_id);
+                }
+                JobRow {
+                    job_type: if old.job_type == "other" {
+                        job_type
+                    } else {
+                        old.job_type.clone()
+                    },
+                    description: description.or(old.description.clone()),
+                    source_code_location: source_code_location.or(old.source_code_location.clone()),
+                    ..old.clone()
+                }
+            }
         };
-        if self.state.jobs.get(&job_id) != Some(&merged) {
-            self.state.jobs.insert(job_id.clone(), merged.clone());
-            self.changes.jobs.insert(job_id.clone(), merged);
-        }
+        self.state.jobs.insert(job_id.clone(), merged);
+        mark_changed(&mut self.changed.jobs, &job_id);
         Ok(job_id)
     }
 
     fn merge_run(&mut self, new: RunRow, event_type: Option<EventType>) {
         let merged = match self.state.runs.get(&new.run_id) {
             None => {
-                self.changes
-                    .created
-                    .insert((RunRow::NAME, new.run_id.clone()));
+                self.changes.mark_created(RunRow::NAME, &new.run_id);
                 new
             }
             Some(old) => {
@@ -506,43 +559,46 @@ impl<'a> Normalizer<'a> {
             }
         };
         if self.state.runs.get(&merged.run_id) != Some(&merged) {
-            self.state
-                .runs
-                .insert(merged.run_id.clone(), merged.clone());
-            self.changes.runs.insert(merged.run_id.clone(), merged);
+            mark_changed(&mut self.changed.runs, &merged.run_id);
+            self.state.runs.insert(merged.run_id.clone(), merged);
         }
     }
 
     fn upsert_dataset(&mut self, d: &Dataset) -> String {
         let dataset_id = ids::dataset_id(&d.namespace, &d.name);
-        let new = DatasetRow {
-            dataset_id: dataset_id.clone(),
-            namespace: d.namespace.clone(),
-            name: d.name.clone(),
-            source_uri: facets::source_uri(&d.facets),
-            format: facets::format(&d.facets),
-            description: facets::description(&d.facets),
-        };
+        let source_uri = facets::source_uri(&d.facets);
+        let format = facets::format(&d.facets);
+        let description = facets::description(&d.facets);
         let merged = match self.state.datasets.get(&dataset_id) {
             None => {
-                self.changes
-                    .created
-                    .insert((DatasetRow::NAME, dataset_id.clone()));
-                new
+                self.changes.mark_created(DatasetRow::NAME, &dataset_id);
+                DatasetRow {
+                    dataset_id: dataset_id.clone(),
+                    namespace: d.namespace.clone(),
+                    name: d.name.clone(),
+                    source_uri,
+                    format,
+                    description,
+                }
             }
-            Some(old) => DatasetRow {
-                source_uri: old.source_uri.clone().or(new.source_uri),
-                format: old.format.clone().or(new.format),
-                description: new.description.or(old.description.clone()),
-                ..old.clone()
-            },
+            Some(old) => {
+                // Every input and output of every event lands here; most change nothing.
+                let unchanged = (old.source_uri.is_some() || source_uri.is_none())
+                    && (old.format.is_some() || format.is_none())
+                    && (description.is_none() || description == old.description);
+                if unchanged {
+                    return dataset_id;
+                }
+                DatasetRow {
+                    source_uri: old.source_uri.clone().or(source_uri),
+                    format: old.format.clone().or(format),
+                    description: description.or(old.description.clone()),
+                    ..old.clone()
+                }
+            }
         };
-        if self.state.datasets.get(&dataset_id) != Some(&merged) {
-            self.state
-                .datasets
-                .insert(dataset_id.clone(), merged.clone());
-            self.changes.datasets.insert(dataset_id.clone(), merged);
-        }
+        self.state.datasets.insert(dataset_id.clone(), merged);
+        mark_changed(&mut self.changed.datasets, &dataset_id);
         dataset_id
     }
 
@@ -586,26 +642,11 @@ impl<'a> Normalizer<'a> {
     ) -> String {
         let dataset_id = ids::dataset_id(&d.namespace, &d.name);
         let version_id = ids::version_id(&dataset_id, version);
-        let new = DatasetVersionRow {
-            version_id: version_id.clone(),
-            dataset_id: dataset_id.clone(),
-            version: version.to_string(),
-            content_hash: None,
-            created_at: at,
-            created_by_run: run_id.map(str::to_string),
-            previous_version_id: None,
-            schema: facets::schema_fields(&d.facets),
-            row_count: facets::row_count(&d.io_facets),
-            byte_size: facets::byte_size(&d.io_facets),
-            quality: facets::quality(&d.io_facets, &d.facets),
-            version_origin: origin.to_string(),
-        };
         let merged = match self.state.versions.get(&version_id) {
             None => {
                 self.changes
-                    .created
-                    .insert((DatasetVersionRow::NAME, version_id.clone()));
-                let previous = (origin != "unversioned")
+                    .mark_created(DatasetVersionRow::NAME, &version_id);
+                let previous_version_id = (origin != "unversioned")
                     .then(|| {
                         self.state
                             .latest_version(&dataset_id, at, true)
@@ -614,28 +655,66 @@ impl<'a> Normalizer<'a> {
                     .flatten();
                 self.state.add_version(&dataset_id, at, version_id.clone());
                 DatasetVersionRow {
-                    previous_version_id: previous,
-                    ..new
+                    version_id: version_id.clone(),
+                    dataset_id,
+                    version: version.to_string(),
+                    content_hash: None,
+                    created_at: at,
+                    created_by_run: run_id.map(str::to_string),
+                    previous_version_id,
+                    schema: facets::schema_fields(&d.facets),
+                    row_count: facets::row_count(&d.io_facets),
+                    byte_size: facets::byte_size(&d.io_facets),
+                    quality: facets::quality(&d.io_facets, &d.facets),
+                    version_origin: origin.to_string(),
                 }
             }
-            // A version first seen as an input is refined when its producer's output arrives.
-            Some(old) => DatasetVersionRow {
-                created_by_run: old.created_by_run.clone().or(new.created_by_run),
-                schema: old.schema.clone().or(new.schema),
-                row_count: old.row_count.or(new.row_count),
-                byte_size: old.byte_size.or(new.byte_size),
-                quality: old.quality.clone().or(new.quality),
-                ..old.clone()
-            },
+            // A version first seen as an input is refined when its producer's output arrives:
+            // what it lacks is taken from this event (and only that is read from the facets).
+            Some(old) => {
+                let created_by_run = run_id
+                    .filter(|_| old.created_by_run.is_none())
+                    .map(str::to_string);
+                let schema = old
+                    .schema
+                    .is_none()
+                    .then(|| facets::schema_fields(&d.facets))
+                    .flatten();
+                let row_count = old
+                    .row_count
+                    .is_none()
+                    .then(|| facets::row_count(&d.io_facets))
+                    .flatten();
+                let byte_size = old
+                    .byte_size
+                    .is_none()
+                    .then(|| facets::byte_size(&d.io_facets))
+                    .flatten();
+                let quality = old
+                    .quality
+                    .is_none()
+                    .then(|| facets::quality(&d.io_facets, &d.facets))
+                    .flatten();
+                if created_by_run.is_none()
+                    && schema.is_none()
+                    && row_count.is_none()
+                    && byte_size.is_none()
+                    && quality.is_none()
+                {
+                    return version_id;
+                }
+                DatasetVersionRow {
+                    created_by_run: old.created_by_run.clone().or(created_by_run),
+                    schema: old.schema.clone().or(schema),
+                    row_count: old.row_count.or(row_count),
+                    byte_size: old.byte_size.or(byte_size),
+                    quality: old.quality.clone().or(quality),
+                    ..old.clone()
+                }
+            }
         };
-        if self.state.versions.get(&version_id) != Some(&merged) {
-            self.state
-                .versions
-                .insert(version_id.clone(), merged.clone());
-            self.changes
-                .dataset_versions
-                .insert(version_id.clone(), merged);
-        }
+        self.state.versions.insert(version_id.clone(), merged);
+        mark_changed(&mut self.changed.versions, &version_id);
         version_id
     }
 
@@ -654,6 +733,14 @@ impl<'a> Normalizer<'a> {
             .unwrap_or_else(|| default_namespace.to_string());
         let model_id = ids::model_id(&namespace, &model.name);
         let version_id = ids::version_id(&model_id, &model.version);
+        match self.state.models.get(&version_id) {
+            None => self
+                .changes
+                .mark_created(ModelVersionRow::NAME, &version_id),
+            // Seen first in an evaluation or deployment: the training facet fills it in.
+            Some(old) if old.training_run_id.is_none() && training.is_some() => {}
+            Some(_) => return (version_id, model.name.clone()),
+        }
         let row = ModelVersionRow {
             version_id: version_id.clone(),
             model_id,
@@ -669,22 +756,9 @@ impl<'a> Normalizer<'a> {
             artifact_uri: training.and_then(|t| t.artifact_uri.clone()),
             created_at: at,
         };
-        let merged = match self.state.models.get(&version_id) {
-            None => {
-                self.changes
-                    .created
-                    .insert((ModelVersionRow::NAME, version_id.clone()));
-                row
-            }
-            // Seen first in an evaluation or deployment: the training facet fills it in.
-            Some(old) if old.training_run_id.is_none() && training.is_some() => row,
-            Some(old) => old.clone(),
-        };
-        if self.state.models.get(&version_id) != Some(&merged) {
-            self.state.models.insert(version_id.clone(), merged.clone());
-            self.changes
-                .model_versions
-                .insert(version_id.clone(), merged);
+        if self.state.models.get(&version_id) != Some(&row) {
+            self.state.models.insert(version_id.clone(), row);
+            mark_changed(&mut self.changed.models, &version_id);
         }
         (version_id, model.name.clone())
     }

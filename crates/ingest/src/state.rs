@@ -1,19 +1,21 @@
 //! What normalisation needs to know about the rows already stored.
 
-use std::collections::{HashMap, HashSet};
-
 use chrono::{DateTime, Utc};
 use prov9_model::tables::*;
 use prov9_store::Warehouse;
 
 use crate::IngestError;
-use crate::keys::{KeyDigest, Keyed, digest};
+use crate::keys::{DigestSet, KeyDigest, Keyed, digest};
+
+/// Ids are hashed with foldhash, not SipHash: the state is private to the process, and hashing
+/// its keys was a tenth of normalisation.
+type HashMap<K, V> = foldhash::HashMap<K, V>;
 
 /// The warehouse's contents as far as ingest is concerned; kept in step with every commit.
 #[derive(Debug, Default)]
 pub struct WarehouseState {
     /// Key digests of the insert-only tables (`events`, `lineage_edges`, `metrics`, …).
-    pub(crate) keys: HashMap<&'static str, HashSet<KeyDigest>>,
+    pub(crate) keys: HashMap<&'static str, DigestSet>,
     /// The mutable tables, whole: later events refine these rows.
     pub(crate) jobs: HashMap<String, JobRow>,
     pub(crate) runs: HashMap<String, RunRow>,

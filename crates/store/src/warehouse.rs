@@ -128,6 +128,7 @@ impl Warehouse {
         let lock = self.table(name)?;
         let mut table = lock.write().await;
         let rows = batches.iter().map(|b| b.num_rows()).sum();
+        let began = std::time::Instant::now();
         let written = table
             .clone()
             .write(batches)
@@ -135,6 +136,7 @@ impl Warehouse {
             .with_save_mode(SaveMode::Append)
             .await
             .map_err(|e| StoreError::delta(name, e))?;
+        tracing::debug!(table = name, rows, elapsed = ?began.elapsed(), "appended");
         *table = written;
         Ok(())
     }
@@ -152,6 +154,7 @@ impl Warehouse {
         let lock = self.table(name)?;
         let mut table = lock.write().await;
         let batch_rows = batch.num_rows();
+        let began = std::time::Instant::now();
         let ctx = SessionContext::new();
         let columns: Vec<String> = batch
             .schema()
@@ -165,7 +168,7 @@ impl Warehouse {
         // A merge rewrites the files holding matched rows, whole: size their filters for the
         // largest file, not for the table (at 3 M rows that was megabytes per row group).
         let rows = largest_file_rows(&table).max(batch_rows);
-        let (merged, _metrics) = table
+        let (merged, metrics) = table
             .clone()
             .merge(source, format!("target.{key} = source.{key}"))
             .with_writer_properties(writer_properties(name, rows))
@@ -186,6 +189,14 @@ impl Warehouse {
             .map_err(|e| StoreError::delta(name, e))?
             .await
             .map_err(|e| StoreError::delta(name, e))?;
+        tracing::debug!(
+            table = name,
+            rows = batch_rows,
+            files_rewritten = metrics.num_target_files_removed,
+            rows_copied = metrics.num_target_rows_copied,
+            elapsed = ?began.elapsed(),
+            "merged"
+        );
         *table = merged;
         Ok(())
     }
