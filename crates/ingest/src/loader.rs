@@ -142,6 +142,8 @@ pub struct Loader {
 struct Committed {
     events: usize,
     rows: RowCounts,
+    /// Every table's version right after the commit.
+    table_versions: Vec<i64>,
 }
 
 impl Loader {
@@ -545,8 +547,15 @@ impl Loader {
             let began = Instant::now();
             let events = changes.events.len();
             let rows = changes.commit(&warehouse).await?;
+            // Our own commits moved the versions; recorded at once (without another round of
+            // listings), so that a commit made later by another writer shows as a difference.
+            let table_versions = table_versions(&warehouse, false).await?;
             tracing::debug!(events, elapsed = ?began.elapsed(), "batch committed");
-            Ok(Committed { events, rows })
+            Ok(Committed {
+                events,
+                rows,
+                table_versions,
+            })
         }));
     }
 
@@ -555,9 +564,12 @@ impl Loader {
         let Some(commit) = self.committing.take() else {
             return Ok(());
         };
-        let Committed { events, rows } = commit.await.map_err(IngestError::CommitTask)??;
-        // Our own commits moved the versions; recorded without another round of listings.
-        self.table_versions = table_versions(&self.warehouse, false).await?;
+        let Committed {
+            events,
+            rows,
+            table_versions,
+        } = commit.await.map_err(IngestError::CommitTask)??;
+        self.table_versions = table_versions;
         self.summary.events_new += events;
         self.summary.rows.add(&rows);
         progress.committed(events, &rows);
