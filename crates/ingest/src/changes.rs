@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use foldhash::{HashMap, HashSet};
 
 use prov9_model::tables::*;
@@ -26,6 +27,20 @@ pub struct Changes {
     /// Per table, the ids of mutable rows first created by this batch (the others update stored
     /// rows).
     pub(crate) created: HashMap<&'static str, HashSet<String>>,
+    /// The oldest `updated_at` of the stored runs this batch updates, as stored: a MERGE of
+    /// `runs` needs to read only files holding rows updated since (a bulk load's runs are
+    /// completed a batch after they start: the last file or two, not the whole table).
+    pub(crate) oldest_stored_run: OldestUpdate,
+}
+
+/// The oldest `updated_at` among some stored rows.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) enum OldestUpdate {
+    #[default]
+    NoRows,
+    At(DateTime<Utc>),
+    /// A row without one: no bound.
+    Unknown,
 }
 
 /// Rows added per table (updates of existing rows are not counted).
@@ -76,7 +91,17 @@ impl Changes {
             .insert(id.to_string());
     }
 
-    fn is_created(&self, table: &str, id: &str) -> bool {
+    /// A stored run (not one created by this batch) is updated by this batch; `updated_at` is
+    /// its stored value.
+    pub(crate) fn update_stored_run(&mut self, updated_at: Option<DateTime<Utc>>) {
+        self.oldest_stored_run = match (self.oldest_stored_run, updated_at) {
+            (OldestUpdate::Unknown, _) | (_, None) => OldestUpdate::Unknown,
+            (OldestUpdate::NoRows, Some(t)) => OldestUpdate::At(t),
+            (OldestUpdate::At(oldest), Some(t)) => OldestUpdate::At(oldest.min(t)),
+        };
+    }
+
+    pub(crate) fn is_created(&self, table: &str, id: &str) -> bool {
         self.created.get(table).is_some_and(|ids| ids.contains(id))
     }
 
@@ -114,26 +139,30 @@ impl Changes {
     /// (on the runtime's workers) uses every core.
     pub async fn commit(self, warehouse: &Warehouse) -> Result<RowCounts, IngestError> {
         let added = self.added();
+        let stored_runs = self.stored_runs_filter();
         futures::try_join!(
             self.commit_mutable(
                 warehouse,
                 JobRow::NAME,
                 &self.jobs,
                 "job_id",
-                JobRow::to_batch
+                None,
+                JobRow::to_batch,
             ),
             self.commit_mutable(
                 warehouse,
                 RunRow::NAME,
                 &self.runs,
                 "run_id",
-                RunRow::to_batch
+                stored_runs.as_deref(),
+                RunRow::to_batch,
             ),
             self.commit_mutable(
                 warehouse,
                 DatasetRow::NAME,
                 &self.datasets,
                 "dataset_id",
+                None,
                 DatasetRow::to_batch,
             ),
             self.commit_mutable(
@@ -141,6 +170,7 @@ impl Changes {
                 DatasetVersionRow::NAME,
                 &self.dataset_versions,
                 "version_id",
+                None,
                 DatasetVersionRow::to_batch,
             ),
             append(
@@ -154,6 +184,7 @@ impl Changes {
                 ModelVersionRow::NAME,
                 &self.model_versions,
                 "version_id",
+                None,
                 ModelVersionRow::to_batch,
             ),
             append(
@@ -185,12 +216,24 @@ impl Changes {
         Ok(added)
     }
 
+    /// What every stored run this batch updates meets, as SQL over the stored rows.
+    fn stored_runs_filter(&self) -> Option<String> {
+        match self.oldest_stored_run {
+            OldestUpdate::At(t) => Some(format!(
+                "target.updated_at >= '{}'",
+                t.to_rfc3339_opts(SecondsFormat::Micros, true)
+            )),
+            OldestUpdate::NoRows | OldestUpdate::Unknown => None,
+        }
+    }
+
     async fn commit_mutable<R: Clone>(
         &self,
         warehouse: &Warehouse,
         table: &'static str,
         rows: &BTreeMap<String, R>,
         key: &str,
+        stored_in: Option<&str>,
         to_batch: fn(&[R]) -> arrow::record_batch::RecordBatch,
     ) -> Result<(), IngestError> {
         if rows.is_empty() {
@@ -205,7 +248,9 @@ impl Changes {
             to_batch(&rows)
         };
         if !stored.is_empty() {
-            warehouse.upsert(table, batch(stored), key).await?;
+            warehouse
+                .upsert(table, batch(stored), key, stored_in)
+                .await?;
         }
         if !new.is_empty() {
             warehouse.append(table, vec![batch(new)]).await?;

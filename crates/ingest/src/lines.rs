@@ -71,13 +71,13 @@ impl ParsedLines {
                 for path in &paths {
                     let read =
                         open_reader(path, &counter).map(|reader| read_lines(reader, path, &tx));
-                    let sent = match read {
-                        Ok(true) => tx.blocking_send(Ok(Parsed::EndOfFile)),
-                        Ok(false) => return,
-                        Err(e) => tx.blocking_send(Err(e)),
-                    };
-                    if sent.is_err() {
-                        return;
+                    match read {
+                        Ok(true) if tx.blocking_send(Ok(Parsed::EndOfFile)).is_ok() => {}
+                        Ok(_) => return,
+                        Err(e) => {
+                            let _ = tx.blocking_send(Err(e));
+                            return;
+                        }
                     }
                 }
             })

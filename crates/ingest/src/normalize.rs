@@ -10,16 +10,16 @@
 //! * edges run in the direction data flows: input version -> run -> output version, model version
 //!   -> evaluation run, run -> trained model version, model version -> deployment.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
+use foldhash::{HashMap, HashSet};
 use prov9_model::ModelError;
 use prov9_model::facets::{self, ColumnEdge, DatasetRef, ModelRef};
 use prov9_model::ids;
 use prov9_model::openlineage::{Dataset, Event, EventKind, EventType, Facets, Job};
 use prov9_model::tables::*;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
-
-use foldhash::{HashMap, HashSet};
 
 use crate::changes::Changes;
 use crate::keys::Keyed;
@@ -522,6 +522,12 @@ impl<'a> Normalizer<'a> {
                 new
             }
             Some(old) => {
+                if !self.changes.is_created(RunRow::NAME, &new.run_id)
+                    && !self.changed.runs.contains(&new.run_id)
+                {
+                    // This batch's first change to a stored run: `old` is the row as stored.
+                    self.changes.update_stored_run(old.updated_at);
+                }
                 let old_terminal = EventType::parse(&old.state).is_some_and(EventType::is_terminal);
                 let newer = new.updated_at >= old.updated_at;
                 let takes_state = match event_type {

@@ -485,6 +485,43 @@ async fn a_loader_notices_another_writer_and_adds_nothing_twice() {
     );
 }
 
+#[tokio::test]
+async fn a_run_started_batches_ago_is_completed_in_place() {
+    // r1 starts in the first file, r2 in the second; both complete in the third batch. The
+    // MERGE of `runs` reads only files holding rows updated since the oldest stored row it
+    // replaces (r1's start): a bound taken from r2 would skip r1's file and store r1 twice.
+    let dir = tempfile::tempdir().unwrap();
+    let wh = Warehouse::open(&dir.path().display().to_string())
+        .await
+        .unwrap();
+    let event = |kind: &str, time: &str, run: &str| {
+        run_event(kind, time, run, "j", json!([]), json!([]), json!({}))
+    };
+    load(&wh, &[event("START", "2026-01-01T00:00:00Z", "r1")], 10)
+        .await
+        .unwrap();
+    load(&wh, &[event("START", "2026-01-02T00:00:00Z", "r2")], 10)
+        .await
+        .unwrap();
+    let completes = [
+        event("COMPLETE", "2026-01-03T00:00:00Z", "r2"),
+        event("COMPLETE", "2026-01-03T00:00:01Z", "r1"),
+    ];
+    load(&wh, &completes, 10).await.unwrap();
+    let states: Vec<(String, String)> = runs(&wh)
+        .await
+        .into_iter()
+        .map(|r| (r.run_id, r.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("run:r1".to_string(), "COMPLETE".to_string()),
+            ("run:r2".to_string(), "COMPLETE".to_string())
+        ]
+    );
+}
+
 /// Another writer (a process of its own: its own warehouse handle and runtime) loads the demo
 /// when the load under test has committed its first batch — while its second batch is being
 /// normalised against a state that lacks what the other writer adds.

@@ -277,6 +277,7 @@ async fn the_index_follows_new_commits_and_rewrites() {
             "lineage_edges",
             LineageEdgeRow::to_batch(&[edge("b", "z")]),
             "src",
+            None,
         )
         .await
         .unwrap();

@@ -54,9 +54,14 @@ async fn lookups_by_key_answer_what_the_planned_query_answers() {
         .await
         .unwrap();
     // A rewrite (MERGE) moves run 10 to a new file: the lookup must read the new row only.
-    wh.upsert("runs", RunRow::to_batch(&[run(10, "COMPLETE")]), "run_id")
-        .await
-        .unwrap();
+    wh.upsert(
+        "runs",
+        RunRow::to_batch(&[run(10, "COMPLETE")]),
+        "run_id",
+        None,
+    )
+    .await
+    .unwrap();
     let engine = Engine::new(&wh).await.unwrap();
     let ctx = engine.context();
 
@@ -115,7 +120,7 @@ async fn lookups_by_key_answer_what_the_planned_query_answers() {
     );
 
     // A later commit is seen by the next lookup, as by a planned query.
-    wh.upsert("runs", RunRow::to_batch(&[run(10, "FAIL")]), "run_id")
+    wh.upsert("runs", RunRow::to_batch(&[run(10, "FAIL")]), "run_id", None)
         .await
         .unwrap();
     let rows = PointLookup::recognise(&updated)

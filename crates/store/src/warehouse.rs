@@ -142,11 +142,16 @@ impl Warehouse {
     }
 
     /// Insert or replace rows by `key` (a column holding a unique id) in one atomic commit.
+    ///
+    /// `stored_in`, when given, is a condition (SQL over `target.<column>`) that every stored row
+    /// being replaced meets, so that files whose statistics rule it out are not read: a stored
+    /// row it excludes would be inserted again, not replaced.
     pub async fn upsert(
         &self,
         name: &str,
         batch: RecordBatch,
         key: &str,
+        stored_in: Option<&str>,
     ) -> Result<(), StoreError> {
         if batch.num_rows() == 0 {
             return Ok(());
@@ -168,9 +173,13 @@ impl Warehouse {
         // A merge rewrites the files holding matched rows, whole: size their filters for the
         // largest file, not for the table (at 3 M rows that was megabytes per row group).
         let rows = largest_file_rows(&table).max(batch_rows);
+        let predicate = match stored_in {
+            Some(condition) => format!("target.{key} = source.{key} AND ({condition})"),
+            None => format!("target.{key} = source.{key}"),
+        };
         let (merged, metrics) = table
             .clone()
-            .merge(source, format!("target.{key} = source.{key}"))
+            .merge(source, predicate)
             .with_writer_properties(writer_properties(name, rows))
             .with_source_alias("source")
             .with_target_alias("target")
@@ -192,6 +201,8 @@ impl Warehouse {
         tracing::debug!(
             table = name,
             rows = batch_rows,
+            files_scanned = metrics.num_target_files_scanned,
+            files_skipped = metrics.num_target_files_skipped_during_scan,
             files_rewritten = metrics.num_target_files_removed,
             rows_copied = metrics.num_target_rows_copied,
             elapsed = ?began.elapsed(),

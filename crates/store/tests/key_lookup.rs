@@ -112,7 +112,7 @@ async fn lookups_by_key_match_a_full_scan_across_appends_rewrites_and_other_writ
         .iter()
         .map(|i| run(*i, "COMPLETE"))
         .collect();
-    wh.upsert("runs", RunRow::to_batch(&finished), "run_id")
+    wh.upsert("runs", RunRow::to_batch(&finished), "run_id", None)
         .await
         .unwrap();
     let got = query(
@@ -139,6 +139,7 @@ async fn lookups_by_key_match_a_full_scan_across_appends_rewrites_and_other_writ
             "runs",
             RunRow::to_batch(&[run(7, "FAIL"), run(9000, "START")]),
             "run_id",
+            None,
         )
         .await
         .unwrap();
