@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use foldhash::{HashMap, HashSet};
-
 use prov9_model::tables::*;
 use prov9_store::Warehouse;
 
@@ -240,7 +239,8 @@ impl Changes {
             return Ok(());
         }
         // Rows first seen in this batch are appended; only rows stored before need a MERGE,
-        // which reads the whole table to find them: keep its input to those few.
+        // which reads every file that may hold them (`stored_in` narrows that down): keep its
+        // input to those few.
         let (new, stored): (Vec<(&String, &R)>, Vec<(&String, &R)>) =
             rows.iter().partition(|(id, _)| self.is_created(table, id));
         let batch = |rows: Vec<(&String, &R)>| {
