@@ -681,26 +681,10 @@ impl<'a> Normalizer<'a> {
                 let created_by_run = run_id
                     .filter(|_| old.created_by_run.is_none())
                     .map(str::to_string);
-                let schema = old
-                    .schema
-                    .is_none()
-                    .then(|| facets::schema_fields(&d.facets))
-                    .flatten();
-                let row_count = old
-                    .row_count
-                    .is_none()
-                    .then(|| facets::row_count(&d.io_facets))
-                    .flatten();
-                let byte_size = old
-                    .byte_size
-                    .is_none()
-                    .then(|| facets::byte_size(&d.io_facets))
-                    .flatten();
-                let quality = old
-                    .quality
-                    .is_none()
-                    .then(|| facets::quality(&d.io_facets, &d.facets))
-                    .flatten();
+                let schema = if_missing(&old.schema, || facets::schema_fields(&d.facets));
+                let row_count = if_missing(&old.row_count, || facets::row_count(&d.io_facets));
+                let byte_size = if_missing(&old.byte_size, || facets::byte_size(&d.io_facets));
+                let quality = if_missing(&old.quality, || facets::quality(&d.io_facets, &d.facets));
                 if created_by_run.is_none()
                     && schema.is_none()
                     && row_count.is_none()
@@ -768,6 +752,11 @@ impl<'a> Normalizer<'a> {
         }
         (version_id, model.name.clone())
     }
+}
+
+/// A value the stored row lacks, read from the event (only then).
+fn if_missing<T>(stored: &Option<T>, read: impl FnOnce() -> Option<T>) -> Option<T> {
+    if stored.is_none() { read() } else { None }
 }
 
 /// The newer event's value if it has one, else the other's.
