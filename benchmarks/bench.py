@@ -43,6 +43,20 @@ def sf_name(sf):
     return f"sf{sf:g}"
 
 
+# What a run holds on disk at its peak, per unit of scale factor: prov9's warehouse, the CSV
+# export, PostgreSQL's database (in the temp dir) and DuckDB's. SF 10 ran out at 36 GB free.
+DISK_GB_PER_SF = 5
+
+
+def check_disk(sf, data_dir):
+    """Stop before loading anything when the disk cannot hold the run."""
+    need = max(1.0, DISK_GB_PER_SF * sf)
+    free = shutil.disk_usage(data_dir).free / 2**30
+    if free < need:
+        raise SystemExit(f"bench: SF {sf:g} needs about {need:.0f} GB free in {data_dir} "
+                         f"(PostgreSQL's share in the temp dir); {free:.0f} GB free")
+
+
 def ensure_data(sf, seed, data_dir):
     """The generated events for this scale factor, generated unless already there."""
     events = data_dir / sf_name(sf) / "events"
@@ -169,6 +183,7 @@ def main():
     files = sorted(events.glob("*.ndjson.gz"))
     work = args.data_dir / sf_name(args.sf) / "run"
     shutil.rmtree(work, ignore_errors=True)
+    check_disk(args.sf, args.data_dir)
     (work / "csv").mkdir(parents=True)
 
     prov9 = Prov9(args.prov9, work / "prov9", work / "prov9-serve.log")
