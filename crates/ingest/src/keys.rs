@@ -28,7 +28,7 @@ impl Hasher for DigestHasher {
         self.0 = digest as u64;
     }
 
-    /// Only digests are hashed with it; anything else still hashes (FNV-1a), just not as fast.
+    /// Only digests are hashed with it; anything else still hashes (bytes folded in, FNV style).
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
             self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);

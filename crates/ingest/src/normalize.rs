@@ -490,22 +490,30 @@ impl<'a> Normalizer<'a> {
                 }
             }
             Some(old) => {
-                // Most events of a known job change nothing: nothing is copied then.
-                let unchanged = (old.job_type != "other" || job_type == "other")
-                    && (description.is_none() || description == old.description)
-                    && (source_code_location.is_none()
-                        || source_code_location == old.source_code_location);
-                if unchanged {
+                // Merged by reference first: most events of a known job change nothing, and
+                // nothing is copied then.
+                let merged_type = if old.job_type == "other" {
+                    &job_type
+                } else {
+                    &old.job_type
+                };
+                let description = description.as_ref().or(old.description.as_ref());
+                let location = source_code_location
+                    .as_ref()
+                    .or(old.source_code_location.as_ref());
+                if (merged_type, description, location)
+                    == (
+                        &old.job_type,
+                        old.description.as_ref(),
+                        old.source_code_location.as_ref(),
+                    )
+                {
                     return Ok(job_id);
                 }
                 JobRow {
-                    job_type: if old.job_type == "other" {
-                        job_type
-                    } else {
-                        old.job_type.clone()
-                    },
-                    description: description.or(old.description.clone()),
-                    source_code_location: source_code_location.or(old.source_code_location.clone()),
+                    job_type: merged_type.clone(),
+                    description: description.cloned(),
+                    source_code_location: location.cloned(),
                     ..old.clone()
                 }
             }
@@ -588,17 +596,24 @@ impl<'a> Normalizer<'a> {
                 }
             }
             Some(old) => {
-                // Every input and output of every event lands here; most change nothing.
-                let unchanged = (old.source_uri.is_some() || source_uri.is_none())
-                    && (old.format.is_some() || format.is_none())
-                    && (description.is_none() || description == old.description);
-                if unchanged {
+                // Every input and output of every event lands here and most change nothing:
+                // merged by reference first, copied only when it differs.
+                let source_uri = old.source_uri.as_ref().or(source_uri.as_ref());
+                let format = old.format.as_ref().or(format.as_ref());
+                let description = description.as_ref().or(old.description.as_ref());
+                if (source_uri, format, description)
+                    == (
+                        old.source_uri.as_ref(),
+                        old.format.as_ref(),
+                        old.description.as_ref(),
+                    )
+                {
                     return dataset_id;
                 }
                 DatasetRow {
-                    source_uri: old.source_uri.clone().or(source_uri),
-                    format: old.format.clone().or(format),
-                    description: description.or(old.description.clone()),
+                    source_uri: source_uri.cloned(),
+                    format: format.cloned(),
+                    description: description.cloned(),
                     ..old.clone()
                 }
             }
@@ -678,9 +693,7 @@ impl<'a> Normalizer<'a> {
             // A version first seen as an input is refined when its producer's output arrives:
             // what it lacks is taken from this event (and only that is read from the facets).
             Some(old) => {
-                let created_by_run = run_id
-                    .filter(|_| old.created_by_run.is_none())
-                    .map(str::to_string);
+                let created_by_run = if_missing(&old.created_by_run, || run_id.map(str::to_string));
                 let schema = if_missing(&old.schema, || facets::schema_fields(&d.facets));
                 let row_count = if_missing(&old.row_count, || facets::row_count(&d.io_facets));
                 let byte_size = if_missing(&old.byte_size, || facets::byte_size(&d.io_facets));

@@ -4,7 +4,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use prov9_ingest::{IngestError, LoadOptions, LoadProgress, Loader, RawEvent, RowCounts};
 use prov9_model::column::ColumnValue;
-use prov9_model::tables::{DatasetVersionRow, LineageEdgeRow, MetricRow, RunRow, TABLE_NAMES};
+use prov9_model::tables::{
+    DatasetRow, DatasetVersionRow, JobRow, LineageEdgeRow, MetricRow, RunRow, TABLE_NAMES,
+};
 use prov9_store::Warehouse;
 use serde_json::{Value, json};
 
@@ -520,6 +522,73 @@ async fn a_run_started_batches_ago_is_completed_in_place() {
             ("run:r2".to_string(), "COMPLETE".to_string())
         ]
     );
+}
+
+#[tokio::test]
+async fn later_events_refine_known_jobs_and_datasets() {
+    // A dataset keeps the first source and format it was given and takes the newest
+    // description; a job's type is set once, when it was `other`. Within a batch and across
+    // batches (where the stored row is merged) alike.
+    let event = |time: &str, run: &str, job_type: Option<&str>, dataset_facets: Value| {
+        let job_facets = match job_type {
+            Some(t) => json!({"prov9_job": {"jobType": t}}),
+            None => json!({}),
+        };
+        json!({"eventType": "COMPLETE", "eventTime": time, "producer": "test",
+               "run": {"runId": run, "facets": {}},
+               "job": {"namespace": "ns", "name": "j", "facets": job_facets},
+               "inputs": [{"namespace": "s3://b", "name": "d", "facets": dataset_facets}],
+               "outputs": []})
+    };
+    let facets = |uri: &str, format: &str, description: &str| {
+        json!({"dataSource": {"uri": uri}, "storage": {"fileFormat": format},
+               "documentation": {"description": description}})
+    };
+    let events = [
+        event("2026-01-01T00:00:00Z", "r1", None, json!({})),
+        event(
+            "2026-01-01T00:01:00Z",
+            "r2",
+            Some("training"),
+            facets("s3://b/d", "parquet", "first"),
+        ),
+        event(
+            "2026-01-01T00:02:00Z",
+            "r3",
+            Some("evaluation"),
+            facets("s3://elsewhere/d", "csv", "second"),
+        ),
+        event("2026-01-01T00:03:00Z", "r4", None, json!({})),
+    ];
+    for batch_events in [1, 10] {
+        let wh = Warehouse::open("memory://").await.unwrap();
+        load(&wh, &events, batch_events).await.unwrap();
+        let mut datasets = Vec::new();
+        for b in wh.read("datasets", &[]).await.unwrap() {
+            datasets.extend(DatasetRow::from_batch(&b).unwrap());
+        }
+        let d: Vec<_> = datasets
+            .iter()
+            .map(|d| {
+                (
+                    d.source_uri.as_deref(),
+                    d.format.as_deref(),
+                    d.description.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            d,
+            [(Some("s3://b/d"), Some("parquet"), Some("second"))],
+            "batches of {batch_events}"
+        );
+        let mut jobs = Vec::new();
+        for b in wh.read("jobs", &[]).await.unwrap() {
+            jobs.extend(JobRow::from_batch(&b).unwrap());
+        }
+        let types: Vec<&str> = jobs.iter().map(|j| j.job_type.as_str()).collect();
+        assert_eq!(types, ["training"], "batches of {batch_events}");
+    }
 }
 
 /// Another writer (a process of its own: its own warehouse handle and runtime) loads the demo
