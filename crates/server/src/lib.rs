@@ -22,7 +22,8 @@
 //! `pg_compat`, `rewrite` and `transactions`; `portal` runs the extended protocol's queries with
 //! one optimiser pass each (datafusion-postgres's own path optimises twice), and lookups by key
 //! with none; `run_checked` runs a simple-protocol query from the plan the guard checked
-//! (datafusion-postgres would plan it again); `deferred_flush` holds extended-protocol replies
+//! (datafusion-postgres would plan it again); `reusable_plans` keeps a connection's plans that
+//! can run again unplanned (lineage table function calls); `deferred_flush` holds extended-protocol replies
 //! until `Sync`, as Postgres does (pgwire writes each one to the socket).
 
 mod cancel;
@@ -40,6 +41,7 @@ mod pg_compat;
 mod portal;
 mod read_only_catalog;
 mod read_only_guard;
+mod reusable_plans;
 mod rewrite;
 mod run_checked;
 pub mod scram;

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ParamValues;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::physical_plan::execute_stream;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion_postgres::arrow_pg::datatypes::df;
@@ -26,19 +26,28 @@ use datafusion_postgres::pgwire::api::results::{QueryResponse, Response};
 use datafusion_postgres::pgwire::api::stmt::QueryParser;
 use datafusion_postgres::pgwire::api::{ClientInfo, Type};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
+use datafusion_postgres::pgwire::messages::data::DataRow;
 use datafusion_postgres::pgwire::types::format::FormatOptions;
 use datafusion_postgres::{Parser, QueryHook};
 
+use futures::StreamExt;
 use prov9_query::PointLookup;
 
 use crate::read_only_guard::is_query;
+use crate::reusable_plans::{ReusablePlan, ReusablePlans};
 use crate::rewrite::DfStatement;
+
+/// What running a portal needs of its connection.
+pub(crate) struct ConnectionQueries<'a> {
+    pub ctx: &'a SessionContext,
+    pub parser: &'a Parser,
+    pub hooks: &'a [Arc<dyn QueryHook>],
+    pub plans: &'a ReusablePlans,
+}
 
 /// Runs `portal` if it holds a query; `None` leaves any other statement to datafusion-postgres.
 pub(crate) async fn execute_query(
-    ctx: &SessionContext,
-    parser: &Parser,
-    hooks: &[Arc<dyn QueryHook>],
+    connection: &ConnectionQueries<'_>,
     client: &mut dyn HookClient,
     portal: &Portal<DfStatement>,
 ) -> Option<PgWireResult<Response>> {
@@ -48,18 +57,22 @@ pub(crate) async fn execute_query(
     if !is_query(statement) {
         return None;
     }
-    Some(run(ctx, parser, hooks, client, portal, statement, plan).await)
+    Some(run(connection, client, portal, statement, plan).await)
 }
 
 async fn run(
-    ctx: &SessionContext,
-    parser: &Parser,
-    hooks: &[Arc<dyn QueryHook>],
+    connection: &ConnectionQueries<'_>,
     client: &mut dyn HookClient,
     portal: &Portal<DfStatement>,
     statement: &Statement,
     plan: &LogicalPlan,
 ) -> PgWireResult<Response> {
+    let ConnectionQueries {
+        ctx,
+        parser,
+        hooks,
+        plans,
+    } = *connection;
     let params = bound_parameters(parser, portal, plan)?;
     for hook in hooks {
         if let Some(answer) = hook
@@ -78,7 +91,9 @@ async fn run(
         plan.clone()
     };
     let options = format_options(client);
-    run_plan(ctx, plan, &portal.result_column_format, options).await
+    // A statement with parameters is planned for their values: its plan is not kept.
+    let reuse = (!has_values(&params)).then_some((plans, statement));
+    run_plan(ctx, plan, &portal.result_column_format, options, reuse).await
 }
 
 /// How the client wants values written (its `DateStyle`, `bytea_output`, …).
@@ -93,20 +108,51 @@ fn has_values(params: &ParamValues) -> bool {
     }
 }
 
-/// Runs a checked, unoptimised query plan and encodes its rows in `format`.
+/// Runs a checked, unoptimised query plan and encodes its rows in `format`. With `reuse`, the
+/// plan kept for that statement runs instead, and a new plan is kept if it can run again
+/// ([`ReusablePlans`]).
 pub(crate) async fn run_plan(
     ctx: &SessionContext,
     plan: LogicalPlan,
     format: &Format,
     options: Arc<FormatOptions>,
+    reuse: Option<(&ReusablePlans, &Statement)>,
 ) -> PgWireResult<Response> {
     if let Some(lookup) = PointLookup::recognise(&plan) {
         return point_lookup(lookup, format, options).await;
     }
-    // Not yet optimised: `DataFrame::execute_stream` optimises it while planning it.
-    let frame = DataFrame::new(ctx.state(), plan);
-    let rows = df::encode_dataframe(frame, format, Some(options)).await?;
-    Ok(Response::Query(rows))
+    let ready = match reuse.and_then(|(plans, statement)| plans.get(statement)) {
+        Some(kept) => kept,
+        None => {
+            let ready = ReusablePlan {
+                schema: Arc::new(plan.schema().as_arrow().clone()),
+                plan: ctx
+                    .state()
+                    .create_physical_plan(&plan)
+                    .await
+                    .map_err(api_error)?,
+            };
+            if let Some((plans, statement)) = reuse {
+                plans.keep_if_reusable(statement, &plan, &ready);
+            }
+            ready
+        }
+    };
+    let fields = Arc::new(arrow_schema_to_pg_fields(
+        &ready.schema,
+        format,
+        Some(options),
+    )?);
+    let batches = execute_stream(ready.plan, ctx.task_ctx()).map_err(api_error)?;
+    let encoder_fields = Arc::clone(&fields);
+    let rows = batches.flat_map(move |batch| {
+        let rows: Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send + Sync> = match batch {
+            Ok(batch) => encode_recordbatch(Arc::clone(&encoder_fields), batch),
+            Err(e) => Box::new(std::iter::once(Err(api_error(e)))),
+        };
+        futures::stream::iter(rows)
+    });
+    Ok(Response::Query(QueryResponse::new(fields, rows)))
 }
 
 /// A lookup by primary key, answered without planning (see [`PointLookup`]).

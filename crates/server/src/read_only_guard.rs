@@ -89,6 +89,9 @@ impl ReadOnlyGuard {
         self.connection
             .control
             .begin_statement(statement_timeout(client));
+        if may_change_settings(statement) {
+            self.connection.plans.forget();
+        }
         Ok(())
     }
 
@@ -183,6 +186,23 @@ pub(crate) fn is_query(statement: &Statement) -> bool {
         Statement::Explain { statement, .. } => matches!(**statement, Statement::Query(_)),
         _ => false,
     }
+}
+
+/// Whether `statement` may change the session's settings, which plans depend on.
+fn may_change_settings(statement: &Statement) -> bool {
+    !(is_query(statement)
+        || matches!(
+            statement,
+            Statement::StartTransaction { .. }
+                | Statement::Commit { .. }
+                | Statement::Rollback { .. }
+                | Statement::Savepoint { .. }
+                | Statement::ReleaseSavepoint { .. }
+                | Statement::Declare { .. }
+                | Statement::Fetch { .. }
+                | Statement::Close { .. }
+                | Statement::ShowVariable { .. }
+        ))
 }
 
 fn verdict(statement: &Statement, role: Role) -> Verdict {

@@ -686,13 +686,13 @@ impl ExtendedQueryHandler for RewritingQueries {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let query = crate::portal::execute_query(
-            &self.context,
-            &self.parser.0,
-            &self.hooks,
-            client,
-            portal,
-        );
+        let connection = crate::portal::ConnectionQueries {
+            ctx: &self.context,
+            parser: &self.parser.0,
+            hooks: &self.hooks,
+            plans: &self.connection.plans,
+        };
+        let query = crate::portal::execute_query(&connection, client, portal);
         match query.await {
             Some(answer) => answer,
             None => {

@@ -42,7 +42,8 @@ impl QueryHook for RunCheckedQuery {
     ) -> Option<PgWireResult<Response>> {
         let plan = self.connection.take_checked(statement)?;
         let options = format_options(client);
-        Some(run_plan(ctx, plan, &Format::UnifiedText, options).await)
+        let reuse = Some((&self.connection.plans, statement));
+        Some(run_plan(ctx, plan, &Format::UnifiedText, options, reuse).await)
     }
 
     async fn handle_extended_parse_query(

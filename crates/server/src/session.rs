@@ -26,6 +26,7 @@ use crate::config::Role;
 use crate::control::QueryControl;
 use crate::guarded_planner::GuardedQueryPlanner;
 use crate::read_only_catalog::ReadOnlyCatalogList;
+use crate::reusable_plans::ReusablePlans;
 
 /// What one connection knows about itself, shared by its startup handler and its hooks.
 #[derive(Debug)]
@@ -39,6 +40,8 @@ pub struct ConnectionState {
     shutdown: Arc<AtomicBool>,
     /// A simple-protocol query the read-only guard planned and checked, until it runs.
     checked_query: Mutex<Option<(Statement, LogicalPlan)>>,
+    /// Plans of the last queries that can run again without planning.
+    pub(crate) plans: ReusablePlans,
 }
 
 impl ConnectionState {
@@ -49,6 +52,7 @@ impl ConnectionState {
             cursors: Mutex::default(),
             shutdown,
             checked_query: Mutex::default(),
+            plans: ReusablePlans::default(),
         }
     }
 

@@ -7,18 +7,17 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Builder, RecordBatch, RecordBatchOptions, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl};
 use datafusion::common::{ScalarValue, plan_err};
-use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::{TableProvider, TableType};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 
-use super::graph::{Direction, Graph};
+use super::call_exec::{LineageCallExec, Request};
+use super::graph::Direction;
 use super::index::LineageIndex;
 
 /// Which table function.
@@ -152,127 +151,18 @@ fn schema(t: Traversal) -> SchemaRef {
     ]))
 }
 
-#[derive(Debug, Clone)]
-enum Request {
-    Traverse {
-        start: String,
-        direction: Direction,
-        max_depth: Option<u32>,
-    },
-    Path {
-        from: String,
-        to: String,
-    },
+/// Whether `table` is a lineage table function's call: its rows come from the index when its
+/// plan runs, never from a snapshot taken at planning.
+pub fn is_lineage_call(table: &dyn TableProvider) -> bool {
+    table.downcast_ref::<LineageTable>().is_some()
 }
 
-/// The result of one call, computed when scanned (so from the newest commit).
+/// The result of one call, computed when executed (so from the newest commit).
 #[derive(Debug)]
 struct LineageTable {
     index: Arc<LineageIndex>,
     request: Request,
     schema: SchemaRef,
-}
-
-impl LineageTable {
-    /// The rows of the call, with only the `projection`'s columns built (none for `count(*)`).
-    fn rows(&self, graph: &Graph, projection: Option<&Vec<usize>>) -> Result<RecordBatch> {
-        let columns: Vec<usize> = match projection {
-            Some(p) => p.clone(),
-            None => (0..self.schema.fields().len()).collect(),
-        };
-        let mut b = RowsBuilder::new(&columns);
-        match &self.request {
-            Request::Traverse {
-                start,
-                direction,
-                max_depth,
-            } => {
-                if let Some(start) = graph.node(start) {
-                    for r in graph.traverse(start, *direction, *max_depth) {
-                        b.push(graph, r.node, r.depth as i64, r.edge);
-                    }
-                }
-            }
-            Request::Path { from, to } => {
-                if let (Some(from), Some(to)) = (graph.node(from), graph.node(to))
-                    && let Some(path) = graph.shortest_path(from, to)
-                {
-                    for (step, edge) in path.into_iter().enumerate() {
-                        b.push(graph, graph.edge(edge).dst, step as i64 + 1, edge);
-                    }
-                }
-            }
-        }
-        let schema = Arc::new(self.schema.project(&columns)?);
-        b.finish(schema)
-    }
-}
-
-/// One builder per output column, in the order of the table's schema:
-/// `node, depth|step, src, dst, edge_type, run_id`.
-enum ColumnBuilder {
-    Node(StringBuilder),
-    Depth(Int64Builder),
-    Src(StringBuilder),
-    Dst(StringBuilder),
-    EdgeType(StringBuilder),
-    RunId(StringBuilder),
-}
-
-struct RowsBuilder {
-    columns: Vec<ColumnBuilder>,
-    rows: usize,
-}
-
-impl RowsBuilder {
-    fn new(columns: &[usize]) -> Self {
-        let columns = columns
-            .iter()
-            .map(|c| match c {
-                0 => ColumnBuilder::Node(StringBuilder::new()),
-                1 => ColumnBuilder::Depth(Int64Builder::new()),
-                2 => ColumnBuilder::Src(StringBuilder::new()),
-                3 => ColumnBuilder::Dst(StringBuilder::new()),
-                4 => ColumnBuilder::EdgeType(StringBuilder::new()),
-                _ => ColumnBuilder::RunId(StringBuilder::new()),
-            })
-            .collect();
-        RowsBuilder { columns, rows: 0 }
-    }
-
-    fn push(&mut self, graph: &Graph, node: u32, depth: i64, edge: u32) {
-        let e = graph.edge(edge);
-        self.rows += 1;
-        for column in &mut self.columns {
-            match column {
-                ColumnBuilder::Node(b) => b.append_value(graph.name(node).as_ref()),
-                ColumnBuilder::Depth(b) => b.append_value(depth),
-                ColumnBuilder::Src(b) => b.append_value(graph.name(e.src).as_ref()),
-                ColumnBuilder::Dst(b) => b.append_value(graph.name(e.dst).as_ref()),
-                ColumnBuilder::EdgeType(b) => b.append_value(graph.edge_type(e).as_ref()),
-                ColumnBuilder::RunId(b) => b.append_option(e.run.map(|r| graph.name(r).as_ref())),
-            }
-        }
-    }
-
-    fn finish(self, schema: SchemaRef) -> Result<RecordBatch> {
-        let arrays: Vec<ArrayRef> = self
-            .columns
-            .into_iter()
-            .map(|column| -> ArrayRef {
-                match column {
-                    ColumnBuilder::Depth(mut b) => Arc::new(b.finish()),
-                    ColumnBuilder::Node(mut b)
-                    | ColumnBuilder::Src(mut b)
-                    | ColumnBuilder::Dst(mut b)
-                    | ColumnBuilder::EdgeType(mut b)
-                    | ColumnBuilder::RunId(mut b) => Arc::new(b.finish()),
-                }
-            })
-            .collect();
-        let options = RecordBatchOptions::new().with_row_count(Some(self.rows));
-        Ok(RecordBatch::try_new_with_options(schema, arrays, &options)?)
-    }
 }
 
 #[async_trait]
@@ -292,18 +182,15 @@ impl TableProvider for LineageTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let graph = self
-            .index
-            .current()
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let batch = self.rows(&graph, projection)?;
-        drop(graph);
-        let schema = batch.schema();
-        Ok(MemorySourceConfig::try_new_exec(
-            &[vec![batch]],
-            schema,
-            None,
-        )?)
+        let columns: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        Ok(Arc::new(LineageCallExec::new(
+            self.index.clone(),
+            self.request.clone(),
+            Arc::new(self.schema.project(&columns)?),
+            columns,
+        )))
     }
 }

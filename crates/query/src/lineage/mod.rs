@@ -3,6 +3,7 @@
 //! `lineage_path` table functions, and users' own `WITH RECURSIVE` over `lineage_edges`
 //! ([`IndexedRecursion`], which answers a plain closure with one traversal).
 
+mod call_exec;
 mod closure;
 mod edges_table;
 mod functions;
@@ -10,8 +11,9 @@ mod graph;
 mod index;
 mod recursion;
 
+pub use call_exec::LineageCallExec;
 pub use edges_table::{EdgesFromIndex, IndexedEdgesTable};
-pub use functions::{LineageFunction, Traversal};
+pub use functions::{LineageFunction, Traversal, is_lineage_call};
 pub use graph::{Direction, Graph};
 pub use index::LineageIndex;
 pub use recursion::{IndexedRecursion, Prov9Options};
