@@ -451,3 +451,45 @@ fn extended_replies_are_sent_at_sync_or_flush() {
     assert_eq!(read_until(&mut socket, b'Z'), b"EZ");
     socket.write_all(&message(b'X', b"")).unwrap();
 }
+
+/// A statement sent again runs the plan its connection kept (lineage calls only), and still
+/// answers from the newest commit, in both protocols; what the optimiser folds at planning
+/// (`now()`) is planned again.
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_lineage_queries_answer_from_the_newest_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("wh"), &[]);
+    let client = connect(&server).await;
+    let run = "0b9c8a1e-4444-4d2c-9a3e-000000000001";
+    let sql = format!("SELECT count(*) FROM lineage_downstream('run:{run}') WHERE depth >= 1");
+    let counts = || async {
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let simple = simple_rows(&client.simple_query(&sql).await.unwrap());
+            seen.push(simple[0][0].as_deref().unwrap().parse::<i64>().unwrap());
+            seen.push(client.query_one(&sql, &[]).await.unwrap().get::<_, i64>(0));
+        }
+        assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
+        seen[0]
+    };
+    assert_eq!(counts().await, 0, "an unknown node reaches nothing");
+
+    let event = |output: &str| {
+        format!(
+            r#"{{"eventType":"COMPLETE","eventTime":"2026-11-01T10:00:00Z","producer":"https://example.com/test","run":{{"runId":"{run}"}},"job":{{"namespace":"n","name":"j"}},"inputs":[],"outputs":[{{"namespace":"n","name":"{output}"}}]}}"#
+        )
+    };
+    assert_eq!(post(server.http_port, &[], &event("first")).0, 201);
+    let one = counts().await;
+    assert!(one > 0, "the run's output is downstream of it");
+    assert_eq!(post(server.http_port, &[], &event("second")).0, 201);
+    assert!(counts().await > one, "a second output is too");
+
+    let mut times = Vec::new();
+    for _ in 0..2 {
+        let rows = simple_rows(&client.simple_query("SELECT now()").await.unwrap());
+        times.push(rows[0][0].clone().unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_ne!(times[0], times[1], "now() is the time of each statement");
+}
