@@ -191,14 +191,10 @@ pub(crate) fn is_query(statement: &Statement) -> bool {
 /// Whether `statement` may change the session's settings, which plans depend on.
 fn may_change_settings(statement: &Statement) -> bool {
     !(is_query(statement)
+        || crate::transactions::is_transaction_statement(statement)
         || matches!(
             statement,
-            Statement::StartTransaction { .. }
-                | Statement::Commit { .. }
-                | Statement::Rollback { .. }
-                | Statement::Savepoint { .. }
-                | Statement::ReleaseSavepoint { .. }
-                | Statement::Declare { .. }
+            Statement::Declare { .. }
                 | Statement::Fetch { .. }
                 | Statement::Close { .. }
                 | Statement::ShowVariable { .. }

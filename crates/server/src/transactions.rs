@@ -31,7 +31,7 @@ fn error(code: &str, message: &str) -> PgWireError {
     )))
 }
 
-fn is_transaction_statement(statement: &Statement) -> bool {
+pub(crate) fn is_transaction_statement(statement: &Statement) -> bool {
     matches!(
         statement,
         Statement::StartTransaction { .. }
