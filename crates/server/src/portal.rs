@@ -11,7 +11,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ParamValues;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::{Expr, LogicalPlan};
@@ -30,7 +31,7 @@ use datafusion_postgres::pgwire::messages::data::DataRow;
 use datafusion_postgres::pgwire::types::format::FormatOptions;
 use datafusion_postgres::{Parser, QueryHook};
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use prov9_query::PointLookup;
 
 use crate::read_only_guard::is_query;
@@ -138,12 +139,32 @@ pub(crate) async fn run_plan(
             ready
         }
     };
-    let fields = Arc::new(arrow_schema_to_pg_fields(
-        &ready.schema,
-        format,
-        Some(options),
-    )?);
     let batches = execute_stream(ready.plan, ctx.task_ctx()).map_err(api_error)?;
+    query_response(&ready.schema, format, options, batches)
+}
+
+/// A lookup by primary key, answered without planning (see [`PointLookup`]).
+async fn point_lookup(
+    lookup: PointLookup,
+    format: &Format,
+    options: Arc<FormatOptions>,
+) -> PgWireResult<Response> {
+    let batches = lookup
+        .rows()
+        .await
+        .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+    let batches = futures::stream::iter(batches.into_iter().map(Ok));
+    query_response(&lookup.schema(), format, options, batches)
+}
+
+/// `batches` encoded in `format`, as the rows of a query.
+fn query_response(
+    schema: &Schema,
+    format: &Format,
+    options: Arc<FormatOptions>,
+    batches: impl Stream<Item = datafusion::error::Result<RecordBatch>> + Send + 'static,
+) -> PgWireResult<Response> {
+    let fields = Arc::new(arrow_schema_to_pg_fields(schema, format, Some(options))?);
     let encoder_fields = Arc::clone(&fields);
     let rows = batches.flat_map(move |batch| {
         let rows: Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send + Sync> = match batch {
@@ -153,31 +174,6 @@ pub(crate) async fn run_plan(
         futures::stream::iter(rows)
     });
     Ok(Response::Query(QueryResponse::new(fields, rows)))
-}
-
-/// A lookup by primary key, answered without planning (see [`PointLookup`]).
-async fn point_lookup(
-    lookup: PointLookup,
-    format: &Format,
-    options: Arc<FormatOptions>,
-) -> PgWireResult<Response> {
-    let fields = Arc::new(arrow_schema_to_pg_fields(
-        &lookup.schema(),
-        format,
-        Some(options),
-    )?);
-    let batches = lookup
-        .rows()
-        .await
-        .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
-    let encoder_fields = Arc::clone(&fields);
-    let rows = batches
-        .into_iter()
-        .flat_map(move |batch| encode_recordbatch(Arc::clone(&encoder_fields), batch));
-    Ok(Response::Query(QueryResponse::new(
-        fields,
-        futures::stream::iter(rows),
-    )))
 }
 
 /// The portal's parameter values, typed as datafusion-postgres types them: the client's declared
