@@ -13,8 +13,13 @@
 //! keys back at their new place. Two keys with one hash only make the lookup read a row too
 //! many: each row read is checked against the keys asked for, so answers are exact and the
 //! query needs no filter of its own above the lookup.
+//!
+//! Rows read are kept decoded in a [`RowCache`] of [`ROW_CACHE_BYTES`] per table, so a row
+//! looked up again is not read again.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,11 +35,13 @@ use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use deltalake::parquet::file::metadata::PageIndexPolicy;
 use futures::TryStreamExt;
 use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use tokio::sync::{Mutex, OnceCell, RwLock};
 use twox_hash::XxHash64;
 
 use crate::object_file::ObjectFile;
+use crate::row_cache::{KeyedRow, RowCache, RowPlace};
 use crate::{StoreError, Warehouse};
 
 /// Where a key's row is: a file of [`Keys::files`] and the row's position in it.
@@ -47,6 +54,8 @@ struct Location {
 struct IndexedFile {
     path: Path,
     size: u64,
+    /// The file on the local filesystem, when the warehouse is local.
+    local: Option<Arc<PathBuf>>,
     live: bool,
     /// Footer and page index, read on the first lookup that lands in the file.
     metadata: Arc<OnceCell<ArrowReaderMetadata>>,
@@ -100,7 +109,11 @@ pub(crate) struct KeyIndex {
     keys: RwLock<Keys>,
     /// One catch-up at a time; lookups keep reading meanwhile.
     refreshing: Mutex<()>,
+    rows: RowCache,
 }
+
+/// How much memory each table's [`RowCache`] may hold: tens of thousands of rows.
+const ROW_CACHE_BYTES: usize = 64 << 20;
 
 /// 128 bits, as two 64-bit xxHashes (the variant Parquet's bloom filters already build): at
 /// millions of keys a collision is practically impossible, and harmless (see the module docs).
@@ -120,6 +133,7 @@ impl KeyIndex {
             column,
             keys: RwLock::new(Keys::default()),
             refreshing: Mutex::new(()),
+            rows: RowCache::new(ROW_CACHE_BYTES),
         }
     }
 
@@ -148,18 +162,23 @@ impl KeyIndex {
                 .filter(|(p, _)| !current.contains(p))
                 .map(|(_, f)| *f)
                 .collect();
-            let added: Vec<(Path, u64)> = listing
+            let added: Vec<ObjectFile> = listing
                 .files
                 .iter()
                 .filter(|(p, _)| !keys.by_path.contains_key(p))
-                .cloned()
+                .map(|(path, size)| ObjectFile {
+                    store: Arc::clone(&listing.store),
+                    path: path.clone(),
+                    size: *size,
+                    local: local_path(listing.local.as_deref(), path),
+                })
                 .collect();
             (added, gone)
         };
         let mut read = Vec::with_capacity(added.len());
-        for (path, size) in added {
-            let hashes = self.read_keys(&listing.store, &path, size).await?;
-            read.push((path, size, hashes));
+        for file in added {
+            let hashes = self.read_keys(file.clone()).await?;
+            read.push((file, hashes));
         }
         let mut keys = self.keys.write().await;
         for file in gone {
@@ -170,12 +189,13 @@ impl KeyIndex {
             keys.by_path.remove(&path);
         }
         let added_files = read.len();
-        for (path, size, hashes) in read {
+        for (read, hashes) in read {
             let file = u32::try_from(keys.files.len()).map_err(|_| self.too_big())?;
-            keys.by_path.insert(path.clone(), file);
+            keys.by_path.insert(read.path.clone(), file);
             keys.files.push(IndexedFile {
-                path,
-                size,
+                path: read.path,
+                size: read.size,
+                local: read.local,
                 live: true,
                 metadata: Arc::new(OnceCell::new()),
             });
@@ -215,17 +235,8 @@ impl KeyIndex {
     }
 
     /// The key column of one data file, hashed, one entry per row (`None` for NULL).
-    async fn read_keys(
-        &self,
-        store: &Arc<dyn ObjectStore>,
-        path: &Path,
-        size: u64,
-    ) -> Result<Vec<Option<u128>>, StoreError> {
-        let reader = ObjectFile {
-            store: Arc::clone(store),
-            path: path.clone(),
-            size,
-        };
+    async fn read_keys(&self, reader: ObjectFile) -> Result<Vec<Option<u128>>, StoreError> {
+        let path = &reader.path.clone();
         let builder = ParquetRecordBatchStreamBuilder::new(reader)
             .await
             .map_err(|e| self.parquet(path, e))?;
@@ -257,7 +268,7 @@ impl KeyIndex {
         schema: SchemaRef,
     ) -> Result<Vec<RecordBatch>, StoreError> {
         self.refresh().await?;
-        let (store, wanted) = {
+        let wanted = {
             let index = self.keys.read().await;
             let Some(store) = index.store.clone() else {
                 return Ok(Vec::new());
@@ -268,34 +279,35 @@ impl KeyIndex {
                 .collect();
             rows.sort_by_key(|l| (l.file, l.row));
             rows.dedup_by_key(|l| (l.file, l.row));
-            let wanted: Vec<(Path, u64, Arc<OnceCell<ArrowReaderMetadata>>, u32)> = rows
-                .iter()
-                .map(|l| {
-                    let f = &index.files[l.file as usize];
-                    (f.path.clone(), f.size, Arc::clone(&f.metadata), l.row)
+            rows.iter()
+                .map(|&at| {
+                    let f = &index.files[at.file as usize];
+                    let reader = ObjectFile {
+                        store: Arc::clone(&store),
+                        path: f.path.clone(),
+                        size: f.size,
+                        local: f.local.clone(),
+                    };
+                    (at, reader, Arc::clone(&f.metadata))
                 })
-                .collect();
-            (store, wanted)
+                .collect::<Vec<_>>()
         };
+        let columns = column_names_hash(&schema);
         let mut out = Vec::with_capacity(wanted.len());
-        for (path, size, metadata, row) in wanted {
-            let reader = ObjectFile {
-                store: Arc::clone(&store),
-                path: path.clone(),
-                size,
+        for (at, reader, metadata) in wanted {
+            let place = RowPlace {
+                file: at.file,
+                row: at.row,
+                columns,
             };
-            let metadata = metadata
-                .get_or_try_init(|| async {
-                    let mut reader = reader.clone();
-                    let options =
-                        ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
-                    ArrowReaderMetadata::load_async(&mut reader, options)
-                        .await
-                        .map_err(|e| self.parquet(&path, e))
-                })
-                .await?
-                .clone();
-            let batch = self.read_row(reader, metadata, row, &schema, &path).await?;
+            let batch = match self.rows.get(&place, &schema) {
+                Some(cached) => cached,
+                None => {
+                    let batch = self.read(reader, &metadata, at.row, &schema).await?;
+                    self.rows.insert(place, batch.clone());
+                    batch
+                }
+            };
             if keys
                 .iter()
                 .any(|k| Some(k.as_str()) == batch.key.as_deref())
@@ -304,6 +316,29 @@ impl KeyIndex {
             }
         }
         Ok(out)
+    }
+
+    /// Row `row` of one file, read through its (cached) footer and page index.
+    async fn read(
+        &self,
+        reader: ObjectFile,
+        metadata: &OnceCell<ArrowReaderMetadata>,
+        row: u32,
+        schema: &SchemaRef,
+    ) -> Result<KeyedRow, StoreError> {
+        let path = reader.path.clone();
+        let metadata = metadata
+            .get_or_try_init(|| async {
+                let mut reader = reader.clone();
+                let options =
+                    ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+                ArrowReaderMetadata::load_async(&mut reader, options)
+                    .await
+                    .map_err(|e| self.parquet(&path, e))
+            })
+            .await?
+            .clone();
+        self.read_row(reader, metadata, row, schema, &path).await
     }
 
     /// Row `row` of one file, as `schema`'s columns, and its key: only the pages of its row
@@ -378,8 +413,16 @@ impl KeyIndex {
     }
 }
 
-/// One row read by a lookup, and its key.
-struct KeyedRow {
-    key: Option<String>,
-    row: RecordBatch,
+/// The file's place on the local filesystem, when the warehouse is local.
+fn local_path(dir: Option<&LocalFileSystem>, path: &Path) -> Option<Arc<PathBuf>> {
+    dir?.path_to_filesystem(path).ok().map(Arc::new)
+}
+
+/// Tells apart lookups reading different columns of a row (see [`RowPlace`]).
+fn column_names_hash(schema: &SchemaRef) -> u64 {
+    let mut hasher = XxHash64::with_seed(0);
+    for field in schema.fields() {
+        field.name().hash(&mut hasher);
+    }
+    hasher.finish()
 }

@@ -16,6 +16,7 @@ mod key_lookup;
 mod live_table;
 mod location;
 mod object_file;
+mod row_cache;
 mod warehouse;
 
 pub use error::StoreError;

@@ -13,7 +13,7 @@ fn run(i: usize, state: &str) -> RunRow {
     RunRow {
         run_id: format!("run:{:08x}", i.wrapping_mul(0x9E37_79B9) % 0xFFFF_FFFF),
         job_id: format!("job:ns:j{}", i % 7),
-        parent_run_id: (i % 3 == 0).then(|| format!("run:parent{i}")),
+        parent_run_id: i.is_multiple_of(3).then(|| format!("run:parent{i}")),
         state: state.into(),
         started_at: chrono::DateTime::from_timestamp(1_767_225_600 + i as i64, 0),
         ended_at: None,
@@ -102,6 +102,12 @@ async fn lookups_by_key_match_a_full_scan_across_appends_rewrites_and_other_writ
     let plan = format!("EXPLAIN SELECT state FROM runs WHERE run_id = '{}'", id(0));
     let plan = lines(&query(&ctx, &plan).await).join("\n");
     assert!(!plan.contains("FilterExec"), "{plan}");
+    // Rows read are cached (row_cache.rs): the updates below must be seen all the same.
+    let state_of = |i: usize| format!("SELECT state FROM runs WHERE run_id = '{}'", id(i));
+    for i in [7, 1500] {
+        let got = query(&ctx, &state_of(i)).await;
+        assert_eq!(lines(&got), vec!["| RUNNING |".to_string()], "run {i}");
+    }
 
     // A second commit, then a rewrite: updating some runs makes MERGE rewrite files.
     let second: Vec<RunRow> = (3000..4000).map(|i| run(i, "RUNNING")).collect();
@@ -128,6 +134,8 @@ async fn lookups_by_key_match_a_full_scan_across_appends_rewrites_and_other_writ
         vec!["| COMPLETE | v1500        |".to_string()],
         "one row, the updated one"
     );
+    let got = query(&ctx, &state_of(1500)).await;
+    assert_eq!(lines(&got), vec!["| COMPLETE |".to_string()], "a row read before");
     for condition in cases(&[id(5), id(3500), id(3999)]) {
         assert_same_as_scan(&ctx, "SELECT *", &condition).await;
     }
@@ -144,11 +152,7 @@ async fn lookups_by_key_match_a_full_scan_across_appends_rewrites_and_other_writ
         .await
         .unwrap();
     for (i, state) in [(7, "FAIL"), (9000, "START"), (8, "RUNNING")] {
-        let got = query(
-            &ctx,
-            &format!("SELECT state FROM runs WHERE run_id = '{}'", id(i)),
-        )
-        .await;
+        let got = query(&ctx, &state_of(i)).await;
         assert_eq!(lines(&got), vec![format!("| {state:<5} |")], "run {i}");
     }
     assert_same_as_scan(
