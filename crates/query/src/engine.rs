@@ -11,8 +11,8 @@ use prov9_model::tables::{LineageEdgeRow, TABLE_NAMES};
 use prov9_store::Warehouse;
 
 use crate::lineage::{
-    EdgesFromIndex, IndexedEdgesTable, IndexedRecursion, LineageFunction, LineageIndex,
-    Prov9Options, Traversal,
+    EdgesFromIndex, IndexedEdgesTable, IndexedRecursion, LineageCallsInOnePartition,
+    LineageFunction, LineageIndex, Prov9Options, Traversal,
 };
 use crate::{QueryError, check_read_only};
 
@@ -59,6 +59,7 @@ impl Engine {
             .with_default_features()
             .with_optimizer_rule(Arc::new(EdgesFromIndex))
             .with_physical_optimizer_rule(Arc::new(IndexedRecursion))
+            .with_physical_optimizer_rule(Arc::new(LineageCallsInOnePartition))
             .build();
         let mut ctx = SessionContext::new_with_state(state);
         for name in TABLE_NAMES {

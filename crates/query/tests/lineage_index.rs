@@ -316,36 +316,44 @@ async fn bad_arguments_are_plan_errors() {
     }
 }
 
-#[tokio::test]
-async fn recursive_sql_over_lineage_edges_reads_the_index_and_stops_runaways() {
+/// An engine over `edges` with several partitions, as on any multi-core machine, so that
+/// exchanges are planned at all, and even these tiny files are scanned in several.
+async fn engine_with_partitions(edges: &[LineageEdgeRow], max_depth: usize) -> Engine {
     let warehouse = Warehouse::open("memory://").await.unwrap();
-    warehouse
-        .append(
-            "lineage_edges",
-            vec![LineageEdgeRow::to_batch(&[
-                edge("a", "b"),
-                edge("b", "c"),
-                edge("c", "a"),
-            ])],
-        )
-        .await
-        .unwrap();
+    for edge in edges {
+        warehouse
+            .append(
+                "lineage_edges",
+                vec![LineageEdgeRow::to_batch(std::slice::from_ref(edge))],
+            )
+            .await
+            .unwrap();
+    }
     let mut config = datafusion::prelude::SessionConfig::new();
     config
         .options_mut()
         .extensions
         .insert(prov9_query::lineage::Prov9Options::default());
-    // Several partitions, as on any multi-core machine, so exchanges are planned at all.
     let config = config
-        .set_usize("prov9.max_recursion_depth", 50)
-        .with_target_partitions(4);
-    let engine = Engine::with_config(&warehouse, config).await.unwrap();
+        .set_usize("prov9.max_recursion_depth", max_depth)
+        .with_target_partitions(4)
+        .with_repartition_file_min_size(0);
+    Engine::with_config(&warehouse, config).await.unwrap()
+}
+
+async fn explain(engine: &Engine, sql: &str) -> String {
+    arrow::util::pretty::pretty_format_batches(&rows(engine, &format!("EXPLAIN {sql}")).await)
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn recursive_sql_over_lineage_edges_reads_the_index_and_stops_runaways() {
+    let engine =
+        engine_with_partitions(&[edge("a", "b"), edge("b", "c"), edge("c", "a")], 50).await;
     // The join against lineage_edges inside the recursion is served from the index.
     let up = "WITH RECURSIVE up(node) AS (SELECT 'c' UNION SELECT e.src FROM lineage_edges e JOIN up ON e.dst = up.node) SELECT node FROM up";
-    let plan =
-        arrow::util::pretty::pretty_format_batches(&rows(&engine, &format!("EXPLAIN {up}")).await)
-            .unwrap()
-            .to_string();
+    let plan = explain(&engine, up).await;
     // A plain closure is one traversal of the index, not a join per hop.
     assert!(plan.contains("LineageClosureExec: Upstream"), "{plan}");
     assert!(!plan.contains("RecursiveQueryExec"), "{plan}");
@@ -356,10 +364,7 @@ async fn recursive_sql_over_lineage_edges_reads_the_index_and_stops_runaways() {
     // Anything more (here a filter) keeps DataFusion's per-hop recursion, each hop's edges
     // read from the index.
     let up = "WITH RECURSIVE up(node) AS (SELECT 'c' UNION SELECT e.src FROM lineage_edges e JOIN up ON e.dst = up.node WHERE e.edge_type <> 'output') SELECT node FROM up";
-    let plan =
-        arrow::util::pretty::pretty_format_batches(&rows(&engine, &format!("EXPLAIN {up}")).await)
-            .unwrap()
-            .to_string();
+    let plan = explain(&engine, up).await;
     assert!(plan.contains("RecursiveQueryExec"), "{plan}");
     assert!(plan.contains("FrontierEdgesExec: Upstream"), "{plan}");
     assert!(plan.contains("FrontierTapExec"), "{plan}");
@@ -423,4 +428,58 @@ async fn recursive_sql_over_lineage_edges_reads_the_index_and_stops_runaways() {
         .as_primitive::<Int64Type>()
         .value(0);
     assert_eq!(count, 31);
+}
+
+#[tokio::test]
+async fn queries_over_lineage_calls_alone_run_in_one_partition() {
+    let engine = engine_with_partitions(
+        &[
+            edge("a", "b"),
+            edge("b", "c"),
+            edge("b", "d"),
+            edge("c", "a"),
+        ],
+        50,
+    )
+    .await;
+    let count = "SELECT count(*) FROM lineage_downstream('a', 10)";
+    let plan = explain(&engine, count).await;
+    assert!(plan.contains("LineageCallExec"), "{plan}");
+    assert!(
+        !plan.contains("RepartitionExec") && !plan.contains("CoalescePartitionsExec"),
+        "{plan}"
+    );
+    let counted = rows(&engine, count).await[0]
+        .column(0)
+        .as_primitive::<Int64Type>()
+        .value(0);
+    assert_eq!(
+        counted, 3,
+        "b, c and d: not the start, though the cycle reaches it"
+    );
+
+    // Grouping and sorting work on the one partition.
+    let by_depth = "SELECT depth, count(*) AS nodes FROM lineage_downstream('a', 10) GROUP BY depth ORDER BY depth";
+    let plan = explain(&engine, by_depth).await;
+    assert!(!plan.contains("RepartitionExec"), "{plan}");
+    let got = arrow::util::pretty::pretty_format_batches(&rows(&engine, by_depth).await)
+        .unwrap()
+        .to_string();
+    let expected = [
+        "+-------+-------+",
+        "| depth | nodes |",
+        "+-------+-------+",
+        "| 1     | 1     |",
+        "| 2     | 2     |",
+        "+-------+-------+",
+    ];
+    assert_eq!(got.lines().collect::<Vec<_>>(), expected);
+
+    // Two calls side by side are two partitions: the aggregate above still gets them merged.
+    let both = "SELECT count(*) FROM (SELECT node FROM lineage_downstream('a', 10) UNION ALL SELECT node FROM lineage_upstream('a', 10))";
+    let counted = rows(&engine, both).await[0]
+        .column(0)
+        .as_primitive::<Int64Type>()
+        .value(0);
+    assert_eq!(counted, 3 + 2, "b, c, d downstream; c, b upstream");
 }

@@ -9,8 +9,8 @@
 //!   optimiser may even answer `count(*)` from a table's statistics, leaving a constant;
 //! - it calls no stable function (`now()`, `current_date`): the optimiser folds those to a value;
 //! - every node starts afresh when the plan is rebuilt for its next run ([`reset_plan_states`],
-//!   as DataFusion re-runs a recursive term): projections, filters, aggregates, repartitions,
-//!   limits, sorts. Not kept: nodes with dynamic filters (top-k sorts, min/max aggregates),
+//!   as DataFusion re-runs a recursive term): projections, filters, aggregates, unions,
+//!   repartitions, limits, sorts. Not kept: nodes with dynamic filters (top-k sorts, min/max aggregates),
 //!   which may have been pushed into other nodes with the last run's bound;
 //! - the statement has no parameters (a prepared statement's plan depends on their values).
 //!
@@ -37,6 +37,7 @@ use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
+use datafusion::physical_plan::union::UnionExec;
 use datafusion::sql::sqlparser::ast::Statement;
 use prov9_query::lineage::{LineageCallExec, is_lineage_call};
 
@@ -119,7 +120,8 @@ fn reruns_afresh(plan: &Arc<dyn ExecutionPlan>) -> bool {
         || node.is::<GlobalLimitExec>()
         || node.is::<LocalLimitExec>()
         || node.is::<SortExec>()
-        || node.is::<SortPreservingMergeExec>();
+        || node.is::<SortPreservingMergeExec>()
+        || node.is::<UnionExec>();
     // A dynamic filter (of a top-k sort, of min/max) may have been pushed into other nodes,
     // which keep the last run's bound when the plan is rebuilt.
     let filters_others = !node.dynamic_expressions_produced().is_empty();
@@ -194,7 +196,10 @@ mod tests {
         let warehouse = Warehouse::open("memory://").await.unwrap();
         let engine = Engine::new(&warehouse).await.unwrap();
         let plans = ReusablePlans::default();
-        let count = "SELECT count(*) AS n FROM lineage_downstream('a') WHERE depth < 5";
+        // Two calls side by side, so the plan keeps an exchange (a call alone runs in one
+        // partition): its channels must start afresh at every run.
+        let count = "SELECT count(*) AS n FROM (SELECT node FROM lineage_downstream('a') WHERE depth < 5 \
+                     UNION ALL SELECT node FROM lineage_upstream('c'))";
         assert!(offer(&engine, &plans, count).await);
         assert!(offer(&engine, &plans, "SELECT 1 + 1").await);
         // Snapshots taken at planning: a table's files, the time.
@@ -239,7 +244,13 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(n(collect(kept(), task).await.unwrap()), 2);
+        assert!(
+            datafusion::physical_plan::displayable(kept().as_ref())
+                .indent(false)
+                .to_string()
+                .contains("CoalescePartitionsExec")
+        );
+        assert_eq!(n(collect(kept(), task).await.unwrap()), 2 + 2);
 
         plans.forget();
         assert!(plans.get(&statement).is_none());

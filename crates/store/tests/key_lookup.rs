@@ -135,7 +135,11 @@ async fn lookups_by_key_match_a_full_scan_across_appends_rewrites_and_other_writ
         "one row, the updated one"
     );
     let got = query(&ctx, &state_of(1500)).await;
-    assert_eq!(lines(&got), vec!["| COMPLETE |".to_string()], "a row read before");
+    assert_eq!(
+        lines(&got),
+        vec!["| COMPLETE |".to_string()],
+        "a row read before"
+    );
     for condition in cases(&[id(5), id(3500), id(3999)]) {
         assert_same_as_scan(&ctx, "SELECT *", &condition).await;
     }

@@ -10,6 +10,7 @@ mod functions;
 mod graph;
 mod index;
 mod recursion;
+mod single_partition;
 
 pub use call_exec::LineageCallExec;
 pub use edges_table::{EdgesFromIndex, IndexedEdgesTable};
@@ -17,6 +18,7 @@ pub use functions::{LineageFunction, Traversal, is_lineage_call};
 pub use graph::{Direction, Graph};
 pub use index::LineageIndex;
 pub use recursion::{IndexedRecursion, Prov9Options};
+pub use single_partition::LineageCallsInOnePartition;
 
 use std::sync::Arc;
 

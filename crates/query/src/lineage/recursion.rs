@@ -50,6 +50,7 @@ use super::edges_table::{EdgeScanExec, edge_batch};
 use super::graph::Direction;
 use super::index::LineageIndex;
 use super::one_partition;
+use super::single_partition::without_exchanges;
 
 datafusion::common::extensions_options! {
     /// prov9's settings in DataFusion's configuration (`SET prov9.max_recursion_depth = 500`).
@@ -82,7 +83,9 @@ impl PhysicalOptimizerRule for IndexedRecursion {
             };
             let term = Arc::clone(recursive.recursive_term());
             let term = term.transform_up(index_join).data()?;
-            let term = without_exchanges(term)?;
+            // The term runs again for every hop, so its exchanges' hand-offs between threads
+            // were paid per hop (about 80 hops for a 1,000-node closure).
+            let term = without_exchanges(term, |p| p.is::<FrontierEdgesExec>())?;
             if let Some(closure) = closure_of(recursive, &term) {
                 return Ok(Transformed::yes(Arc::new(closure)));
             }
@@ -111,31 +114,6 @@ impl PhysicalOptimizerRule for IndexedRecursion {
 
 /// A recursive term answered from the index, run on one partition.
 ///
-/// The term runs again for every hop, and each `RepartitionExec` or `CoalescePartitionsExec`
-/// in it spawns tasks and channels per run: with a frontier of a few nodes, that hand-off
-/// between threads cost more than the hop's work (about 80 hops for a 1,000-node closure). When
-/// every leaf of the term yields one partition (the work table, the frontier's edges,
-/// constants), removing the exchanges leaves a valid plan: one partition satisfies every
-/// distribution an operator asks for. A term reading other tables keeps its parallelism.
-fn without_exchanges(term: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
-    let indexed = term.exists(|p| Ok(p.is::<FrontierEdgesExec>()))?;
-    let single_leaves = !term.exists(|p| {
-        Ok(p.children().is_empty() && p.output_partitioning().partition_count() != 1)
-    })?;
-    if !indexed || !single_leaves {
-        return Ok(term);
-    }
-    term.transform_up(|p| {
-        let exchange =
-            p.is::<RepartitionExec>() || (p.is::<CoalescePartitionsExec>() && p.fetch().is_none());
-        Ok(match p.children().as_slice() {
-            [input] if exchange => Transformed::yes(Arc::clone(input)),
-            _ => Transformed::no(p),
-        })
-    })
-    .data()
-}
-
 fn contains_work_table(plan: &Arc<dyn ExecutionPlan>) -> bool {
     plan.exists(|p| Ok(p.is::<WorkTableExec>()))
         .unwrap_or(false)
