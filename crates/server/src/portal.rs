@@ -139,6 +139,16 @@ pub(crate) async fn run_plan(
             ready
         }
     };
+    run_ready(ctx, ready, format, options)
+}
+
+/// Runs a physical plan and encodes its rows in `format`.
+pub(crate) fn run_ready(
+    ctx: &SessionContext,
+    ready: ReusablePlan,
+    format: &Format,
+    options: Arc<FormatOptions>,
+) -> PgWireResult<Response> {
     let batches = execute_stream(ready.plan, ctx.task_ctx()).map_err(api_error)?;
     query_response(&ready.schema, format, options, batches)
 }

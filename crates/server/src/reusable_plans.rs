@@ -16,6 +16,12 @@
 //!
 //! A connection forgets its plans at every statement that may change its settings (`SET`,
 //! `RESET`, `DISCARD`), since settings shape plans.
+//!
+//! A kept plan is also named by the text of the simple-protocol query that ran it, when that
+//! text held this one statement: the same text sent again runs the plan before anything parses
+//! it (`run_checked::run_kept_text`), as databases reuse the cursor of a statement whose text
+//! they have seen. Parsing the SQL and planning it to a logical plan, with the read-only checks,
+//! cost as much as the rest of a lineage query.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -56,25 +62,47 @@ pub(crate) struct ReusablePlan {
 /// The plans one connection keeps, by statement.
 #[derive(Debug, Default)]
 pub(crate) struct ReusablePlans {
-    kept: Mutex<VecDeque<(Statement, ReusablePlan)>>,
+    kept: Mutex<VecDeque<Kept>>,
+}
+
+#[derive(Debug)]
+struct Kept {
+    statement: Statement,
+    /// The text of the simple query that was this statement alone, once one ran it.
+    text: Option<String>,
+    plan: ReusablePlan,
+}
+
+/// `kept` rebuilt to run again: as DataFusion rebuilds a recursive query's term for each
+/// iteration, so no node's state (a repartition's channels) carries over from the last run.
+fn ready_to_run(kept: &ReusablePlan) -> Option<ReusablePlan> {
+    Some(ReusablePlan {
+        plan: reset_plan_states(Arc::clone(&kept.plan)).ok()?,
+        schema: Arc::clone(&kept.schema),
+    })
 }
 
 impl ReusablePlans {
-    /// The plan kept for `statement`, if any, ready to execute: rebuilt as DataFusion rebuilds
-    /// a recursive query's term for each iteration, so no node's state (a repartition's
-    /// channels) carries over from the last run.
+    /// The plan kept for `statement`, if any, ready to execute.
     pub fn get(&self, statement: &Statement) -> Option<ReusablePlan> {
-        let kept = self
-            .kept
-            .lock()
-            .ok()?
-            .iter()
-            .find(|(s, _)| s == statement)
-            .map(|(_, p)| p.clone())?;
-        Some(ReusablePlan {
-            plan: reset_plan_states(kept.plan).ok()?,
-            schema: kept.schema,
-        })
+        let kept = self.kept.lock().ok()?;
+        ready_to_run(&kept.iter().find(|k| &k.statement == statement)?.plan)
+    }
+
+    /// The plan named by the simple query `text`, if any, ready to execute.
+    pub fn get_by_text(&self, text: &str) -> Option<ReusablePlan> {
+        let kept = self.kept.lock().ok()?;
+        ready_to_run(&kept.iter().find(|k| k.text.as_deref() == Some(text))?.plan)
+    }
+
+    /// Names the plan kept for `statement` by `text`, a simple query that was this statement
+    /// alone.
+    pub fn name(&self, statement: &Statement, text: &str) {
+        if let Ok(mut kept) = self.kept.lock()
+            && let Some(k) = kept.iter_mut().find(|k| &k.statement == statement)
+        {
+            k.text = Some(text.to_string());
+        }
     }
 
     /// Keep `plan` for `statement` if it can run again (see the module docs).
@@ -88,11 +116,15 @@ impl ReusablePlans {
             return;
         }
         if let Ok(mut kept) = self.kept.lock() {
-            kept.retain(|(s, _)| s != statement);
+            kept.retain(|k| &k.statement != statement);
             if kept.len() == KEPT {
                 kept.pop_front();
             }
-            kept.push_back((statement.clone(), plan.clone()));
+            kept.push_back(Kept {
+                statement: statement.clone(),
+                text: None,
+                plan: plan.clone(),
+            });
         }
     }
 
@@ -252,7 +284,20 @@ mod tests {
         );
         assert_eq!(n(collect(kept(), task).await.unwrap()), 2 + 2);
 
+        // Named by a simple query's text, the plan is found by that text alone.
+        assert!(plans.get_by_text(count).is_none());
+        plans.name(&statement, count);
+        let by_text = plans.get_by_text(count).expect("named");
+        assert_eq!(
+            n(collect(by_text.plan, engine.context().task_ctx())
+                .await
+                .unwrap()),
+            4
+        );
+        assert!(plans.get_by_text("SELECT 1 + 1").is_none(), "never named");
+
         plans.forget();
         assert!(plans.get(&statement).is_none());
+        assert!(plans.get_by_text(count).is_none());
     }
 }

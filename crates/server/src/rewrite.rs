@@ -45,6 +45,7 @@ use datafusion_postgres::pgwire::messages::extendedquery::Execute;
 use datafusion_postgres::pgwire::messages::response::TransactionStatus;
 use datafusion_postgres::pgwire::messages::simplequery::Query as SimpleQuery;
 
+use crate::run_checked::run_kept_text;
 use crate::session::ConnectionState;
 use crate::startup::statement_timeout;
 use datafusion::prelude::SessionContext;
@@ -626,12 +627,18 @@ impl SimpleQueryHandler for RewritingQueries {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        match rewrite(query, &[]) {
+        if let Some(answer) = run_kept_text(&self.connection, &self.context, client, query) {
+            return answer.map(|response| vec![response]);
+        }
+        self.connection.begin_simple_query();
+        let responses = match rewrite(query, &[]) {
             Some(rewritten) => {
                 SimpleQueryHandler::do_query(self.session.as_ref(), client, &rewritten).await
             }
             None => SimpleQueryHandler::do_query(self.session.as_ref(), client, query).await,
-        }
+        }?;
+        self.connection.end_simple_query(query, responses.len());
+        Ok(responses)
     }
 }
 

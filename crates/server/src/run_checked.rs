@@ -4,6 +4,9 @@
 //! (parse, plan, table functions called again) after the guard has planned it once. The guard
 //! hands its checked plan over ([`ConnectionState::hand_over_checked`]); the hooks in between
 //! (transactions, cursors, `SET`/`SHOW`) still see the statement first, in the same order.
+//!
+//! A simple query whose text ran before as one statement with a kept plan runs that plan before
+//! anything parses it ([`run_kept_text`], see [`crate::reusable_plans`]).
 
 use std::sync::Arc;
 
@@ -18,9 +21,30 @@ use datafusion_postgres::pgwire::api::ClientInfo;
 use datafusion_postgres::pgwire::api::portal::Format;
 use datafusion_postgres::pgwire::api::results::Response;
 use datafusion_postgres::pgwire::error::PgWireResult;
+use datafusion_postgres::pgwire::messages::response::TransactionStatus;
 
-use crate::portal::{format_options, run_plan};
+use crate::portal::{format_options, run_plan, run_ready};
 use crate::session::ConnectionState;
+use crate::startup::statement_timeout;
+
+/// Runs the plan kept for the simple query `text`, if there is one. `None` also during shutdown
+/// and in a failed transaction: the read-only guard answers those as for any statement.
+pub(crate) fn run_kept_text(
+    connection: &ConnectionState,
+    ctx: &SessionContext,
+    client: &(dyn ClientInfo + Send + Sync),
+    text: &str,
+) -> Option<PgWireResult<Response>> {
+    if connection.shutting_down() || client.transaction_status() == TransactionStatus::Error {
+        return None;
+    }
+    let kept = connection.plans.get_by_text(text)?;
+    connection
+        .control
+        .begin_statement(statement_timeout(client));
+    let options = format_options(client);
+    Some(run_ready(ctx, kept, &Format::UnifiedText, options))
+}
 
 pub struct RunCheckedQuery {
     connection: Arc<ConnectionState>,
@@ -41,6 +65,7 @@ impl QueryHook for RunCheckedQuery {
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
         let plan = self.connection.take_checked(statement)?;
+        self.connection.ran_simple_statement(statement);
         let options = format_options(client);
         let reuse = Some((&self.connection.plans, statement));
         Some(run_plan(ctx, plan, &Format::UnifiedText, options, reuse).await)

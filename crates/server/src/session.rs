@@ -42,6 +42,9 @@ pub struct ConnectionState {
     checked_query: Mutex<Option<(Statement, LogicalPlan)>>,
     /// Plans of the last queries that can run again without planning.
     pub(crate) plans: ReusablePlans,
+    /// The statements the current simple-protocol query ran through its checked plan, so that
+    /// a query of one statement can name its kept plan by its text.
+    simple_statements: Mutex<Vec<Statement>>,
 }
 
 impl ConnectionState {
@@ -53,7 +56,36 @@ impl ConnectionState {
             shutdown,
             checked_query: Mutex::default(),
             plans: ReusablePlans::default(),
+            simple_statements: Mutex::default(),
         }
+    }
+
+    /// A simple-protocol query starts: no statement of it has run yet.
+    pub(crate) fn begin_simple_query(&self) {
+        if let Ok(mut ran) = self.simple_statements.lock() {
+            ran.clear();
+        }
+    }
+
+    /// A statement of the current simple-protocol query runs its checked plan.
+    pub(crate) fn ran_simple_statement(&self, statement: &Statement) {
+        if let Ok(mut ran) = self.simple_statements.lock() {
+            ran.push(statement.clone());
+        }
+    }
+
+    /// The simple-protocol query `text` ended with `responses` responses: if it was one
+    /// statement, its kept plan (if any) is named by `text`.
+    pub(crate) fn end_simple_query(&self, text: &str, responses: usize) {
+        let Ok(mut ran) = self.simple_statements.lock() else {
+            return;
+        };
+        if let [statement] = ran.as_slice()
+            && responses == 1
+        {
+            self.plans.name(statement, text);
+        }
+        ran.clear();
     }
 
     pub fn shutting_down(&self) -> bool {
