@@ -34,7 +34,6 @@ use deltalake::parquet::arrow::arrow_reader::{
 use deltalake::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use deltalake::parquet::file::metadata::PageIndexPolicy;
 use futures::TryStreamExt;
-use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use tokio::sync::{Mutex, OnceCell, RwLock};
@@ -52,10 +51,8 @@ struct Location {
 }
 
 struct IndexedFile {
-    path: Path,
-    size: u64,
-    /// The file on the local filesystem, when the warehouse is local.
-    local: Option<Arc<PathBuf>>,
+    /// Where to read it from.
+    file: ObjectFile,
     live: bool,
     /// Footer and page index, read on the first lookup that lands in the file.
     metadata: Arc<OnceCell<ArrowReaderMetadata>>,
@@ -65,8 +62,6 @@ struct IndexedFile {
 struct Keys {
     /// The table version the index reflects.
     version: Option<i64>,
-    /// The table's object store (file paths are relative to it).
-    store: Option<Arc<dyn ObjectStore>>,
     files: Vec<IndexedFile>,
     by_path: HashMap<Path, u32>,
     /// The first row seen with a key hash, and any others (a key in a dead file and again in
@@ -177,7 +172,7 @@ impl KeyIndex {
         };
         let mut read = Vec::with_capacity(added.len());
         for file in added {
-            let hashes = self.read_keys(file.clone()).await?;
+            let hashes = self.read_keys(&file).await?;
             read.push((file, hashes));
         }
         let mut keys = self.keys.write().await;
@@ -185,7 +180,7 @@ impl KeyIndex {
             let file = &mut keys.files[file as usize];
             file.live = false;
             file.metadata = Arc::new(OnceCell::new());
-            let path = file.path.clone();
+            let path = file.file.path.clone();
             keys.by_path.remove(&path);
         }
         let added_files = read.len();
@@ -193,9 +188,7 @@ impl KeyIndex {
             let file = u32::try_from(keys.files.len()).map_err(|_| self.too_big())?;
             keys.by_path.insert(read.path.clone(), file);
             keys.files.push(IndexedFile {
-                path: read.path,
-                size: read.size,
-                local: read.local,
+                file: read,
                 live: true,
                 metadata: Arc::new(OnceCell::new()),
             });
@@ -207,7 +200,6 @@ impl KeyIndex {
             }
         }
         keys.version = Some(listing.version);
-        keys.store = Some(listing.store);
         tracing::debug!(
             table = self.table,
             column = self.column,
@@ -235,9 +227,9 @@ impl KeyIndex {
     }
 
     /// The key column of one data file, hashed, one entry per row (`None` for NULL).
-    async fn read_keys(&self, reader: ObjectFile) -> Result<Vec<Option<u128>>, StoreError> {
-        let path = &reader.path.clone();
-        let builder = ParquetRecordBatchStreamBuilder::new(reader)
+    async fn read_keys(&self, file: &ObjectFile) -> Result<Vec<Option<u128>>, StoreError> {
+        let path = &file.path;
+        let builder = ParquetRecordBatchStreamBuilder::new(file.clone())
             .await
             .map_err(|e| self.parquet(path, e))?;
         let root = builder
@@ -270,9 +262,6 @@ impl KeyIndex {
         self.refresh().await?;
         let wanted = {
             let index = self.keys.read().await;
-            let Some(store) = index.store.clone() else {
-                return Ok(Vec::new());
-            };
             let mut rows: Vec<Location> = keys
                 .iter()
                 .flat_map(|k| index.live_locations(hash(k)).collect::<Vec<_>>())
@@ -282,13 +271,7 @@ impl KeyIndex {
             rows.iter()
                 .map(|&at| {
                     let f = &index.files[at.file as usize];
-                    let reader = ObjectFile {
-                        store: Arc::clone(&store),
-                        path: f.path.clone(),
-                        size: f.size,
-                        local: f.local.clone(),
-                    };
-                    (at, reader, Arc::clone(&f.metadata))
+                    (at, f.file.clone(), Arc::clone(&f.metadata))
                 })
                 .collect::<Vec<_>>()
         };
