@@ -3,7 +3,7 @@
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::{Context, bail};
-use prov9_server::scram::ScramVerifier;
+use prov9_pgwire::scram::ScramVerifier;
 
 pub fn run() -> anyhow::Result<()> {
     let stdin = std::io::stdin();

@@ -1,10 +1,15 @@
 //! The `prov9` command line: `serve`, `load`, `sql`, `hash-password`.
 //!
 //! Each command lives in its own module and calls into the library crates; this crate only
-//! parses arguments, reports progress and errors, and picks exit codes.
+//! parses arguments and the config file, reports progress and errors, and picks exit codes.
+//! It is also where the server is composed ([`App`]): both listeners bound and checked for
+//! exposure in one place, both front ends started on them, one shutdown token for both.
 
+mod app;
 mod args;
+mod config;
 mod hash_password;
+mod listen;
 mod load;
 mod output;
 mod serve;
@@ -14,6 +19,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+pub use app::{App, AppConfig};
 pub use args::{Cli, Command};
 
 /// Entry point of the binary.
@@ -58,7 +64,7 @@ fn init_tracing(verbose: u8) {
         // delta-rs warns on every MERGE that one of its own metrics is missing: not the
         // user's concern.
         0 => {
-            "warn,prov9=info,prov9_cli=info,prov9_server=info,deltalake_core::operations::merge=error"
+            "warn,prov9=info,prov9_cli=info,prov9_pgwire=info,prov9_http=info,deltalake_core::operations::merge=error"
         }
         1 => "info",
         _ => "debug",

@@ -1,17 +1,14 @@
-//! `prov9 serve`: the Postgres endpoint, optionally after loading the demo.
+//! `prov9 serve`: flags and the config file into an [`AppConfig`], the app run until a signal.
 
 use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
-use prov9_ingest::{LoadOptions, Loader};
-use prov9_query::Engine;
-use prov9_server::config::{parse_duration, parse_size};
-use prov9_server::{
-    DEFAULT_MAX_BODY_BYTES, HttpOptions, HttpServer, PgServer, PgServerOptions, ServeConfig,
-};
-use prov9_store::Warehouse;
+use prov9_http::{DEFAULT_MAX_BODY_BYTES, HttpOptions};
+use prov9_pgwire::PgServerOptions;
 
+use crate::app::{App, AppConfig};
 use crate::args::{DEFAULT_DATA, ServeArgs};
+use crate::config::{ServeConfig, parse_duration, parse_size};
 
 const DEFAULT_PG_LISTEN: &str = "127.0.0.1:5433";
 const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:5000";
@@ -33,7 +30,7 @@ pub async fn run(data: Option<String>, args: ServeArgs) -> anyhow::Result<()> {
         .http_listen
         .or(config.http_listen.clone())
         .unwrap_or_else(|| DEFAULT_HTTP_LISTEN.to_string());
-    let pg_addr: SocketAddr = pg_listen.parse().with_context(|| {
+    let _: SocketAddr = pg_listen.parse().with_context(|| {
         format!("pg_listen {pg_listen:?} is not an address like 127.0.0.1:5433")
     })?;
     let _: SocketAddr = http_listen
@@ -62,86 +59,51 @@ pub async fn run(data: Option<String>, args: ServeArgs) -> anyhow::Result<()> {
         statement_timeout: statement_timeout.filter(|t| !t.is_zero()),
         memory_limit,
     };
-    if options.users.is_empty() && !pg_addr.ip().is_loopback() {
-        bail!(prov9_server::ServerError::ExposedWithoutUsers {
-            addr: pg_addr.to_string()
-        });
-    }
-
-    let warehouse = Warehouse::open(&data)
-        .await
-        .with_context(|| format!("opening warehouse {data}"))?;
-    if args.demo {
-        let mut loader = Loader::new(warehouse.clone(), LoadOptions::default()).await?;
-        let summary = loader.load_events(prov9_ingest::demo::events()).await?;
-        tracing::info!(
-            "demo pipeline: {} new events ({})",
-            summary.events_new,
-            summary.rows
-        );
-    }
-    let engine = Engine::new(&warehouse).await?;
-    // Build the lineage index while clients connect rather than in the first lineage query.
-    let index = engine.lineage_index().clone();
-    tokio::spawn(async move {
-        let started = std::time::Instant::now();
-        match index.refresh().await {
-            Ok(()) => {
-                let graph = index.graph().await;
-                tracing::info!(
-                    "lineage index: {} edges, {} nodes in {:.2}s",
-                    graph.edge_count(),
-                    graph.node_count(),
-                    started.elapsed().as_secs_f64()
-                );
-            }
-            Err(e) => tracing::warn!("lineage index: {e}"),
-        }
-    });
-    let http_options = HttpOptions {
+    let http = HttpOptions {
         api_key_digests: config.api_key_digests.clone(),
         max_body_bytes: config.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
         ..HttpOptions::default()
     };
-    let http = HttpServer::bind(warehouse.clone(), &http_listen, http_options).await?;
-    let http_addr = http.local_addr()?;
-    let server = PgServer::bind(&engine, &pg_listen, options).await?;
-    let addr = server.local_addr()?;
-    tracing::info!("warehouse {} ready", warehouse.location());
-    let security = match (server.authenticates(), server.tls()) {
+    let app = App::start(AppConfig {
+        data,
+        pg_listen,
+        http_listen,
+        demo: args.demo,
+        pg: options,
+        http,
+    })
+    .await?;
+    tracing::info!("warehouse {} ready", app.warehouse.location());
+    let authenticates = !config.users.is_empty();
+    let security = match (authenticates, config.tls.is_some()) {
         (false, _) => "trusted loopback, no password",
         (true, false) => "SCRAM-SHA-256 passwords",
         (true, true) => "SCRAM-SHA-256 passwords, TLS",
     };
+    let addr = app.pg_addr;
     // On 0.0.0.0 or ::, loopback is the address to try from this machine.
     let try_host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else {
         addr.ip().to_string()
     };
-    let try_user = if server.authenticates() {
-        " -U <user>"
-    } else {
-        ""
-    };
+    let try_user = if authenticates { " -U <user>" } else { "" };
     eprintln!(
         "prov9: serving {} on postgresql://{addr}/ ({security}; try: psql -h {try_host} -p {}{try_user} prov9 -c '\\dt')",
-        warehouse.location(),
+        app.warehouse.location(),
         addr.port()
     );
-    eprintln!("prov9: OpenLineage ingest on http://{http_addr}/api/v1/lineage");
+    eprintln!(
+        "prov9: OpenLineage ingest on http://{}/api/v1/lineage",
+        app.http_addr
+    );
     // One signal stops both servers.
-    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let stop = app.shutdown_token();
     tokio::spawn(async move {
         shutdown_signal().await;
-        let _ = stop.send(true);
+        stop.cancel();
     });
-    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stopped| *stopped).await;
-    };
-    let (pg, http) = tokio::join!(server.run(wait(stopping.clone())), http.run(wait(stopping)));
-    pg?;
-    http?;
+    app.wait().await?;
     eprintln!("prov9: stopped");
     Ok(())
 }

@@ -34,6 +34,13 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error("reading {table} from the warehouse: {reason}")]
     CorruptTable { table: String, reason: String },
+    #[error("the commit queue is full")]
+    CommitQueueFull,
+    #[error("the committer has stopped")]
+    CommitterStopped,
+    /// A group commit failed; every request in it gets the same reason.
+    #[error("commit failed: {0}")]
+    GroupCommit(String),
     /// A batch's commit task did not finish (it panicked).
     #[error("committing a batch: {0}")]
     CommitTask(#[source] tokio::task::JoinError),

@@ -14,6 +14,7 @@
 
 mod changes;
 mod error;
+mod group_commit;
 mod keys;
 mod lines;
 mod loader;
@@ -25,6 +26,7 @@ pub mod demo;
 
 pub use changes::{Changes, RowCounts};
 pub use error::IngestError;
+pub use group_commit::{GroupCommitOptions, GroupCommitter};
 pub use loader::{
     InputFormat, LoadOptions, LoadProgress, LoadSummary, Loader, RawEvent, event_id, parse_event,
 };

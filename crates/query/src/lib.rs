@@ -9,13 +9,17 @@
 //! without planning. [`Engine::query`] runs read-only SQL: prov9 is written to by ingest, never
 //! through SQL.
 //!
-//! This crate knows nothing of protocols; `prov9-server` puts it on the Postgres wire.
+//! A [`session`] is one client connection's own DataFusion session over the shared catalog:
+//! settings, memory budget, cancel and timeout, kept plans.
+//!
+//! This crate knows nothing of protocols; `prov9-pgwire` puts it on the Postgres wire.
 
 mod engine;
 mod error;
 pub mod lineage;
 mod point_lookup;
 mod read_only;
+pub mod session;
 
 pub use engine::{Engine, VIEWS};
 pub use error::QueryError;

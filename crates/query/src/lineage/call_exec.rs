@@ -1,7 +1,7 @@
 //! [`LineageCallExec`]: the plan node of one lineage table function call. The walk happens when
 //! the node is executed, against the index as of that moment, so a plan that is kept and run
-//! again answers from the newest commit (the server keeps such plans: `prov9_server`'s
-//! reusable plans).
+//! again answers from the newest commit (connections keep such plans:
+//! [`crate::session::ReusablePlans`]).
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,0 +1,55 @@
+//! Binding the two listeners, and the one check that neither is reachable from the network
+//! without credentials.
+
+use anyhow::{Context, bail};
+use tokio::net::TcpListener;
+
+/// What a listener serves, and so what it needs before it may leave loopback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// SQL: needs `[[users]]`.
+    Postgres,
+    /// Ingest: needs `[[api_keys]]`.
+    Http,
+}
+
+/// Bind `addr` (port 0 picks a free port). Unless clients must authenticate, only a loopback
+/// address is allowed, and the error says what to configure.
+pub async fn bind(
+    addr: &str,
+    endpoint: Endpoint,
+    authenticated: bool,
+) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    if !authenticated && !local.ip().is_loopback() {
+        match endpoint {
+            Endpoint::Postgres => bail!(
+                "refusing to listen on {local} without users: anyone who can reach it could read the warehouse. Add [[users]] to a config file (prov9 serve --config prov9.toml; passwords from `prov9 hash-password`), or listen on loopback (127.0.0.1)"
+            ),
+            Endpoint::Http => bail!(
+                "refusing to take lineage on {local} without API keys: anyone who can reach it could write to the warehouse. Add [[api_keys]] to the config file (the key's SHA-256: printf %s \"$KEY\" | sha256sum), or listen on loopback (--http-listen 127.0.0.1:5000)"
+            ),
+        }
+    }
+    Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn loopback_is_allowed_without_credentials_and_the_network_is_not() {
+        assert!(bind("127.0.0.1:0", Endpoint::Postgres, false).await.is_ok());
+        let e = bind("0.0.0.0:0", Endpoint::Postgres, false)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("without users"), "{e}");
+        let e = bind("0.0.0.0:0", Endpoint::Http, false).await.unwrap_err();
+        assert!(e.to_string().contains("without API keys"), "{e}");
+        assert!(bind("0.0.0.0:0", Endpoint::Http, true).await.is_ok());
+    }
+}

@@ -1,0 +1,115 @@
+//! prov9's HTTP front end: OpenLineage ingest where Marquez has it, so `OPENLINEAGE_URL` pointing
+//! at prov9 is the whole integration for Airflow and Dagster.
+//!
+//! - `POST /api/v1/lineage`: one event (a JSON object), a batch (a JSON array, or NDJSON), plain
+//!   or `Content-Encoding: gzip`. 201 once every event is durably committed (group commit, see
+//!   [`prov9_ingest::GroupCommitter`]); 400 with a JSON body naming the event and field for a
+//!   malformed one (nothing of that request is stored); 413 over the size limit; 401 without a
+//!   valid API key when keys are configured; 503 with `Retry-After` when the commit queue is full.
+//! - `GET /healthz`: the process is up. `GET /readyz`: the warehouse answers.
+//!
+//! [`HttpServer`] serves a listener the caller bound (and checked: see `prov9-cli`'s exposure
+//! check) until a shutdown token is cancelled. Every error answer is a [`Problem`].
+
+mod api_keys;
+mod error;
+mod ingest;
+mod problem;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use prov9_ingest::{GroupCommitOptions, GroupCommitter};
+use prov9_store::Warehouse;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use api_keys::api_key_digest;
+pub use error::HttpError;
+pub use problem::Problem;
+
+/// Settings of the HTTP endpoint.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Largest request body, compressed or not, and largest body after decompression.
+    pub max_body_bytes: usize,
+    /// SHA-256 digests (hex) of the API keys that may ingest; empty: no key needed (loopback).
+    pub api_key_digests: Vec<String>,
+    pub group_commit: GroupCommitOptions,
+}
+
+/// 16 MiB: a backfill batch of tens of thousands of events.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 << 20;
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            api_key_digests: Vec::new(),
+            group_commit: GroupCommitOptions::default(),
+        }
+    }
+}
+
+/// The HTTP endpoint on a bound listener.
+pub struct HttpServer {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl HttpServer {
+    /// Serve `listener`, committing events to `warehouse` (the committer starts now).
+    pub async fn new(
+        listener: TcpListener,
+        warehouse: Warehouse,
+        options: HttpOptions,
+    ) -> Result<Self, HttpError> {
+        let committer = GroupCommitter::start(warehouse.clone(), options.group_commit.clone())
+            .await
+            .map_err(HttpError::StartIngest)?;
+        let ingest = Arc::new(ingest::Ingest {
+            committer,
+            max_body_bytes: options.max_body_bytes,
+            api_key_digests: options.api_key_digests,
+        });
+        let router = Router::new()
+            .route("/api/v1/lineage", post(ingest::ingest))
+            .with_state(ingest)
+            .merge(
+                Router::new()
+                    .route("/healthz", get(|| async { "ok\n" }))
+                    .route("/readyz", get(ready))
+                    .with_state(warehouse),
+            )
+            .layer(DefaultBodyLimit::max(options.max_body_bytes));
+        Ok(HttpServer { listener, router })
+    }
+
+    pub fn local_addr(&self) -> Result<SocketAddr, HttpError> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serve until `shutdown` is cancelled; requests in flight finish (their commits too).
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), HttpError> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await?;
+        Ok(())
+    }
+}
+
+async fn ready(State(warehouse): State<Warehouse>) -> Result<Response, Problem> {
+    match warehouse.version("events").await {
+        Ok(version) => Ok((
+            StatusCode::OK,
+            format!("ready (events table version {version})\n"),
+        )
+            .into_response()),
+        Err(e) => Err(Problem::unavailable(format!("warehouse: {e}"))),
+    }
+}

@@ -1,0 +1,303 @@
+//! `SET`, `SHOW`, `RESET`-like statements of pools (`DISCARD`, `DEALLOCATE`): what a session
+//! may change, and what it is told.
+//!
+//! A connection's settings are its own (its own DataFusion session), but not all are anyone's
+//! to change: `SET datafusion.*` is refused (SQLSTATE 42501) except execution, optimizer,
+//! explain and format settings for admins; never the memory budget (`datafusion.runtime.*`), the
+//! catalog, or the SQL parser (statements are parsed again after they are checked, and must be
+//! parsed the same way). `prov9.*` (query limits such as `max_recursion_depth`) and the
+//! session settings clients send at connect are anyone's own. A `SET` of anything else is
+//! acknowledged and ignored, as drivers and BI tools send many. `SHOW` answers fixed values
+//! for what never changes in prov9, and the session's value of `datafusion.*` and `prov9.*`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::config::ExtensionOptions;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::{Ident, Set, Statement};
+use datafusion_postgres::QueryHook;
+use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
+use datafusion_postgres::hooks::HookClient;
+use datafusion_postgres::hooks::set_show::SetShowHook;
+use datafusion_postgres::pgwire::api::ClientInfo;
+use datafusion_postgres::pgwire::api::portal::Format;
+use datafusion_postgres::pgwire::api::results::{Response, Tag};
+use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
+use prov9_query::ReadOnlyViolation;
+use prov9_query::lineage::Prov9Options;
+use prov9_query::session::Role;
+
+use crate::describe::{empty_plan, text_column_plan};
+use crate::sqlstate;
+
+/// datafusion-postgres's `SetShowHook` keeps `statement_timeout` here.
+pub(crate) const METADATA_STATEMENT_TIMEOUT: &str = "statement_timeout_ms";
+
+/// Session settings datafusion-postgres keeps per connection (its `SetShowHook`).
+const SESSION_SETTINGS: &[&str] = &[
+    "statement_timeout",
+    "datestyle",
+    "bytea_output",
+    "intervalstyle",
+    "application_name",
+    "extra_float_digits",
+    "search_path",
+];
+
+/// Settings an admin may change for its own session (see the module docs).
+const ADMIN_SETTINGS: &[&str] = &[
+    "datafusion.execution.",
+    "datafusion.optimizer.",
+    "datafusion.explain.",
+    "datafusion.format.",
+];
+
+/// A settings statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Setting {
+    /// `SHOW` of a setting with a fixed value: (column, value).
+    Fixed(&'static str, &'static str),
+    /// `SHOW datafusion.…` or `SHOW prov9.…`: the session's value.
+    Session(String),
+    /// A setting datafusion-postgres keeps per connection (its `SetShowHook` applies it), or
+    /// a `SET` an admin may make.
+    Apply,
+    /// A `SET` of something that no client needs and that would otherwise change the context
+    /// shared by every connection: acknowledged, nothing done.
+    Ignore,
+    /// A statement of connection pools with nothing to do: answered with this tag. Prepared
+    /// statements live in the protocol layer, and DataFusion's own (shared) PREPARE store is
+    /// never written, since PREPARE is refused.
+    Acknowledge(&'static str),
+    /// A `SET` the user's role may not make.
+    Refused(String),
+}
+
+impl Setting {
+    pub(crate) fn classify(statement: &Statement, role: Role) -> Option<Setting> {
+        Some(match statement {
+            Statement::ShowVariable { variable } => match fixed_setting(variable) {
+                Some((column, value)) => Setting::Fixed(column, value),
+                None => {
+                    let name = variable
+                        .iter()
+                        .map(|i| i.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join(".")
+                        .to_ascii_lowercase();
+                    if name.starts_with("datafusion.") || name.starts_with("prov9.") {
+                        Setting::Session(name)
+                    } else {
+                        Setting::Apply
+                    }
+                }
+            },
+            Statement::ShowStatus { .. } | Statement::Set(Set::SetTimeZone { .. }) => {
+                Setting::Apply
+            }
+            Statement::Discard { .. } => Setting::Acknowledge("DISCARD ALL"),
+            Statement::Deallocate { .. } => Setting::Acknowledge("DEALLOCATE"),
+            Statement::Set(Set::SingleAssignment { variable, .. }) => {
+                let name = variable.to_string().to_ascii_lowercase();
+                if name.starts_with("datafusion.") {
+                    if role == Role::Admin && ADMIN_SETTINGS.iter().any(|p| name.starts_with(p)) {
+                        Setting::Apply
+                    } else {
+                        Setting::Refused(format!("SET {name}"))
+                    }
+                } else if SESSION_SETTINGS.contains(&name.as_str()) || name.starts_with("prov9.") {
+                    Setting::Apply
+                } else {
+                    Setting::Ignore
+                }
+            }
+            Statement::Set(_) => Setting::Ignore,
+            _ => return None,
+        })
+    }
+
+    /// Run the statement (both protocols); `None` leaves it to datafusion-postgres.
+    pub(crate) async fn apply(
+        self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        Some(match self {
+            Setting::Fixed(column, value) => show(ctx, column, value).await,
+            Setting::Session(name) => show_session(ctx, &name).await,
+            Setting::Apply => {
+                return SetShowHook
+                    .handle_simple_query(statement, ctx, client)
+                    .await;
+            }
+            Setting::Ignore => Ok(Response::Execution(Tag::new("SET"))),
+            Setting::Acknowledge(tag) => Ok(Response::Execution(Tag::new(tag))),
+            Setting::Refused(what) => {
+                Err(sqlstate::insufficient_privilege(ReadOnlyViolation(what)))
+            }
+        })
+    }
+
+    /// The plan `Describe` sees; `None` leaves it to datafusion-postgres.
+    pub(crate) async fn describe(
+        self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        Some(match self {
+            Setting::Fixed(column, _) => text_column_plan(column),
+            Setting::Session(name) => text_column_plan(&name),
+            Setting::Apply | Setting::Ignore => {
+                return SetShowHook
+                    .handle_extended_parse_query(statement, ctx, client)
+                    .await;
+            }
+            Setting::Acknowledge(_) => Ok(empty_plan()),
+            Setting::Refused(what) => {
+                Err(sqlstate::insufficient_privilege(ReadOnlyViolation(what)))
+            }
+        })
+    }
+}
+
+/// The session's `statement_timeout`; `None` when there is none (or it is 0).
+pub(crate) fn statement_timeout<C: ClientInfo + ?Sized>(client: &C) -> Option<Duration> {
+    client
+        .metadata()
+        .get(METADATA_STATEMENT_TIMEOUT)
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .filter(|&ms| ms > 0)
+        .map(Duration::from_millis)
+}
+
+/// Settings whose value never changes in prov9, as `SHOW` answers them (column name, value).
+fn fixed_setting(variable: &[Ident]) -> Option<(&'static str, &'static str)> {
+    let name = variable
+        .iter()
+        .map(|i| i.value.to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(match name.as_str() {
+        "transaction isolation level" | "transaction_isolation" => {
+            ("transaction_isolation", "read committed")
+        }
+        "default_transaction_isolation" => ("default_transaction_isolation", "read committed"),
+        "transaction_read_only" | "default_transaction_read_only" => {
+            ("transaction_read_only", "on")
+        }
+        "timezone" | "time zone" => ("TimeZone", "UTC"),
+        "server_version" => ("server_version", crate::pg_compat::SERVER_VERSION),
+        "standard_conforming_strings" => ("standard_conforming_strings", "on"),
+        "server_encoding" => ("server_encoding", "UTF8"),
+        _ => return None,
+    })
+}
+
+/// The one-row answer of a `SHOW`.
+async fn show(ctx: &SessionContext, column: &str, value: &str) -> PgWireResult<Response> {
+    let frame = ctx
+        .read_batch(
+            RecordBatch::try_from_iter([(
+                column,
+                Arc::new(StringArray::from(vec![value])) as ArrayRef,
+            )])
+            .map_err(|e| PgWireError::ApiError(Box::new(e)))?,
+        )
+        .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+    Ok(Response::Query(
+        encode_dataframe(frame, &Format::UnifiedText, None).await?,
+    ))
+}
+
+/// The session's value of a DataFusion or prov9 setting.
+async fn show_session(ctx: &SessionContext, name: &str) -> PgWireResult<Response> {
+    let state = ctx.state();
+    let options = state.config_options();
+    // An extension lists its entries without its prefix.
+    let prov9 = options
+        .extensions
+        .get::<Prov9Options>()
+        .map(|o| o.entries())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut e| {
+            e.key = format!("prov9.{}", e.key);
+            e
+        });
+    let Some(entry) = options
+        .entries()
+        .into_iter()
+        .chain(prov9)
+        .find(|e| e.key == name)
+    else {
+        return Err(sqlstate::unrecognized_parameter(name));
+    };
+    let value = entry.value.unwrap_or_default();
+    show(ctx, name, &value).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    fn classify(sql: &str, role: Role) -> Option<Setting> {
+        let statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .unwrap()
+            .remove(0);
+        Setting::classify(&statement, role)
+    }
+
+    #[test]
+    fn who_may_set_what() {
+        use Role::{Admin, Reader};
+        let refused = |sql| matches!(classify(sql, Reader), Some(Setting::Refused(_)));
+        assert!(refused("SET datafusion.execution.batch_size = 10"));
+        assert!(refused("SET datafusion.runtime.memory_limit = '1T'"));
+        assert_eq!(
+            classify("SET datafusion.execution.batch_size = 10", Admin),
+            Some(Setting::Apply)
+        );
+        for never in [
+            "SET datafusion.runtime.memory_limit = '1T'",
+            "SET datafusion.catalog.default_catalog = 'x'",
+            "SET datafusion.sql_parser.dialect = 'mysql'",
+        ] {
+            assert!(
+                matches!(classify(never, Admin), Some(Setting::Refused(_))),
+                "{never}"
+            );
+        }
+        assert_eq!(
+            classify("SET prov9.max_recursion_depth = 5", Reader),
+            Some(Setting::Apply)
+        );
+        assert_eq!(
+            classify("SET statement_timeout = 100", Reader),
+            Some(Setting::Apply)
+        );
+        assert_eq!(
+            classify("SET lock_timeout = 100", Reader),
+            Some(Setting::Ignore)
+        );
+        assert_eq!(
+            classify("SHOW transaction_read_only", Reader),
+            Some(Setting::Fixed("transaction_read_only", "on"))
+        );
+        assert_eq!(
+            classify("SHOW prov9.max_recursion_depth", Reader),
+            Some(Setting::Session("prov9.max_recursion_depth".into()))
+        );
+        assert_eq!(
+            classify("DISCARD ALL", Reader),
+            Some(Setting::Acknowledge("DISCARD ALL"))
+        );
+        assert_eq!(classify("SELECT 1", Reader), None);
+    }
+}
