@@ -87,10 +87,7 @@ mod tests {
     use super::*;
 
     fn request(pid: i32, secret: i32) -> CancelRequest {
-        CancelRequest {
-            pid,
-            secret_key: SecretKey::I32(secret),
-        }
+        CancelRequest::new(pid, SecretKey::I32(secret))
     }
 
     #[tokio::test]
@@ -102,7 +99,10 @@ mod tests {
         let registration = registry.register(7, &SecretKey::I32(42), &control);
         handler.on_cancel_request(request(7, 41)).await;
         handler.on_cancel_request(request(8, 42)).await;
-        assert!(!control.is_cancelled(), "a wrong pid or secret cancels nothing");
+        assert!(
+            !control.is_cancelled(),
+            "a wrong pid or secret cancels nothing"
+        );
         handler.on_cancel_request(request(7, 42)).await;
         assert!(control.is_cancelled());
         // The next message starts afresh; once the connection ends its key is forgotten.

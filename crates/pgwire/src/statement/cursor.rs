@@ -208,7 +208,7 @@ mod tests {
             bounded_fetch(&statement("FETCH 10 FROM c")).to_string(),
             statement("FETCH 10 FROM c").to_string()
         );
-        let all = statement("FETCH ALL FROM c").to_string();
+        let all = statement("FETCH FORWARD ALL FROM c").to_string();
         assert_eq!(
             bounded_fetch(&statement("FETCH 99999999999 FROM c")).to_string(),
             all

@@ -121,7 +121,9 @@ mod tests {
         assert!(is_query(&statement("SELECT * FROM t")));
         assert!(is_query(&statement("EXPLAIN SELECT * FROM t")));
         assert!(!is_query(&statement("EXPLAIN INSERT INTO t VALUES (2)")));
-        let plan = checked_plan(statement("SELECT * FROM t"), &ctx).await.unwrap();
+        let plan = checked_plan(statement("SELECT * FROM t"), &ctx)
+            .await
+            .unwrap();
         assert!(check_prepared(&plan).is_ok());
         // A statement is checked by its plan too: a write hidden in a query's plan is refused.
         let insert = checked_plan(statement("INSERT INTO t VALUES (2)"), &ctx).await;
