@@ -354,3 +354,66 @@ pub fn post(port: u16, headers: &[(&str, &str)], body: &str) -> (u16, String) {
     all.extend_from_slice(headers);
     http(port, "POST", "/api/v1/lineage", &all, body.as_bytes())
 }
+
+/// The whole app (both endpoints, one warehouse) started in this process on free loopback ports,
+/// as roapi's tests do: no process to spawn or port to scrape, and a panic in the server fails
+/// the test with its backtrace. It runs on a runtime of its own thread, so sync and async tests
+/// alike can use it; dropping it shuts the app down gracefully and waits.
+pub struct InProcess {
+    pub port: u16,
+    pub http_port: u16,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl InProcess {
+    /// Serve `data` (the demo pipeline loaded first with `demo`).
+    pub fn start(data: &Path, demo: bool) -> InProcess {
+        let mut config = prov9_cli::AppConfig::local(data.to_string_lossy());
+        config.demo = demo;
+        let (started, addresses) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime for the app");
+            runtime.block_on(async move {
+                let app = prov9_cli::App::start(config).await.expect("the app starts");
+                started
+                    .send((app.pg_addr.port(), app.http_addr.port()))
+                    .expect("the test waits for the app");
+                let _ = stopped.await;
+                app.stop().await.expect("the app stops cleanly");
+            });
+        });
+        let (port, http_port) = addresses
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the app started in time");
+        InProcess {
+            port,
+            http_port,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn conn_str(&self) -> String {
+        format!("host=127.0.0.1 port={} user=prov9 dbname=prov9", self.port)
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+            && !std::thread::panicking()
+        {
+            panic!("the app panicked while stopping");
+        }
+    }
+}

@@ -104,22 +104,38 @@ impl QueryHandlers {
 /// is served as "all rows", so no client can make the server reserve terabytes.
 const MAX_ROWS_PER_EXECUTE: i32 = 1_000_000;
 
-/// Whether `sql` is exactly one `ROLLBACK TO SAVEPOINT`.
-fn is_rollback_to_savepoint(sql: &str) -> bool {
-    matches!(
-        SqlParser::parse_sql(&PostgreSqlDialect {}, sql).as_deref(),
-        Ok([Statement::Rollback {
-            savepoint: Some(_),
-            ..
-        }])
-    )
+/// Whether `sql` is the one message that makes a failed transaction usable again: exactly one
+/// `ROLLBACK TO SAVEPOINT`, as in Postgres (psycopg's and SQLAlchemy's nested transactions rely
+/// on it). pgwire keeps a failed transaction failed whatever a statement answers, so in both
+/// protocols this message is answered before anything else sees it.
+fn rolls_back_failed_transaction(client: &(impl ClientInfo + ?Sized), sql: &str) -> bool {
+    client.transaction_status() == TransactionStatus::Error
+        && matches!(client.state(), PgWireConnectionState::ReadyForQuery)
+        && matches!(
+            SqlParser::parse_sql(&PostgreSqlDialect {}, sql).as_deref(),
+            Ok([Statement::Rollback {
+                savepoint: Some(_),
+                ..
+            }])
+        )
+}
+
+/// Answer a `ROLLBACK TO SAVEPOINT` of a failed transaction: the transaction goes on.
+async fn roll_back_to_savepoint<C>(client: &mut C) -> PgWireResult<()>
+where
+    C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+    C::Error: std::fmt::Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    send_execution_response(client, Tag::new("ROLLBACK")).await?;
+    client.set_transaction_status(TransactionStatus::Transaction);
+    Ok(())
 }
 
 #[async_trait]
 impl SimpleQueryHandler for QueryHandlers {
-    /// `ROLLBACK TO SAVEPOINT` in a failed transaction makes it usable again, as in Postgres
-    /// (psycopg's and SQLAlchemy's nested transactions rely on it). pgwire keeps a failed
-    /// transaction failed whatever a handler answers, so this one message is answered here.
+    /// Starts the message's cancel and timeout, and answers `ROLLBACK TO SAVEPOINT` in a failed
+    /// transaction.
     async fn on_query<C>(&self, client: &mut C, query: SimpleQuery) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -130,12 +146,8 @@ impl SimpleQueryHandler for QueryHandlers {
         self.connection
             .control
             .begin_message(statement_timeout(client));
-        if client.transaction_status() == TransactionStatus::Error
-            && matches!(client.state(), PgWireConnectionState::ReadyForQuery)
-            && is_rollback_to_savepoint(&query.query)
-        {
-            send_execution_response(client, Tag::new("ROLLBACK")).await?;
-            client.set_transaction_status(TransactionStatus::Transaction);
+        if rolls_back_failed_transaction(client, &query.query) {
+            roll_back_to_savepoint(client).await?;
             return send_ready_for_query(client, TransactionStatus::Transaction).await;
         }
         self._on_query(client, query).await
@@ -173,7 +185,7 @@ impl ExtendedQueryHandler for QueryHandlers {
     }
 
     /// Bounds `max_rows`, starts the message's cancel and timeout, and answers
-    /// `ROLLBACK TO SAVEPOINT` in a failed transaction (see `on_query`).
+    /// `ROLLBACK TO SAVEPOINT` in a failed transaction.
     async fn on_execute<C>(&self, client: &mut C, mut message: Execute) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -187,16 +199,12 @@ impl ExtendedQueryHandler for QueryHandlers {
         self.connection
             .control
             .begin_message(statement_timeout(client));
-        if client.transaction_status() == TransactionStatus::Error
-            && matches!(client.state(), PgWireConnectionState::ReadyForQuery)
-        {
+        if client.transaction_status() == TransactionStatus::Error {
             let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
             if let Some(Entry::Value(portal)) = client.portal_store().get_portal(name)
-                && is_rollback_to_savepoint(&portal.statement.statement.0)
+                && rolls_back_failed_transaction(client, &portal.statement.statement.0)
             {
-                send_execution_response(client, Tag::new("ROLLBACK")).await?;
-                client.set_transaction_status(TransactionStatus::Transaction);
-                return Ok(());
+                return roll_back_to_savepoint(client).await;
             }
         }
         self._on_execute(client, message).await
