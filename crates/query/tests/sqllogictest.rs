@@ -1,7 +1,10 @@
 //! Runs the `.slt` files in `sql/slt/` against an engine over the bundled demo warehouse.
 //!
 //! Like DataFusion's own `sqllogictest/test_files`: each file pins the results of SQL a user
-//! would write (the schema, lineage queries, JSON access, read-only errors).
+//! would write (the schema, lineage queries, JSON access, read-only errors). The same files run
+//! over the wire too (tests/slt_wire.rs, which also runs `sql/slt/wire/`); records for one side
+//! only are labelled `onlyif engine` / `onlyif wire`. Errors here are the engine's message alone
+//! (the wire runner's carry `SQLSTATE <code>: ` before it).
 
 use std::path::PathBuf;
 
@@ -76,6 +79,10 @@ impl sqllogictest::AsyncDB for Prov9Db {
     }
 
     async fn shutdown(&mut self) {}
+
+    fn engine_name(&self) -> &str {
+        "engine"
+    }
 }
 
 fn row(batch: &RecordBatch, r: usize) -> Vec<String> {
@@ -106,14 +113,21 @@ async fn slt_files_over_the_demo() {
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no .slt files in {}", dir.display());
+    // `COPY … TO '$OUTSIDE/…'` in the files: a directory that must stay empty.
+    let outside = tempfile::tempdir().unwrap();
     for file in files {
         let engine = engine.clone();
         let mut runner = sqllogictest::Runner::new(move || {
             let engine = engine.clone();
             async move { Ok(Prov9Db { engine }) }
         });
+        runner.set_var("OUTSIDE".to_string(), outside.path().display().to_string());
         if let Err(e) = runner.run_file_async(&file).await {
             panic!("{}: {e}", file.display());
         }
     }
+    assert!(
+        std::fs::read_dir(outside.path()).unwrap().next().is_none(),
+        "a statement wrote a file"
+    );
 }
