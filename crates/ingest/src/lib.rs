@@ -25,8 +25,7 @@ pub mod demo;
 
 pub use changes::{Changes, RowCounts};
 pub use error::IngestError;
-pub use loader::{
-    InputFormat, LoadOptions, LoadProgress, LoadSummary, Loader, RawEvent, event_id, parse_event,
-};
+pub use lines::{event_id, parse_event};
+pub use loader::{InputFormat, LoadOptions, LoadProgress, LoadSummary, Loader, RawEvent};
 pub use normalize::Normalizer;
 pub use state::WarehouseState;
