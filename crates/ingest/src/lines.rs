@@ -31,6 +31,10 @@ pub(crate) const MAX_LINE_BYTES: u64 = 256 << 20;
 const CHUNK_LINES: usize = 512;
 
 /// One non-empty line of input, parsed.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "nearly every line is an event: boxing it would cost an allocation per line"
+)]
 pub(crate) enum Line {
     Event {
         event: Event,
