@@ -241,7 +241,7 @@ impl Changes {
         // Rows first seen in this batch are appended; only rows stored before need a MERGE,
         // which reads every file that may hold them (`stored_in` narrows that down): keep its
         // input to those few.
-        let (new, stored): (Vec<(&String, &R)>, Vec<(&String, &R)>) =
+        let (new, stored): (Vec<_>, Vec<_>) =
             rows.iter().partition(|(id, _)| self.is_created(table, id));
         let batch = |rows: Vec<(&String, &R)>| {
             let rows: Vec<R> = rows.into_iter().map(|(_, r)| r.clone()).collect();

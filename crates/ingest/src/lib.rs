@@ -27,8 +27,7 @@ pub mod demo;
 pub use changes::{Changes, RowCounts};
 pub use error::IngestError;
 pub use group_commit::{GroupCommitOptions, GroupCommitter};
-pub use loader::{
-    InputFormat, LoadOptions, LoadProgress, LoadSummary, Loader, RawEvent, event_id, parse_event,
-};
+pub use lines::{event_id, parse_event};
+pub use loader::{InputFormat, LoadOptions, LoadProgress, LoadSummary, Loader, RawEvent};
 pub use normalize::Normalizer;
 pub use state::WarehouseState;

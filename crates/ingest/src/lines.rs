@@ -7,6 +7,9 @@
 //! reader parses the next batch while the loader normalises and commits this one (with a few
 //! thousand lines of slack the two took turns: a load ran on one core), and a slow commit stops
 //! the reader instead of filling memory.
+//!
+//! Parsing one event's text ([`parse_event`], with its id, [`event_id`]) lives here too: the
+//! reader thread does it for every line; JSON documents and MLflow stores go through it as well.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -15,10 +18,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use prov9_model::openlineage::Event;
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::IngestError;
-use crate::loader::parse_event;
+use crate::normalize::validate;
 
 /// A longer line is rejected as a bad line (an OpenLineage event is kilobytes).
 pub(crate) const MAX_LINE_BYTES: u64 = 256 << 20;
@@ -27,6 +31,10 @@ pub(crate) const MAX_LINE_BYTES: u64 = 256 << 20;
 const CHUNK_LINES: usize = 512;
 
 /// One non-empty line of input, parsed.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "nearly every line is an event: boxing it would cost an allocation per line"
+)]
 pub(crate) enum Line {
     Event {
         event: Event,
@@ -192,6 +200,64 @@ pub(crate) fn parse_text(text: &str, source: String) -> Option<Line> {
             reason,
         },
     })
+}
+
+/// Parse and check one event's JSON text: the event and its id, or why it is not one.
+pub fn parse_event(text: &str) -> Result<(Event, String), String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let event = Event::from_json(&value).map_err(|e| e.to_string())?;
+    validate(&event).map_err(|e| e.to_string())?;
+    Ok((event, event_id(&value)))
+}
+
+/// SHA-256 of the canonical JSON of an event: object keys sorted, no whitespace.
+pub fn event_id(value: &serde_json::Value) -> String {
+    let mut hasher = Sha256::new();
+    let mut scratch = Vec::new();
+    write_canonical(value, &mut hasher, &mut scratch);
+    hex::encode(hasher.finalize())
+}
+
+/// Sorted explicitly: serde_json keeps insertion order when any crate in the build enables
+/// its `preserve_order` feature, and ids must not depend on that. The text goes straight into
+/// the hash (no canonical string is built): ids are computed for every line of a bulk load.
+fn write_canonical(value: &serde_json::Value, out: &mut Sha256, scratch: &mut Vec<u8>) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.update(b"{");
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.update(b",");
+                }
+                write_scalar(k, out, scratch);
+                out.update(b":");
+                write_canonical(v, out, scratch);
+            }
+            out.update(b"}");
+        }
+        Value::Array(items) => {
+            out.update(b"[");
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.update(b",");
+                }
+                write_canonical(v, out, scratch);
+            }
+            out.update(b"]");
+        }
+        scalar => write_scalar(scalar, out, scratch),
+    }
+}
+
+/// A string or scalar exactly as serde_json writes it.
+fn write_scalar<T: serde::Serialize + ?Sized>(value: &T, out: &mut Sha256, scratch: &mut Vec<u8>) {
+    scratch.clear();
+    serde_json::to_writer(&mut *scratch, value).expect("JSON values always serialise");
+    out.update(&scratch[..]);
 }
 
 /// A buffered reader over a file, decompressed if it is gzip (by its first bytes, whatever its
