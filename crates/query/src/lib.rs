@@ -9,10 +9,14 @@
 //! without planning. [`Engine::query`] runs read-only SQL: prov9 is written to by ingest, never
 //! through SQL.
 //!
+//! [`exec_wrapper`] holds what plan nodes wrapping one input share (checked children, forwarded
+//! statistics and pushdowns), for this crate's nodes and the server's.
+//!
 //! This crate knows nothing of protocols; `prov9-server` puts it on the Postgres wire.
 
 mod engine;
 mod error;
+pub mod exec_wrapper;
 pub mod lineage;
 mod point_lookup;
 mod read_only;
