@@ -10,12 +10,14 @@
 //! through SQL.
 //!
 //! A [`session`] is one client connection's own DataFusion session over the shared catalog:
-//! settings, memory budget, cancel and timeout, kept plans.
+//! settings, memory budget, cancel and timeout, kept plans. [`exec_wrapper`] holds what plan
+//! nodes wrapping one input share (checked children, forwarded statistics and pushdowns).
 //!
 //! This crate knows nothing of protocols; `prov9-pgwire` puts it on the Postgres wire.
 
 mod engine;
 mod error;
+pub mod exec_wrapper;
 pub mod lineage;
 mod point_lookup;
 mod read_only;

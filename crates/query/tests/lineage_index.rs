@@ -414,8 +414,7 @@ async fn recursive_sql_over_lineage_edges_reads_the_index_and_stops_runaways() {
     let err = engine
         .query(runaway)
         .await
-        .err()
-        .expect("a runaway recursion fails")
+        .expect_err("a runaway recursion fails")
         .to_string();
     assert!(
         err.contains("recursive query stopped after 50 iterations"),

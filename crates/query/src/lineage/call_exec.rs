@@ -22,6 +22,7 @@ use datafusion::physical_plan::{
 use super::graph::{Direction, Graph};
 use super::index::LineageIndex;
 use super::one_partition;
+use crate::exec_wrapper::no_children;
 
 /// What a call asks of the index.
 #[derive(Debug, Clone)]
@@ -103,11 +104,8 @@ impl ExecutionPlan for LineageCallExec {
         self: Arc<Self>,
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if children.is_empty() {
-            Ok(self)
-        } else {
-            internal_err!("LineageCallExec has no inputs")
-        }
+        no_children(&children, self.name())?;
+        Ok(self)
     }
 
     fn execute(

@@ -26,7 +26,7 @@ use arrow::array::{AsArray, RecordBatch, StringBuilder};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{JoinType, NullEquality, internal_datafusion_err};
+use datafusion::common::{JoinType, NullEquality};
 use datafusion::error::Result;
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::PhysicalExpr;
@@ -49,6 +49,7 @@ use super::graph::Direction;
 use super::index::LineageIndex;
 use super::one_partition;
 use super::recursion::{FrontierEdgesExec, FrontierTapExec};
+use crate::exec_wrapper::single_child;
 
 /// `recursive` as one traversal, when its rewritten recursive `term` is a plain closure.
 pub(super) fn closure_of(
@@ -196,11 +197,11 @@ impl ExecutionPlan for LineageClosureExec {
 
     fn with_new_children(
         self: Arc<Self>,
-        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let start = children
-            .pop()
-            .ok_or_else(|| internal_datafusion_err!("LineageClosureExec needs its start"))?;
+        // Only the one-child check: the node has its own properties (one partition, its own
+        // rows), so nothing of its start's is forwarded.
+        let start = single_child(children, self.name())?;
         Ok(Arc::new(LineageClosureExec::new(
             start,
             Arc::clone(&self.index),

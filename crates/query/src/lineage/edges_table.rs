@@ -34,6 +34,7 @@ use prov9_model::tables::LineageEdgeRow;
 use super::graph::{Edge, Graph};
 use super::index::LineageIndex;
 use super::one_partition;
+use crate::exec_wrapper::{ExecWrapper, no_children};
 
 #[derive(Debug)]
 pub struct IndexedEdgesTable {
@@ -108,42 +109,35 @@ impl DisplayAs for EdgeScanExec {
     }
 }
 
+impl ExecWrapper for EdgeScanExec {
+    fn input(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.input
+    }
+
+    fn with_input(&self, input: Arc<dyn ExecutionPlan>) -> Self {
+        EdgeScanExec {
+            input,
+            index: self.index.clone(),
+            projection: self.projection.clone(),
+        }
+    }
+}
+
 impl ExecutionPlan for EdgeScanExec {
     fn name(&self) -> &str {
         "EdgeScanExec"
     }
 
-    fn properties(&self) -> &Arc<PlanProperties> {
-        self.input.properties()
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
-    }
+    // The scan's rows are the table's, so its statistics are too. No limit or filter goes below
+    // it: the recursion rule replaces this node and everything under it with the frontier's
+    // edges, so a fetch or filter pushed in there would be dropped with it.
+    crate::forward_to_input!(statistics);
 
     fn apply_expressions(
         &self,
         _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
     ) -> Result<TreeNodeRecursion> {
         Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn maintains_input_order(&self) -> Vec<bool> {
-        vec![true]
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        mut children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let input = children
-            .pop()
-            .ok_or_else(|| DataFusionError::Internal("EdgeScanExec needs its input".into()))?;
-        Ok(Arc::new(EdgeScanExec {
-            input,
-            index: self.index.clone(),
-            projection: self.projection.clone(),
-        }))
     }
 
     fn execute(
@@ -266,8 +260,9 @@ impl ExecutionPlan for IndexEdgesExec {
 
     fn with_new_children(
         self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        no_children(&children, self.name())?;
         Ok(self)
     }
 

@@ -24,7 +24,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::config::{ConfigExtension, ConfigOptions};
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
-use datafusion::common::{JoinType, internal_datafusion_err, resources_datafusion_err};
+use datafusion::common::{JoinType, resources_datafusion_err};
 use datafusion::error::Result;
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::PhysicalExpr;
@@ -51,6 +51,7 @@ use super::graph::Direction;
 use super::index::LineageIndex;
 use super::one_partition;
 use super::single_partition::without_exchanges;
+use crate::exec_wrapper::{ExecWrapper, no_children};
 
 datafusion::common::extensions_options! {
     /// prov9's settings in DataFusion's configuration (`SET prov9.max_recursion_depth = 500`).
@@ -267,38 +268,35 @@ impl DisplayAs for FrontierTapExec {
     }
 }
 
+impl ExecWrapper for FrontierTapExec {
+    fn input(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.input
+    }
+
+    fn with_input(&self, input: Arc<dyn ExecutionPlan>) -> Self {
+        FrontierTapExec {
+            input,
+            key: Arc::clone(&self.key),
+            frontier: Arc::clone(&self.frontier),
+        }
+    }
+}
+
 impl ExecutionPlan for FrontierTapExec {
     fn name(&self) -> &str {
         "FrontierTapExec"
     }
 
-    fn properties(&self) -> &Arc<PlanProperties> {
-        self.input.properties()
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
-    }
+    // Rows pass unchanged, so statistics are the input's. The join builds from exactly the rows
+    // that pass, and the frontier only has to hold their keys (extra keys' edges match nothing),
+    // so a limit or filter applied below the tap instead of above it leaves the answer as it is.
+    crate::forward_to_input!(statistics, limit, filters);
 
     fn apply_expressions(
         &self,
         f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
     ) -> Result<TreeNodeRecursion> {
         f(&self.key)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        mut children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let input = children
-            .pop()
-            .ok_or_else(|| internal_datafusion_err!("FrontierTapExec needs its input"))?;
-        Ok(Arc::new(FrontierTapExec {
-            input,
-            key: Arc::clone(&self.key),
-            frontier: Arc::clone(&self.frontier),
-        }))
     }
 
     fn execute(
@@ -394,8 +392,9 @@ impl ExecutionPlan for FrontierEdgesExec {
 
     fn with_new_children(
         self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        no_children(&children, self.name())?;
         Ok(self)
     }
 
@@ -442,39 +441,36 @@ impl DisplayAs for HopLimitExec {
     }
 }
 
+impl ExecWrapper for HopLimitExec {
+    fn input(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.input
+    }
+
+    fn with_input(&self, input: Arc<dyn ExecutionPlan>) -> Self {
+        // The count survives the per-hop reset of the plan's state: it is the recursion's.
+        HopLimitExec {
+            input,
+            max_depth: self.max_depth,
+            hops: Arc::clone(&self.hops),
+        }
+    }
+}
+
 impl ExecutionPlan for HopLimitExec {
     fn name(&self) -> &str {
         "HopLimitExec"
     }
 
-    fn properties(&self) -> &Arc<PlanProperties> {
-        self.input.properties()
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
-    }
+    // It limits executions, not rows: each run yields its input's rows, all of them, or fails.
+    // So statistics are the input's and a limit or filter may go below it, like through
+    // DataFusion's CooperativeExec.
+    crate::forward_to_input!(statistics, limit, filters);
 
     fn apply_expressions(
         &self,
         _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
     ) -> Result<TreeNodeRecursion> {
         Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        mut children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let input = children
-            .pop()
-            .ok_or_else(|| internal_datafusion_err!("HopLimitExec needs its input"))?;
-        // The count survives the per-hop reset of the plan's state: it is the recursion's.
-        Ok(Arc::new(HopLimitExec {
-            input,
-            max_depth: self.max_depth,
-            hops: Arc::clone(&self.hops),
-        }))
     }
 
     fn execute(
