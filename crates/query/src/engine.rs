@@ -12,9 +12,9 @@ use prov9_store::Warehouse;
 
 use crate::lineage::{
     EdgesFromIndex, IndexedEdgesTable, IndexedRecursion, LineageCallsInOnePartition,
-    LineageFunction, LineageIndex, Prov9Options, Traversal,
+    LineageFunction, LineageIndex, Traversal,
 };
-use crate::{QueryError, check_read_only};
+use crate::{Prov9Options, QueryError, check_read_only};
 
 /// The views created at start, in order: (file name, SQL).
 pub const VIEWS: &[(&str, &str)] = &[(

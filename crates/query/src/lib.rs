@@ -19,11 +19,13 @@ mod engine;
 mod error;
 pub mod exec_wrapper;
 pub mod lineage;
+mod options;
 mod point_lookup;
 mod read_only;
 pub mod session;
 
 pub use engine::{Engine, VIEWS};
 pub use error::QueryError;
+pub use options::Prov9Options;
 pub use point_lookup::PointLookup;
 pub use read_only::{ReadOnlyViolation, check_read_only, read_only_options};

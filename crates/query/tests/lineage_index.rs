@@ -333,7 +333,7 @@ async fn engine_with_partitions(edges: &[LineageEdgeRow], max_depth: usize) -> E
     config
         .options_mut()
         .extensions
-        .insert(prov9_query::lineage::Prov9Options::default());
+        .insert(prov9_query::Prov9Options::default());
     let config = config
         .set_usize("prov9.max_recursion_depth", max_depth)
         .with_target_partitions(4)

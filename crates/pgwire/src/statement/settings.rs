@@ -26,8 +26,8 @@ use datafusion_postgres::pgwire::api::ClientInfo;
 use datafusion_postgres::pgwire::api::portal::Format;
 use datafusion_postgres::pgwire::api::results::{Response, Tag};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
+use prov9_query::Prov9Options;
 use prov9_query::ReadOnlyViolation;
-use prov9_query::lineage::Prov9Options;
 use prov9_query::session::Role;
 
 use crate::describe::{empty_plan, text_column_plan};

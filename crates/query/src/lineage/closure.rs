@@ -45,10 +45,10 @@ use datafusion::physical_plan::{
 use futures::StreamExt;
 use prov9_model::tables::LineageEdgeRow;
 
+use super::frontier::{FrontierEdgesExec, FrontierTapExec};
 use super::graph::Direction;
 use super::index::LineageIndex;
 use super::one_partition;
-use super::recursion::{FrontierEdgesExec, FrontierTapExec};
 use crate::exec_wrapper::single_child;
 
 /// `recursive` as one traversal, when its rewritten recursive `term` is a plain closure.

@@ -6,6 +6,7 @@
 mod call_exec;
 mod closure;
 mod edges_table;
+mod frontier;
 mod functions;
 mod graph;
 mod index;
@@ -17,7 +18,7 @@ pub use edges_table::{EdgesFromIndex, IndexedEdgesTable};
 pub use functions::{LineageFunction, Traversal, is_lineage_call};
 pub use graph::{Direction, Graph};
 pub use index::LineageIndex;
-pub use recursion::{IndexedRecursion, Prov9Options};
+pub use recursion::IndexedRecursion;
 pub use single_partition::LineageCallsInOnePartition;
 
 use std::sync::Arc;
