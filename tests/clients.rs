@@ -6,12 +6,10 @@
 //! non-zero on the first broken expectation; `tests/clients/run_all.sh` runs them all by hand.
 //! A missing client skips loudly on a laptop and fails under CI=true.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn clients_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")

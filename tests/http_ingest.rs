@@ -1,13 +1,11 @@
 //! OpenLineage over HTTP, as Airflow and Dagster send it: the real openlineage-python HTTP
 //! transport, concurrent producers, and every error answer of `POST /api/v1/lineage`.
 
-mod common;
-
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn python_with(modules: &str) -> bool {
     Command::new("python3")

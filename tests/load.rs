@@ -1,8 +1,6 @@
 //! `prov9 load` end to end: load, query, reload (idempotent), bad lines.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn load_query_and_reload_changes_nothing() {

@@ -2,12 +2,10 @@
 //! and MLflow's own API agrees with prov9's SQL on every run, param, tag, metric point, dataset
 //! input and model (tests/python/mlflow_history.py does the comparing over psycopg).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/mlflow_history.py")

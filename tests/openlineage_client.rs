@@ -1,11 +1,9 @@
 //! NDJSON written by the real OpenLineage Python client (file transport) for a two-day,
 //! Airflow-like pipeline: load it and check what SQL says about it.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn generate(out: &std::path::Path, per_file: bool) -> bool {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

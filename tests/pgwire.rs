@@ -1,16 +1,14 @@
-//! A real Postgres client (tokio-postgres) against `prov9 serve --demo`.
+//! A real Postgres client (tokio-postgres) against the demo served by the whole app in this process.
 //!
 //! What a statement and its answer show — results in both protocols, SQLSTATEs, SET/SHOW,
 //! transactions, cursors, COPY TO STDOUT, the refused writes — is pinned in `sql/slt/`, which
 //! tests/slt_wire.rs runs over the wire. These tests need more: parameters, binary values,
 //! portals, timing, ingest between statements, the bytes on the socket.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use tokio_postgres::NoTls;
 
-async fn connect(server: &Server) -> tokio_postgres::Client {
+async fn connect(server: &InProcess) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(&server.conn_str(), NoTls)
         .await
         .expect("connects");
@@ -25,7 +23,7 @@ async fn connect(server: &Server) -> tokio_postgres::Client {
 #[tokio::test(flavor = "multi_thread")]
 async fn types_round_trip_in_binary() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("wh"), &["--demo"]);
+    let server = InProcess::start(&dir.path().join("wh"), true);
     let client = connect(&server).await;
 
     // A text parameter; JSON access in the result.
@@ -128,7 +126,7 @@ async fn types_round_trip_in_binary() {
 #[tokio::test(flavor = "multi_thread")]
 async fn portals_and_fetch_timeouts() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("wh"), &["--demo"]);
+    let server = InProcess::start(&dir.path().join("wh"), true);
     let mut client = connect(&server).await;
     let runs: i64 = client
         .query_one("SELECT count(*) FROM runs", &[])
@@ -201,7 +199,7 @@ fn extended_replies_are_sent_at_sync_or_flush() {
     }
 
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("wh"), &["--demo"]);
+    let server = InProcess::start(&dir.path().join("wh"), true);
     let mut socket = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     let mut startup = 196_608i32.to_be_bytes().to_vec(); // protocol 3.0
     startup.extend_from_slice(b"user\0prov9\0database\0prov9\0\0");
@@ -243,7 +241,7 @@ fn extended_replies_are_sent_at_sync_or_flush() {
 #[tokio::test(flavor = "multi_thread")]
 async fn repeated_lineage_queries_answer_from_the_newest_commit() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("wh"), &[]);
+    let server = InProcess::start(&dir.path().join("wh"), false);
     let client = connect(&server).await;
     let run = "0b9c8a1e-4444-4d2c-9a3e-000000000001";
     let sql = format!("SELECT count(*) FROM lineage_downstream('run:{run}') WHERE depth >= 1");

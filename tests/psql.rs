@@ -1,10 +1,8 @@
 //! psql, the client every Postgres user reaches for first, against `prov9 serve --demo`.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn psql(server: &Server, args: &[&str]) -> std::process::Output {
     Command::new("psql")

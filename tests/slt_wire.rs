@@ -1,4 +1,4 @@
-//! The `.slt` files of `sql/slt/` over the wire: a `prov9 serve --demo` and tokio-postgres, once
+//! The `.slt` files of `sql/slt/` over the wire: a `prov9 serve --demo` (the app in this process) and tokio-postgres, once
 //! in the simple query protocol and once in the extended one (Parse/Bind/Execute, binary
 //! results), like DataFusion's `sqllogictest` postgres engine.
 //!
@@ -12,8 +12,6 @@
 //! `SQLSTATE <code>: <message>`, so a file pins the code with `statement error SQLSTATE 42501`
 //! (or sqllogictest's own `statement error (42501)`).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,7 +21,7 @@ use sqllogictest::{DBOutput, DefaultColumnType};
 use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
-use common::*;
+use crate::common::*;
 
 /// No statement of these files runs for long; one that hangs fails instead of stalling the test.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -410,7 +408,7 @@ async fn run_all(protocol: Protocol) {
     let data = dir.path().join("wh");
     let outside = dir.path().join("outside");
     std::fs::create_dir(&outside).unwrap();
-    let server = Server::start(&data, &["--demo"]);
+    let server = InProcess::start(&data, true);
     let before = snapshot(&data);
     let slt = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sql/slt");
     let mut files = slt_files(&slt);

@@ -1,0 +1,17 @@
+//! prov9's end-to-end tests, in one binary (as ripgrep's `tests/tests.rs`): one link instead of
+//! one per file, and one place that lists them. Each module is one area, run against the real
+//! binary (`prov9 …` spawned) or the whole app started in this process
+//! ([`common::InProcess`]); outside clients (psql, psycopg, pgjdbc, node-postgres,
+//! openlineage-python) skip loudly on a laptop without them and fail under `CI=true`.
+
+mod common;
+
+mod clients;
+mod http_ingest;
+mod load;
+mod mlflow_import;
+mod openlineage_client;
+mod pgwire;
+mod psql;
+mod security;
+mod slt_wire;
