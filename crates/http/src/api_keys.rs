@@ -1,15 +1,12 @@
 //! API keys of the ingest endpoint: the config file holds each key's SHA-256, never the key.
 
 use axum::http::{HeaderMap, header};
+use prov9_model::hex::to_hex;
 use ring::digest;
 
 /// The SHA-256 digest (hex) of an API key, as the config file stores it.
 pub fn api_key_digest(key: &str) -> String {
-    digest::digest(&digest::SHA256, key.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    to_hex(digest::digest(&digest::SHA256, key.as_bytes()).as_ref())
 }
 
 /// Whether the request carries one of the keys (`Authorization: Bearer <key>`); with no keys

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use prov9_model::tables::*;
-use sha2::{Digest, Sha256};
+use ring::digest::{Context, SHA256};
 
 /// A 128-bit digest of a row key.
 pub type KeyDigest = u128;
@@ -37,14 +37,14 @@ impl Hasher for DigestHasher {
 }
 
 pub fn digest(parts: &[&str]) -> KeyDigest {
-    let mut h = Sha256::new();
+    let mut h = Context::new(&SHA256);
     for p in parts {
-        h.update((p.len() as u64).to_le_bytes());
+        h.update(&(p.len() as u64).to_le_bytes());
         h.update(p.as_bytes());
     }
-    let out = h.finalize();
+    let out = h.finish();
     let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&out[..16]);
+    bytes.copy_from_slice(&out.as_ref()[..16]);
     u128::from_le_bytes(bytes)
 }
 

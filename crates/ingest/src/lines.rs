@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use prov9_model::hex::to_hex;
 use prov9_model::openlineage::Event;
-use sha2::{Digest, Sha256};
+use ring::digest::{Context, SHA256};
 use tokio::sync::mpsc;
 
 use crate::IngestError;
@@ -213,16 +214,16 @@ pub fn parse_event(text: &str) -> Result<(Event, String), String> {
 
 /// SHA-256 of the canonical JSON of an event: object keys sorted, no whitespace.
 pub fn event_id(value: &serde_json::Value) -> String {
-    let mut hasher = Sha256::new();
+    let mut hasher = Context::new(&SHA256);
     let mut scratch = Vec::new();
     write_canonical(value, &mut hasher, &mut scratch);
-    hex::encode(hasher.finalize())
+    to_hex(hasher.finish().as_ref())
 }
 
 /// Sorted explicitly: serde_json keeps insertion order when any crate in the build enables
 /// its `preserve_order` feature, and ids must not depend on that. The text goes straight into
 /// the hash (no canonical string is built): ids are computed for every line of a bulk load.
-fn write_canonical(value: &serde_json::Value, out: &mut Sha256, scratch: &mut Vec<u8>) {
+fn write_canonical(value: &serde_json::Value, out: &mut Context, scratch: &mut Vec<u8>) {
     use serde_json::Value;
     match value {
         Value::Object(map) => {
@@ -254,7 +255,7 @@ fn write_canonical(value: &serde_json::Value, out: &mut Sha256, scratch: &mut Ve
 }
 
 /// A string or scalar exactly as serde_json writes it.
-fn write_scalar<T: serde::Serialize + ?Sized>(value: &T, out: &mut Sha256, scratch: &mut Vec<u8>) {
+fn write_scalar<T: serde::Serialize + ?Sized>(value: &T, out: &mut Context, scratch: &mut Vec<u8>) {
     scratch.clear();
     serde_json::to_writer(&mut *scratch, value).expect("JSON values always serialise");
     out.update(&scratch[..]);
@@ -300,5 +301,19 @@ impl Read for CountingFile {
         let n = self.file.read(buf)?;
         self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_event_id_is_the_sha256_of_its_canonical_json() {
+        // Keys sorted, no whitespace; the digest as `sha256sum` prints it. Ids are stored in
+        // warehouses: this must never change.
+        let value = serde_json::json!({"b": [1, 2.5, null, true], "a": "x"});
+        assert_eq!(
+            super::event_id(&value),
+            "89e790eedaf1aca877a32e52dcc385d4a2ba80a1b1e54bed4bc0bf4a955b120d"
+        );
     }
 }

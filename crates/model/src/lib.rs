@@ -15,6 +15,7 @@
 pub mod column;
 pub mod error;
 pub mod facets;
+pub mod hex;
 pub mod ids;
 pub mod openlineage;
 pub mod tables;
