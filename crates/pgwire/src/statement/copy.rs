@@ -342,14 +342,8 @@ fn schema_line(empty: &RecordBatch, format: &CopyFormat) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
 
-    fn statement(sql: &str) -> Statement {
-        Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0)
-    }
+    use crate::statement::parse as statement;
 
     #[test]
     fn options_old_and_new() {

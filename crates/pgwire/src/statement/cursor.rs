@@ -193,14 +193,8 @@ fn fetch_plan(statement: &Statement, connection: &ConnectionState) -> Option<Log
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
 
-    fn statement(sql: &str) -> Statement {
-        Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0)
-    }
+    use crate::statement::parse as statement;
 
     #[test]
     fn huge_fetch_counts_fetch_all() {

@@ -212,17 +212,22 @@ impl QueryHook for Statements {
     }
 }
 
+/// The first statement of `sql`, as clients' statements are parsed: for the families' tests.
+#[cfg(test)]
+pub(crate) fn parse(sql: &str) -> Statement {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+    Parser::parse_sql(&PostgreSqlDialect {}, sql)
+        .expect("test SQL parses")
+        .remove(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
 
     fn classify(sql: &str) -> Command {
-        let statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0);
-        Command::classify(&statement, Role::Reader)
+        Command::classify(&parse(sql), Role::Reader)
     }
 
     #[test]

@@ -98,14 +98,8 @@ pub(crate) fn run_kept_text(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
 
-    fn statement(sql: &str) -> Statement {
-        Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0)
-    }
+    use crate::statement::parse as statement;
 
     fn code(error: PgWireError) -> String {
         match error {

@@ -244,13 +244,9 @@ async fn show_session(ctx: &SessionContext, name: &str) -> PgWireResult<Response
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
 
     fn classify(sql: &str, role: Role) -> Option<Setting> {
-        let statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0);
+        let statement = crate::statement::parse(sql);
         Setting::classify(&statement, role)
     }
 

@@ -73,14 +73,10 @@ pub(crate) fn respond(statement: &Statement, status: TransactionStatus) -> PgWir
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
     use datafusion_postgres::pgwire::error::PgWireError;
 
     fn answer(sql: &str, status: TransactionStatus) -> Result<String, String> {
-        let statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0);
+        let statement = crate::statement::parse(sql);
         assert!(is_transaction_statement(&statement), "{sql}");
         match respond(&statement, status) {
             Ok(Response::TransactionStart(tag)) => Ok(format!("start {tag:?}")),
