@@ -63,7 +63,7 @@ impl Command {
         } else if copy::is_copy_to_stdout(statement) {
             Command::CopyOut
         } else if let Some(setting) = Setting::classify(statement, role) {
-            Command::Settings(setting)
+            setting.map_or_else(Command::Refused, Command::Settings)
         } else {
             let text = statement.to_string();
             Command::Refused(
@@ -128,18 +128,25 @@ impl Statements {
         Command::classify(statement, self.connection.role())
     }
 
-    /// Run a statement other than a query (both protocols run these the same way); `None`
-    /// leaves it to datafusion-postgres.
-    async fn apply(
+    /// Run a statement in either protocol: `prepared` is the plan a portal runs (extended),
+    /// `None` in the simple protocol. `None` back leaves the statement to datafusion-postgres.
+    async fn run(
         &self,
-        command: Command,
         statement: &Statement,
+        prepared: Option<&LogicalPlan>,
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        let command = self.classify(statement);
+        if let Err(e) = self.begin(statement, &command, client) {
+            return Some(Err(e));
+        }
         Some(match command {
-            // Queries differ by protocol: their callers run them.
-            Command::Query => Err(sqlstate::syntax_error("a query cannot run here")),
+            Command::Query => match prepared {
+                None => query::run_simple(statement, ctx, client, &self.connection).await,
+                // Only checked: `crate::portal` runs it with its parameters bound.
+                Some(plan) => return query::check_prepared(plan).err().map(Err),
+            },
             Command::Cursor(cursor) => cursor.apply(statement, ctx, client, &self.connection).await,
             Command::Settings(setting) => return setting.apply(statement, ctx, client).await,
             Command::Transaction => transaction::respond(statement, client.transaction_status()),
@@ -159,16 +166,7 @@ impl QueryHook for Statements {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        let command = self.classify(statement);
-        if let Err(e) = self.begin(statement, &command, client) {
-            return Some(Err(e));
-        }
-        match command {
-            Command::Query => {
-                Some(query::run_simple(statement, ctx, client, &self.connection).await)
-            }
-            other => self.apply(other, statement, ctx, client).await,
-        }
+        self.run(statement, None, ctx, client).await
     }
 
     async fn handle_extended_parse_query(
@@ -191,8 +189,6 @@ impl QueryHook for Statements {
         })
     }
 
-    /// A portal runs: queries are only checked here (`crate::portal` runs them with their
-    /// parameters bound); everything else is answered.
     async fn handle_extended_query(
         &self,
         statement: &Statement,
@@ -201,14 +197,7 @@ impl QueryHook for Statements {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        let command = self.classify(statement);
-        if let Err(e) = self.begin(statement, &command, client) {
-            return Some(Err(e));
-        }
-        match command {
-            Command::Query => query::check_prepared(plan).err().map(Err),
-            other => self.apply(other, statement, ctx, client).await,
-        }
+        self.run(statement, Some(plan), ctx, client).await
     }
 }
 

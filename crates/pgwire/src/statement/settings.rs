@@ -27,7 +27,6 @@ use datafusion_postgres::pgwire::api::portal::Format;
 use datafusion_postgres::pgwire::api::results::{Response, Tag};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use prov9_query::Prov9Options;
-use prov9_query::ReadOnlyViolation;
 use prov9_query::session::Role;
 
 use crate::describe::{empty_plan, text_column_plan};
@@ -72,13 +71,13 @@ pub(crate) enum Setting {
     /// statements live in the protocol layer, and DataFusion's own (shared) PREPARE store is
     /// never written, since PREPARE is refused.
     Acknowledge(&'static str),
-    /// A `SET` the user's role may not make.
-    Refused(String),
 }
 
 impl Setting {
-    pub(crate) fn classify(statement: &Statement, role: Role) -> Option<Setting> {
-        Some(match statement {
+    /// The settings statement `statement` is; `Err` with what is refused for a `SET` the user's
+    /// role may not make.
+    pub(crate) fn classify(statement: &Statement, role: Role) -> Option<Result<Setting, String>> {
+        Some(Ok(match statement {
             Statement::ShowVariable { variable } => match fixed_setting(variable) {
                 Some((column, value)) => Setting::Fixed(column, value),
                 None => {
@@ -106,7 +105,7 @@ impl Setting {
                     if role == Role::Admin && ADMIN_SETTINGS.iter().any(|p| name.starts_with(p)) {
                         Setting::Apply
                     } else {
-                        Setting::Refused(format!("SET {name}"))
+                        return Some(Err(format!("SET {name}")));
                     }
                 } else if SESSION_SETTINGS.contains(&name.as_str()) || name.starts_with("prov9.") {
                     Setting::Apply
@@ -116,7 +115,7 @@ impl Setting {
             }
             Statement::Set(_) => Setting::Ignore,
             _ => return None,
-        })
+        }))
     }
 
     /// Run the statement (both protocols); `None` leaves it to datafusion-postgres.
@@ -136,9 +135,6 @@ impl Setting {
             }
             Setting::Ignore => Ok(Response::Execution(Tag::new("SET"))),
             Setting::Acknowledge(tag) => Ok(Response::Execution(Tag::new(tag))),
-            Setting::Refused(what) => {
-                Err(sqlstate::insufficient_privilege(ReadOnlyViolation(what)))
-            }
         })
     }
 
@@ -158,9 +154,6 @@ impl Setting {
                     .await;
             }
             Setting::Acknowledge(_) => Ok(empty_plan()),
-            Setting::Refused(what) => {
-                Err(sqlstate::insufficient_privilege(ReadOnlyViolation(what)))
-            }
         })
     }
 }
@@ -245,7 +238,7 @@ async fn show_session(ctx: &SessionContext, name: &str) -> PgWireResult<Response
 mod tests {
     use super::*;
 
-    fn classify(sql: &str, role: Role) -> Option<Setting> {
+    fn classify(sql: &str, role: Role) -> Option<Result<Setting, String>> {
         let statement = crate::statement::parse(sql);
         Setting::classify(&statement, role)
     }
@@ -253,46 +246,43 @@ mod tests {
     #[test]
     fn who_may_set_what() {
         use Role::{Admin, Reader};
-        let refused = |sql| matches!(classify(sql, Reader), Some(Setting::Refused(_)));
+        let refused = |sql| matches!(classify(sql, Reader), Some(Err(_)));
         assert!(refused("SET datafusion.execution.batch_size = 10"));
         assert!(refused("SET datafusion.runtime.memory_limit = '1T'"));
         assert_eq!(
             classify("SET datafusion.execution.batch_size = 10", Admin),
-            Some(Setting::Apply)
+            Some(Ok(Setting::Apply))
         );
         for never in [
             "SET datafusion.runtime.memory_limit = '1T'",
             "SET datafusion.catalog.default_catalog = 'x'",
             "SET datafusion.sql_parser.dialect = 'mysql'",
         ] {
-            assert!(
-                matches!(classify(never, Admin), Some(Setting::Refused(_))),
-                "{never}"
-            );
+            assert!(matches!(classify(never, Admin), Some(Err(_))), "{never}");
         }
         assert_eq!(
             classify("SET prov9.max_recursion_depth = 5", Reader),
-            Some(Setting::Apply)
+            Some(Ok(Setting::Apply))
         );
         assert_eq!(
             classify("SET statement_timeout = 100", Reader),
-            Some(Setting::Apply)
+            Some(Ok(Setting::Apply))
         );
         assert_eq!(
             classify("SET lock_timeout = 100", Reader),
-            Some(Setting::Ignore)
+            Some(Ok(Setting::Ignore))
         );
         assert_eq!(
             classify("SHOW transaction_read_only", Reader),
-            Some(Setting::Fixed("transaction_read_only", "on"))
+            Some(Ok(Setting::Fixed("transaction_read_only", "on")))
         );
         assert_eq!(
             classify("SHOW prov9.max_recursion_depth", Reader),
-            Some(Setting::Session("prov9.max_recursion_depth".into()))
+            Some(Ok(Setting::Session("prov9.max_recursion_depth".into())))
         );
         assert_eq!(
             classify("DISCARD ALL", Reader),
-            Some(Setting::Acknowledge("DISCARD ALL"))
+            Some(Ok(Setting::Acknowledge("DISCARD ALL")))
         );
         assert_eq!(classify("SELECT 1", Reader), None);
     }
