@@ -219,6 +219,18 @@ pub fn primary_key(table: &str) -> Option<&'static str> {
     })
 }
 
+/// The key by which later events replace a table's rows (jobs, runs, datasets and versions are
+/// refined as a run progresses); the other tables only ever gain rows.
+pub fn replaced_by_key(table: &str) -> Option<&'static str> {
+    Some(match table {
+        "jobs" => "job_id",
+        "runs" => "run_id",
+        "datasets" => "dataset_id",
+        "dataset_versions" | "model_versions" => "version_id",
+        _ => return None,
+    })
+}
+
 /// The Arrow schema of a table by name.
 pub fn schema_of(table: &str) -> Option<arrow::datatypes::SchemaRef> {
     Some(match table {

@@ -14,6 +14,7 @@ use crate::lineage::{
     EdgesFromIndex, IndexedEdgesTable, IndexedRecursion, LineageCallsInOnePartition,
     LineageFunction, LineageIndex, Traversal,
 };
+use crate::session::SnapshotPlanner;
 use crate::{Prov9Options, QueryError, check_read_only};
 
 /// The views created at start, in order: (file name, SQL).
@@ -60,6 +61,7 @@ impl Engine {
             .with_optimizer_rule(Arc::new(EdgesFromIndex))
             .with_physical_optimizer_rule(Arc::new(IndexedRecursion))
             .with_physical_optimizer_rule(Arc::new(LineageCallsInOnePartition))
+            .with_query_planner(Arc::new(SnapshotPlanner::new(warehouse.clone())))
             .build();
         let mut ctx = SessionContext::new_with_state(state);
         for name in TABLE_NAMES {
@@ -75,6 +77,10 @@ impl Engine {
             };
             ctx.register_table(name, table)?;
         }
+        ctx.register_table(
+            crate::commits_table::NAME,
+            Arc::new(crate::commits_table::CommitsTable::new(warehouse.clone())),
+        )?;
         datafusion_functions_json::register_all(&mut ctx)?;
         for traversal in [Traversal::Upstream, Traversal::Downstream, Traversal::Path] {
             ctx.register_udtf(

@@ -15,6 +15,9 @@ pub enum QueryError {
     Store(#[from] prov9_store::StoreError),
     #[error("{0}")]
     Arrow(#[from] arrow::error::ArrowError),
+    /// A `SET prov9.…` value that cannot be used.
+    #[error("{0}")]
+    InvalidSetting(String),
     /// The lineage index could not read `lineage_edges`.
     #[error("lineage index: {0}")]
     Index(String),

@@ -20,6 +20,7 @@ mod error;
 pub mod exec_wrapper;
 pub mod lineage;
 mod options;
+mod commits_table;
 mod point_lookup;
 mod read_only;
 pub mod session;

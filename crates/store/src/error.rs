@@ -21,6 +21,19 @@ pub enum StoreError {
     },
     #[error("key index of {table}: {reason}")]
     KeyIndex { table: String, reason: String },
+    #[error("warehouse commits: {0}")]
+    CommitLog(String),
+    #[error("live tail: {0}")]
+    Tail(String),
+    /// Time travel to before the oldest commit kept.
+    #[error("{asked} is before the warehouse's history{}", match oldest {
+        Some(t) => format!(" (it starts at {t}: older history was vacuumed or never recorded)"),
+        None => String::new(),
+    })]
+    BeforeHistory {
+        asked: chrono::DateTime<chrono::Utc>,
+        oldest: Option<chrono::DateTime<chrono::Utc>>,
+    },
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
     #[error("{0}")]

@@ -140,11 +140,17 @@ impl KeyIndex {
         self.column
     }
 
-    /// Catch up with the table's newest commit.
-    async fn refresh(&self) -> Result<(), StoreError> {
+    /// Catch up with the table at `version` (`None`: its newest); never goes back (a lookup in
+    /// a version older than the index's is answered from the index's: a newer complete commit).
+    async fn refresh(&self, version: Option<i64>) -> Result<(), StoreError> {
         let _one_at_a_time = self.refreshing.lock().await;
         let since = self.keys.read().await.version;
-        let Some(listing) = self.warehouse.data_files(self.table, since).await? else {
+        if let (Some(since), Some(wanted)) = (since, version)
+            && wanted <= since
+        {
+            return Ok(());
+        }
+        let Some(listing) = self.warehouse.data_files(self.table, since, version).await? else {
             return Ok(());
         };
         let started = Instant::now();
@@ -253,13 +259,17 @@ impl KeyIndex {
     }
 
     /// The rows whose key is one of `keys`, with the columns of `schema` (the table's,
-    /// projected), from the newest commit.
+    /// projected), from the table at `version` (`None`: the newest).
     pub(crate) async fn lookup(
         &self,
         keys: &[String],
         schema: SchemaRef,
+        version: Option<i64>,
     ) -> Result<Vec<RecordBatch>, StoreError> {
-        self.refresh().await?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.refresh(version).await?;
         let wanted = {
             let index = self.keys.read().await;
             let mut rows: Vec<Location> = keys

@@ -103,6 +103,8 @@ fn text_literal(expr: &Expr) -> Option<Option<String>> {
 pub(crate) struct KeyLookupExec {
     index: Arc<KeyIndex>,
     keys: Vec<String>,
+    /// The table version read (`None`: the newest).
+    version: Option<i64>,
     properties: Arc<PlanProperties>,
 }
 
@@ -116,7 +118,12 @@ impl fmt::Debug for KeyLookupExec {
 }
 
 impl KeyLookupExec {
-    pub(crate) fn new(index: Arc<KeyIndex>, keys: Vec<String>, schema: SchemaRef) -> Self {
+    pub(crate) fn new(
+        index: Arc<KeyIndex>,
+        keys: Vec<String>,
+        schema: SchemaRef,
+        version: Option<i64>,
+    ) -> Self {
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema),
             Partitioning::UnknownPartitioning(1),
@@ -126,6 +133,7 @@ impl KeyLookupExec {
         KeyLookupExec {
             index,
             keys,
+            version,
             properties,
         }
     }
@@ -176,9 +184,10 @@ impl ExecutionPlan for KeyLookupExec {
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let (index, keys, schema) = (Arc::clone(&self.index), self.keys.clone(), self.schema());
+        let version = self.version;
         let rows = futures::stream::once(async move {
             let batches = index
-                .lookup(&keys, schema)
+                .lookup(&keys, schema, version)
                 .await
                 .map_err(|e| DataFusionError::External(Box::new(e)))?;
             Ok::<_, DataFusionError>(futures::stream::iter(batches.into_iter().map(Ok)))

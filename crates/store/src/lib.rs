@@ -10,6 +10,7 @@
 //! scan that pins a table's primary key (`WHERE run_id = '…'`) reads just those rows through an
 //! in-memory key index (`key_index.rs`) instead of opening every data file.
 
+mod commit_log;
 mod error;
 mod key_index;
 mod key_lookup;
@@ -17,7 +18,13 @@ mod live_table;
 mod location;
 mod object_file;
 mod row_cache;
+mod snapshot;
+mod tail;
 mod warehouse;
+
+pub use commit_log::{WarehouseCommit, source};
+pub use snapshot::Snapshot;
+pub use tail::{Tail, TailTable};
 
 pub use error::StoreError;
 pub use live_table::LiveTable;

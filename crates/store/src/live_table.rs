@@ -1,4 +1,5 @@
-//! A `TableProvider` over a warehouse table that reads the newest commit on every scan.
+//! A `TableProvider` over a warehouse table that reads the query's snapshot on every scan: the
+//! table at the version the snapshot's warehouse commit names, plus the live tail.
 
 use std::sync::Arc;
 
@@ -12,17 +13,24 @@ use datafusion::catalog::Session;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::physical_expr::expressions::{Column, in_list, lit};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::union::UnionExec;
+use prov9_model::tables::replaced_by_key;
 
 use crate::key_index::KeyIndex;
 use crate::key_lookup::{KeyLookupExec, key_values, pins_key};
-use crate::{StoreError, Warehouse};
+use crate::{Snapshot, StoreError, TailTable, Warehouse};
 
 /// One table of the warehouse as DataFusion sees it.
 ///
-/// Delta's own provider is bound to one snapshot; this one refreshes the snapshot first, so a
-/// long-running server sees every commit without a restart. A scan that pins the table's
-/// primary key to a few values reads just those rows through a [`KeyIndex`].
+/// Delta's own provider is bound to one table version; this one reads the version named by the
+/// query's pinned [`Snapshot`] (or the newest warehouse commit), so a long-running server sees
+/// every commit without a restart, and adds the snapshot's live tail. A scan that pins the
+/// table's primary key to a few values reads just those rows through a [`KeyIndex`].
 #[derive(Clone)]
 pub struct LiveTable {
     warehouse: Warehouse,
@@ -64,7 +72,8 @@ impl LiveTable {
     }
 
     /// The rows whose primary key is one of `keys`, with the table's columns `projection`
-    /// (all when `None`), from the newest commit. Empty for a table without a primary key.
+    /// (all when `None`), from the newest commit (tail excluded). Empty for a table without a
+    /// primary key.
     pub async fn lookup(
         &self,
         keys: &[String],
@@ -73,7 +82,27 @@ impl LiveTable {
         let Some(index) = &self.keys else {
             return Ok(Vec::new());
         };
-        index.lookup(keys, self.projected_schema(projection)?).await
+        let snapshot = self.warehouse.snapshot().await?;
+        let tail = snapshot.tail.table(self.name);
+        let (in_tail, stored): (Vec<String>, Vec<String>) = keys
+            .iter()
+            .cloned()
+            .partition(|k| tail.is_some_and(|t| t.has_key(k)));
+        let schema = self.projected_schema(projection)?;
+        let version = snapshot.version(self.name);
+        let mut rows = index.lookup(&stored, schema, version).await?;
+        if let Some(tail) = tail.filter(|_| !in_tail.is_empty()) {
+            for batch in self
+                .tail_rows(tail, Some((index.column(), &in_tail)))
+                .map_err(|e| StoreError::datafusion(self.name, e))?
+            {
+                rows.push(match projection {
+                    Some(p) => batch.project(p)?,
+                    None => batch,
+                });
+            }
+        }
+        Ok(rows)
     }
 
     fn projected_schema(&self, projection: Option<&[usize]>) -> Result<SchemaRef, ArrowError> {
@@ -122,18 +151,158 @@ impl TableProvider for LiveTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        let snapshot = match Snapshot::pinned() {
+            Some(pinned) => pinned,
+            None => self.warehouse.snapshot().await.map_err(external)?,
+        };
+        let version = snapshot.version(self.name);
+        let tail = snapshot.tail.table(self.name);
+        let projection = projection.map(Vec::as_slice);
+        // The key index follows the table forward; a past snapshot is read by a scan.
         if let Some(index) = &self.keys
             && let Some(keys) = key_values(filters, index.column())
+            && !snapshot.past
         {
-            let schema = self.projected_schema(projection.map(Vec::as_slice))?;
-            let lookup = KeyLookupExec::new(Arc::clone(index), keys, schema);
-            return Ok(Arc::new(lookup));
+            let schema = self.projected_schema(projection)?;
+            let (in_tail, stored): (Vec<String>, Vec<String>) = keys
+                .into_iter()
+                .partition(|k| tail.is_some_and(|t| t.has_key(k)));
+            let lookup: Arc<dyn ExecutionPlan> = Arc::new(KeyLookupExec::new(
+                Arc::clone(index),
+                stored,
+                schema,
+                version,
+            ));
+            return match tail {
+                Some(tail) if !in_tail.is_empty() => {
+                    let rows = self.tail_rows(tail, Some((index.column(), &in_tail)))?;
+                    UnionExec::try_new(vec![lookup, self.memory(rows, projection)?])
+                }
+                _ => Ok(lookup),
+            };
         }
-        let table = self.warehouse.current(self.name).await.map_err(external)?;
+        let table = self
+            .warehouse
+            .table_at(self.name, version)
+            .await
+            .map_err(external)?;
         table
             .update_datafusion_session(state)
             .map_err(|e| external(StoreError::delta(self.name, e)))?;
         let provider: Arc<dyn TableProvider> = table.table_provider().await?;
-        provider.scan(state, projection, filters, limit).await
+        let Some(tail) = tail else {
+            return provider.scan(state, projection.map(<[usize]>::to_vec).as_ref(), filters, limit).await;
+        };
+        let stored = self
+            .stored_rows_not_replaced(state, &provider, tail, projection, filters, limit)
+            .await?;
+        let unfolded = self.memory(self.tail_rows(tail, None)?, projection)?;
+        UnionExec::try_new(vec![stored, unfolded])
     }
+}
+
+impl LiveTable {
+    /// The stored rows, less those whose key the tail holds a newer row for.
+    async fn stored_rows_not_replaced(
+        &self,
+        state: &dyn Session,
+        provider: &Arc<dyn TableProvider>,
+        tail: &TailTable,
+        projection: Option<&[usize]>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let replaced = tail.replaced_keys();
+        let key = replaced_by_key(self.name).map(|k| self.schema.index_of(k)).transpose()?;
+        let (Some(key), false) = (key, replaced.is_empty()) else {
+            let projection = projection.map(<[usize]>::to_vec);
+            return provider.scan(state, projection.as_ref(), filters, limit).await;
+        };
+        let wanted: Vec<usize> = projection.map_or_else(
+            || (0..self.schema.fields().len()).collect(),
+            <[usize]>::to_vec,
+        );
+        let mut read = wanted.clone();
+        if !read.contains(&key) {
+            read.push(key);
+        }
+        let scan = provider.scan(state, Some(&read), filters, None).await?;
+        let scan_schema = scan.schema();
+        let key_at = read.iter().position(|c| *c == key).expect("the key is read");
+        let key_column = Arc::new(Column::new(self.schema.field(key).name(), key_at));
+        let list = replaced.into_iter().map(|k| lit(k)).collect();
+        let not_replaced = in_list(key_column, list, &true, &scan_schema)?;
+        let filtered: Arc<dyn ExecutionPlan> = Arc::new(FilterExec::try_new(not_replaced, scan)?);
+        if read.len() == wanted.len() {
+            return Ok(filtered);
+        }
+        let columns: Vec<(Arc<dyn datafusion::physical_expr::PhysicalExpr>, String)> = wanted
+            .iter()
+            .enumerate()
+            .map(|(at, c)| {
+                let name = self.schema.field(*c).name().clone();
+                (Arc::new(Column::new(&name, at)) as _, name)
+            })
+            .collect();
+        Ok(Arc::new(ProjectionExec::try_new(columns, filtered)?))
+    }
+
+    /// The tail's rows of this table, in the table's schema; only the rows of `keys` when given.
+    fn tail_rows(
+        &self,
+        tail: &TailTable,
+        keys: Option<(&str, &[String])>,
+    ) -> Result<Vec<RecordBatch>> {
+        let mut out = Vec::with_capacity(tail.batches().len());
+        for batch in tail.batches() {
+            let batch = match keys {
+                Some((column, keys)) => only_keys(batch, column, keys)?,
+                None => batch.clone(),
+            };
+            if batch.num_rows() > 0 {
+                out.push(conform(&batch, &self.schema)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn memory(
+        &self,
+        rows: Vec<RecordBatch>,
+        projection: Option<&[usize]>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(MemorySourceConfig::try_new_exec(
+            &[rows],
+            self.schema.clone(),
+            projection.map(<[usize]>::to_vec),
+        )?)
+    }
+}
+
+/// The rows of `batch` whose `column` is one of `keys`.
+fn only_keys(batch: &RecordBatch, column: &str, keys: &[String]) -> Result<RecordBatch> {
+    let values = arrow::compute::cast(
+        batch.column(batch.schema().index_of(column)?),
+        &arrow::datatypes::DataType::Utf8,
+    )?;
+    let values = arrow::array::AsArray::as_string::<i32>(&values);
+    let keep: arrow::array::BooleanArray = values
+        .iter()
+        .map(|v| Some(v.is_some_and(|v| keys.iter().any(|k| k == v))))
+        .collect();
+    Ok(arrow::compute::filter_record_batch(batch, &keep)?)
+}
+
+/// `batch` in `schema`'s column types (the tables' Delta schema may spell a type differently
+/// from the rows ingest builds, e.g. a timestamp's zone).
+fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let column = batch.column(batch.schema().index_of(field.name())?);
+            Ok(arrow::compute::cast(column, field.data_type())?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }

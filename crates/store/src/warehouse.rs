@@ -1,6 +1,6 @@
 //! The warehouse: open (creating missing tables), append, upsert, read.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
@@ -18,10 +18,12 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::{ObjectStore, ObjectStoreExt};
 use prov9_model::tables::{TABLE_NAMES, lookup_columns, primary_key, schema_of};
-use tokio::sync::{RwLock, RwLockReadGuard};
+use chrono::{DateTime, Utc};
+use tokio::sync::{Mutex, RwLock, RwLockReadGuard};
 use url::Url;
 
-use crate::{LiveTable, StoreError, WarehouseLocation};
+use crate::commit_log::{CommitLog, WarehouseCommit, source};
+use crate::{LiveTable, Snapshot, StoreError, Tail, WarehouseLocation};
 
 /// A table version's data files, as [`Warehouse::data_files`] lists them.
 pub(crate) struct DataFiles {
@@ -41,12 +43,32 @@ pub struct Warehouse {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Warehouse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Warehouse({})", self.inner.location)
+    }
+}
+
 struct Inner {
     location: WarehouseLocation,
     tables: HashMap<&'static str, RwLock<DeltaTable>>,
     /// Each table's directory, when the warehouse is on the local filesystem.
     local: HashMap<&'static str, Arc<LocalFileSystem>>,
+    /// `_prov9/`: the warehouse's own records, beside the tables.
+    system: Arc<dyn ObjectStore>,
+    commits: CommitLog,
+    /// The newest commit known and the live tail: what a query reads unless it asks for the past.
+    latest: std::sync::RwLock<Arc<Snapshot>>,
+    /// One commit at a time from this process.
+    publishing: Mutex<()>,
+    /// Commits read so far, for time travel and `prov9_commits`.
+    history: Mutex<BTreeMap<u64, Arc<WarehouseCommit>>>,
+    /// Past versions of tables recently read (time travel, or a commit not yet named).
+    past: std::sync::Mutex<HashMap<(&'static str, i64), DeltaTable>>,
 }
+
+/// Past table versions kept loaded at most.
+const PAST_VERSIONS: usize = 64;
 
 impl Warehouse {
     /// Open the warehouse at `location`, creating it and any missing table.
@@ -84,13 +106,228 @@ impl Warehouse {
             let table = open_table(name, url, memory.clone()).await?;
             tables.insert(name, RwLock::new(table));
         }
-        Ok(Warehouse {
+        let (system, local_system) = system_store(&location, &root, memory).await?;
+        let commits = CommitLog::new(Arc::clone(&system), local_system);
+        let newest = commits.newest().await?.map(Arc::new);
+        let warehouse = Warehouse {
             inner: Arc::new(Inner {
                 location,
                 tables,
                 local,
+                system,
+                commits,
+                latest: std::sync::RwLock::new(Arc::new(Snapshot {
+                    commit: newest.clone(),
+                    ..Snapshot::default()
+                })),
+                publishing: Mutex::new(()),
+                history: Mutex::new(BTreeMap::new()),
+                past: std::sync::Mutex::new(HashMap::new()),
             }),
+        };
+        if newest.is_none() {
+            // A new warehouse, or one written before warehouse commits: its tables as they are
+            // become the first commit.
+            let mut data = false;
+            for name in TABLE_NAMES {
+                data |= warehouse.known_version(name).await? > 0;
+            }
+            let source = if data { source::ADOPTED } else { "created" };
+            warehouse.publish(source, BTreeMap::new(), None, None).await?;
+        }
+        Ok(warehouse)
+    }
+
+    /// The store of the warehouse's own records (`_prov9/`): commits, the live ingest log.
+    pub fn system_store(&self) -> Arc<dyn ObjectStore> {
+        Arc::clone(&self.inner.system)
+    }
+
+    /// The snapshot a query reads now: the newest warehouse commit (including other writers')
+    /// and the live tail.
+    pub async fn snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
+        let current = self.latest();
+        let next = current.commit.as_ref().map_or(1, |c| c.id + 1);
+        if !self.inner.commits.exists(next).await? {
+            return Ok(current);
+        }
+        let _one_at_a_time = self.inner.publishing.lock().await;
+        self.read_newer_commits().await
+    }
+
+    fn latest(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.inner.latest.read().expect("snapshot lock poisoned"))
+    }
+
+    fn set_latest(&self, snapshot: Snapshot) -> Arc<Snapshot> {
+        let snapshot = Arc::new(snapshot);
+        *self.inner.latest.write().expect("snapshot lock poisoned") = Arc::clone(&snapshot);
+        snapshot
+    }
+
+    /// Take up commits written by other writers (call holding `publishing`).
+    async fn read_newer_commits(&self) -> Result<Arc<Snapshot>, StoreError> {
+        let mut snapshot = (*self.latest()).clone();
+        let mut next = snapshot.commit.as_ref().map_or(1, |c| c.id + 1);
+        let mut moved = false;
+        while let Some(commit) = self.inner.commits.try_read(next).await? {
+            snapshot.commit = Some(Arc::new(commit));
+            next += 1;
+            moved = true;
+        }
+        Ok(if moved {
+            self.set_latest(snapshot)
+        } else {
+            self.latest()
         })
+    }
+
+    /// Make the live tail visible to queries (rows acknowledged but not yet folded in).
+    pub fn set_tail(&self, tail: Arc<Tail>) {
+        let mut latest = self.inner.latest.write().expect("snapshot lock poisoned");
+        let mut snapshot = (**latest).clone();
+        snapshot.tail = tail;
+        *latest = Arc::new(snapshot);
+    }
+
+    /// Write a warehouse commit naming every table's version as this process last wrote or
+    /// read it: whatever the batch committed becomes visible, at once, everywhere. `tail`, when
+    /// given, replaces the live tail in the same step (a fold-in's rows leave the tail as they
+    /// enter the tables). Another writer's newer commit is taken into account, never undone.
+    pub async fn publish(
+        &self,
+        source: &str,
+        added: BTreeMap<String, u64>,
+        log_through: Option<u64>,
+        tail: Option<Arc<Tail>>,
+    ) -> Result<Arc<WarehouseCommit>, StoreError> {
+        let _one_at_a_time = self.inner.publishing.lock().await;
+        loop {
+            let latest = self.read_newer_commits().await?;
+            let previous = latest.commit.as_deref();
+            let mut versions = BTreeMap::new();
+            for name in TABLE_NAMES {
+                let named = previous.and_then(|c| c.versions.get(name).copied());
+                let known = self.known_version(name).await?;
+                versions.insert(name.to_string(), named.map_or(known, |n| n.max(known)));
+            }
+            let commit = WarehouseCommit {
+                id: previous.map_or(1, |c| c.id + 1),
+                committed_at: Utc::now(),
+                source: source.to_string(),
+                versions,
+                added: added.clone(),
+                log_through: log_through.or(previous.and_then(|c| c.log_through)),
+            };
+            if self.inner.commits.create(&commit).await? {
+                let commit = Arc::new(commit);
+                let mut snapshot = (*latest).clone();
+                snapshot.commit = Some(Arc::clone(&commit));
+                if let Some(tail) = &tail {
+                    snapshot.tail = Arc::clone(tail);
+                }
+                self.set_latest(snapshot);
+                tracing::debug!(id = commit.id, source, "warehouse commit");
+                return Ok(commit);
+            }
+            // Another writer took that id: read its commit, then try the next.
+        }
+    }
+
+    /// Every warehouse commit kept, oldest first.
+    pub async fn commits(&self) -> Result<Vec<Arc<WarehouseCommit>>, StoreError> {
+        let ids = self.inner.commits.ids().await?;
+        let mut history = self.inner.history.lock().await;
+        history.retain(|id, _| ids.binary_search(id).is_ok());
+        for id in ids {
+            if let std::collections::btree_map::Entry::Vacant(slot) = history.entry(id)
+                && let Some(commit) = self.inner.commits.try_read(id).await?
+            {
+                slot.insert(Arc::new(commit));
+            }
+        }
+        Ok(history.values().cloned().collect())
+    }
+
+    /// The warehouse as it was at `time`: the last commit made at or before it.
+    pub async fn snapshot_as_of(&self, time: DateTime<Utc>) -> Result<Arc<Snapshot>, StoreError> {
+        let commits = self.commits().await?;
+        let at = commits.partition_point(|c| c.committed_at <= time);
+        if at == 0 {
+            return Err(StoreError::BeforeHistory {
+                asked: time,
+                oldest: commits.first().map(|c| c.committed_at),
+            });
+        }
+        Ok(Arc::new(Snapshot {
+            commit: Some(Arc::clone(&commits[at - 1])),
+            tail: Arc::default(),
+            past: true,
+        }))
+    }
+
+    /// Forget warehouse commits older than `before`, keeping the newest of them (the one that
+    /// was current at `before`): vacuum removed what they named.
+    pub(crate) async fn forget_commits_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let commits = self.commits().await?;
+        let at = commits.partition_point(|c| c.committed_at <= before);
+        let mut forgotten = 0;
+        for commit in commits.iter().take(at.saturating_sub(1)) {
+            self.inner.commits.delete(commit.id).await?;
+            forgotten += 1;
+        }
+        Ok(forgotten)
+    }
+
+    /// A table at `version` (`None`: its newest version, including other writers' commits).
+    pub async fn table_at(&self, name: &str, version: Option<i64>) -> Result<DeltaTable, StoreError> {
+        let Some(version) = version else {
+            return self.current(name).await;
+        };
+        let name = self.table_name(name)?;
+        let lock = self.table(name)?;
+        {
+            let table = lock.read().await;
+            if version_number(&table) == version {
+                return Ok(table.clone());
+            }
+        }
+        {
+            let mut table = lock.write().await;
+            if version_number(&table) < version {
+                // Another writer's commit this process has not read yet.
+                table
+                    .update_incremental(Some(version as u64))
+                    .await
+                    .map_err(|e| StoreError::delta(name, e))?;
+            }
+            if version_number(&table) == version {
+                return Ok(table.clone());
+            }
+        }
+        if let Some(table) = self
+            .inner
+            .past
+            .lock()
+            .expect("past versions lock poisoned")
+            .get(&(name, version))
+        {
+            return Ok(table.clone());
+        }
+        let mut table = lock.read().await.clone();
+        table
+            .load_version(version as u64)
+            .await
+            .map_err(|e| StoreError::delta(name, e))?;
+        let mut past = self.inner.past.lock().expect("past versions lock poisoned");
+        if past.len() >= PAST_VERSIONS {
+            past.clear();
+        }
+        past.insert((name, version), table.clone());
+        Ok(table)
     }
 
     pub fn location(&self) -> &WarehouseLocation {
@@ -261,21 +498,16 @@ impl Warehouse {
             .map_err(|e| StoreError::datafusion(name, e))
     }
 
-    /// The data files (URIs) of a table's version and that version, or `None` when the version
-    /// is still `since`: what a reader keeping its own copy (the lineage index) needs to catch
-    /// up. `fresh` first picks up other writers' commits (one listing of the log); otherwise the
-    /// version this process last read or wrote is used.
+    /// The data files (URIs) of a table at `version` (`None`: its newest), and that version, or
+    /// `None` when the version is still `since`: what a reader keeping its own copy (the
+    /// lineage index) needs to catch up.
     pub async fn files_since(
         &self,
         name: &str,
         since: Option<i64>,
-        fresh: bool,
+        version: Option<i64>,
     ) -> Result<Option<(i64, Vec<String>)>, StoreError> {
-        let table = if fresh {
-            self.refreshed(name).await?
-        } else {
-            self.table(name)?.read().await
-        };
+        let table = self.table_at(name, version).await?;
         let version = version_number(&table);
         if since == Some(version) {
             return Ok(None);
@@ -287,14 +519,15 @@ impl Warehouse {
         Ok(Some((version, files)))
     }
 
-    /// The data files (path in the table's store, size) of a table's newest version, with that
-    /// version and the store, or `None` when the version is still `since`.
+    /// The data files (path in the table's store, size) of a table at `version` (`None`: its
+    /// newest), with that version and the store, or `None` when the version is still `since`.
     pub(crate) async fn data_files(
         &self,
         name: &str,
         since: Option<i64>,
+        version: Option<i64>,
     ) -> Result<Option<DataFiles>, StoreError> {
-        let table = self.refreshed(name).await?;
+        let table = self.table_at(name, version).await?;
         let version = version_number(&table);
         if since == Some(version) {
             return Ok(None);
@@ -439,6 +672,35 @@ async fn has_newer_commit(table: &DeltaTable, local: Option<&Arc<LocalFileSystem
             Err(object_store::Error::NotFound { .. })
         ),
     }
+}
+
+/// The store rooted at the warehouse's `_prov9/` folder, and that folder when it is local.
+async fn system_store(
+    location: &WarehouseLocation,
+    root: &Url,
+    memory: Option<Arc<dyn ObjectStore>>,
+) -> Result<(Arc<dyn ObjectStore>, Option<std::path::PathBuf>), StoreError> {
+    let invalid = |reason: String| StoreError::InvalidLocation {
+        location: root.to_string(),
+        reason,
+    };
+    let url = root.join("_prov9/").map_err(|e| invalid(e.to_string()))?;
+    if let WarehouseLocation::Local(_) = location {
+        let dir = url
+            .to_file_path()
+            .map_err(|()| invalid("not a local path".into()))?;
+        std::fs::create_dir_all(&dir)?;
+        let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| invalid(e.to_string()))?;
+        return Ok((Arc::new(store), Some(dir)));
+    }
+    // The same store the tables use (credentials, endpoint), rooted at `_prov9/`.
+    let delta = |e| StoreError::delta("_prov9", e);
+    let mut builder = deltalake::DeltaTableBuilder::from_url(url.clone()).map_err(delta)?;
+    if let Some(store) = memory {
+        builder = builder.with_storage_backend(store, url);
+    }
+    let table = builder.build().map_err(delta)?;
+    Ok((table.log_store().object_store(None), None))
 }
 
 fn version_number(table: &DeltaTable) -> i64 {

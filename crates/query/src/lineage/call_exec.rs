@@ -42,6 +42,8 @@ pub(super) enum Request {
 #[derive(Debug)]
 pub struct LineageCallExec {
     index: Arc<LineageIndex>,
+    /// The graph of a past snapshot (`prov9.as_of`), walked instead of the live index.
+    past: Option<Arc<Graph>>,
     request: Request,
     /// Positions in the function's full schema of the columns built (none for `count(*)`).
     columns: Vec<usize>,
@@ -51,12 +53,14 @@ pub struct LineageCallExec {
 impl LineageCallExec {
     pub(super) fn new(
         index: Arc<LineageIndex>,
+        past: Option<Arc<Graph>>,
         request: Request,
         schema: SchemaRef,
         columns: Vec<usize>,
     ) -> Self {
         LineageCallExec {
             index,
+            past,
             request,
             columns,
             properties: one_partition(schema, EmissionType::Final),
@@ -123,7 +127,11 @@ impl ExecutionPlan for LineageCallExec {
         );
         let schema = self.schema();
         let out_schema = Arc::clone(&schema);
+        let past = self.past.clone();
         let batch = futures::stream::once(async move {
+            if let Some(graph) = past {
+                return rows(&graph, &request, &columns, out_schema);
+            }
             let graph = index
                 .current()
                 .await

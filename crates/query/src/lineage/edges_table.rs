@@ -81,9 +81,9 @@ impl TableProvider for IndexedEdgesTable {
                 schema,
             ))
         } else {
-            // The scan reads the newest commit; the index follows it to the same version.
+            // The scan reads the pinned snapshot; the index follows it there.
             let input = self.inner.scan(state, projection, filters, limit).await?;
-            self.index.refresh_to_known().await.map_err(external)?;
+            self.index.refresh_to_pinned().await.map_err(external)?;
             input
         };
         Ok(Arc::new(EdgeScanExec {
@@ -165,11 +165,15 @@ impl OptimizerRule for EdgesFromIndex {
     fn rewrite(
         &self,
         plan: LogicalPlan,
-        _config: &dyn OptimizerConfig,
+        config: &dyn OptimizerConfig,
     ) -> Result<Transformed<LogicalPlan>> {
         let LogicalPlan::RecursiveQuery(mut recursive) = plan else {
             return Ok(Transformed::no(plan));
         };
+        // The index follows the newest snapshot; a query of the past reads the table.
+        if crate::Prov9Options::travels(&config.options()) {
+            return Ok(Transformed::no(LogicalPlan::RecursiveQuery(recursive)));
+        }
         let term = Arc::unwrap_or_clone(recursive.recursive_term);
         let term = term.transform_up(|node| {
             let LogicalPlan::TableScan(mut scan) = node else {

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl};
 use datafusion::common::{ScalarValue, plan_err};
 use datafusion::datasource::{TableProvider, TableType};
+use datafusion::error::DataFusionError;
 use datafusion::error::Result;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
@@ -186,8 +187,20 @@ impl TableProvider for LineageTable {
             Some(p) => p.clone(),
             None => (0..self.schema.fields().len()).collect(),
         };
+        // A past snapshot (`prov9.as_of`) walks a graph of its own, built now; otherwise the
+        // live index is walked when the plan runs.
+        let past = match prov9_store::Snapshot::pinned() {
+            Some(snapshot) if snapshot.past => Some(
+                self.index
+                    .graph_at(&snapshot)
+                    .await
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?,
+            ),
+            _ => None,
+        };
         Ok(Arc::new(LineageCallExec::new(
             self.index.clone(),
+            past,
             self.request.clone(),
             Arc::new(self.schema.project(&columns)?),
             columns,

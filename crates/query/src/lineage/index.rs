@@ -2,17 +2,20 @@
 //! brought up to date with the table's newest commit before each use.
 //!
 //! `lineage_edges` only ever grows (ingest appends, never rewrites), so catching up reads just the
-//! data files added since the last look; should a file disappear (a compaction, a vacuum), the
-//! index is rebuilt from scratch.
+//! data files added since the last look; should a file disappear (a compaction), the index is
+//! rebuilt from scratch. Edges of the live tail (acknowledged, not yet folded into the table) are
+//! added as they arrive and remembered, so that when the fold-in brings them in a data file they
+//! are not added twice. A past snapshot (`prov9.as_of`) gets a graph of its own ([`LineageIndex::graph_at`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::Mutex as SyncMutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type, TimeUnit};
-use prov9_store::Warehouse;
+use prov9_store::{Snapshot, Tail, Warehouse};
 use tokio::sync::{Mutex, RwLock, RwLockReadGuard};
 
 use super::graph::Graph;
@@ -25,7 +28,14 @@ struct Indexed {
     graph: Graph,
     version: Option<i64>,
     files: HashSet<String>,
+    /// Edges added from the live tail and not yet seen in a data file.
+    from_tail: HashSet<EdgeKey>,
+    /// The tail last read (its id) and how many of its batches were added.
+    tail_read: (u64, usize),
 }
+
+/// An edge as stored: src, dst, type, run, time.
+type EdgeKey = (String, String, String, Option<String>, i64);
 
 pub struct LineageIndex {
     warehouse: Warehouse,
@@ -34,6 +44,8 @@ pub struct LineageIndex {
     refreshing: Mutex<()>,
     /// Times the graph was rebuilt from scratch (edge numbers changed).
     rebuilds: AtomicU64,
+    /// The graph of the last past snapshot asked for: (warehouse commit id, graph).
+    past: SyncMutex<Option<(u64, Arc<Graph>)>>,
 }
 
 impl std::fmt::Debug for LineageIndex {
@@ -49,24 +61,85 @@ impl LineageIndex {
             indexed: RwLock::new(Indexed::default()),
             refreshing: Mutex::new(()),
             rebuilds: AtomicU64::new(0),
+            past: SyncMutex::new(None),
         }
     }
 
-    /// Catch up with the newest commit of `lineage_edges`.
+    /// Catch up with the newest warehouse commit and the live tail.
     pub async fn refresh(&self) -> Result<(), QueryError> {
-        self.catch_up(true).await
+        let snapshot = self.warehouse.snapshot().await?;
+        self.catch_up(&snapshot).await
     }
 
-    /// Catch up with the version of `lineage_edges` this process last read (a scan of the table
-    /// just picked up the newest commit): no second listing of the log.
-    pub async fn refresh_to_known(&self) -> Result<(), QueryError> {
-        self.catch_up(false).await
+    /// Catch up with the snapshot the query being planned pinned (a scan of the table just
+    /// read it), or else the newest. A past snapshot leaves the index as it is.
+    pub async fn refresh_to_pinned(&self) -> Result<(), QueryError> {
+        match Snapshot::pinned() {
+            Some(snapshot) if snapshot.past => Ok(()),
+            Some(snapshot) => self.catch_up(&snapshot).await,
+            None => self.refresh().await,
+        }
     }
 
-    async fn catch_up(&self, fresh: bool) -> Result<(), QueryError> {
+    /// The graph of `lineage_edges` in a past snapshot (built from its data files; the last
+    /// one asked for is kept).
+    pub async fn graph_at(&self, snapshot: &Snapshot) -> Result<Arc<Graph>, QueryError> {
+        let id = snapshot.commit.as_ref().map_or(0, |c| c.id);
+        if let Some((kept, graph)) = &*self.past.lock().expect("past graph lock") {
+            if *kept == id {
+                return Ok(Arc::clone(graph));
+            }
+        }
+        let version = snapshot.version(TABLE);
+        let files = match self.warehouse.files_since(TABLE, None, version).await? {
+            Some((_, files)) => files,
+            None => Vec::new(),
+        };
+        let mut graph = Graph::default();
+        for batch in self.warehouse.read_files(TABLE, &files).await? {
+            add_batch(&mut graph, &batch, None)?;
+        }
+        graph.link_new_edges();
+        let graph = Arc::new(graph);
+        *self.past.lock().expect("past graph lock") = Some((id, Arc::clone(&graph)));
+        Ok(graph)
+    }
+
+    async fn catch_up(&self, snapshot: &Snapshot) -> Result<(), QueryError> {
         let _one_at_a_time = self.refreshing.lock().await;
+        self.catch_up_table(snapshot.version(TABLE)).await?;
+        self.add_tail(&snapshot.tail).await
+    }
+
+    /// Add the tail's edges not added yet.
+    async fn add_tail(&self, tail: &Tail) -> Result<(), QueryError> {
+        let batches = tail.table(TABLE).map(|t| t.batches()).unwrap_or_default();
+        let mut indexed = self.indexed.write().await;
+        let (id, read) = indexed.tail_read;
+        let from = if id == tail.id() { read } else { 0 };
+        if from >= batches.len() {
+            indexed.tail_read = (tail.id(), batches.len());
+            return Ok(());
+        }
+        let Indexed {
+            graph, from_tail, ..
+        } = &mut *indexed;
+        for batch in &batches[from..] {
+            add_batch(graph, batch, Some(EdgeFilter::Remember(from_tail)))?;
+        }
+        graph.link_new_edges();
+        indexed.tail_read = (tail.id(), batches.len());
+        Ok(())
+    }
+
+    async fn catch_up_table(&self, version: Option<i64>) -> Result<(), QueryError> {
         let since = self.indexed.read().await.version;
-        let Some((version, files)) = self.warehouse.files_since(TABLE, since, fresh).await? else {
+        if let (Some(since), Some(wanted)) = (since, version)
+            && wanted <= since
+        {
+            return Ok(());
+        }
+        let Some((version, files)) = self.warehouse.files_since(TABLE, since, version).await? else {
             return Ok(());
         };
         let (rebuild, new_files) = {
@@ -83,11 +156,15 @@ impl LineageIndex {
         let batches = self.warehouse.read_files(TABLE, &new_files).await?;
         let mut indexed = self.indexed.write().await;
         if rebuild {
+            // The tail's edges come again with the next look at the tail.
             *indexed = Indexed::default();
             self.rebuilds.fetch_add(1, Ordering::Relaxed);
         }
+        let Indexed {
+            graph, from_tail, ..
+        } = &mut *indexed;
         for batch in &batches {
-            add_batch(&mut indexed.graph, batch)?;
+            add_batch(graph, batch, Some(EdgeFilter::SkipSeen(from_tail)))?;
         }
         indexed.graph.link_new_edges();
         indexed.files.extend(new_files);
@@ -119,7 +196,19 @@ impl LineageIndex {
     }
 }
 
-fn add_batch(graph: &mut Graph, batch: &RecordBatch) -> Result<(), QueryError> {
+/// What [`add_batch`] does with the edges the tail brought.
+enum EdgeFilter<'a> {
+    /// Tail edges: remember each one added, skipping those already added.
+    Remember(&'a mut HashSet<EdgeKey>),
+    /// Table edges: skip those remembered (the fold-in brought them), forgetting them.
+    SkipSeen(&'a mut HashSet<EdgeKey>),
+}
+
+fn add_batch(
+    graph: &mut Graph,
+    batch: &RecordBatch,
+    mut filter: Option<EdgeFilter<'_>>,
+) -> Result<(), QueryError> {
     let text = |name: &str| -> Result<Arc<dyn Array>, QueryError> {
         let column = batch
             .column_by_name(name)
@@ -148,17 +237,37 @@ fn add_batch(graph: &mut Graph, batch: &RecordBatch) -> Result<(), QueryError> {
         if src.is_null(i) || dst.is_null(i) {
             continue;
         }
-        graph.add_edge(
-            src.value(i),
-            dst.value(i),
-            if edge_type.is_null(i) {
-                ""
-            } else {
-                edge_type.value(i)
-            },
-            (!run.is_null(i)).then(|| run.value(i)),
-            if time.is_null(i) { 0 } else { time.value(i) },
-        );
+        let kind = if edge_type.is_null(i) {
+            ""
+        } else {
+            edge_type.value(i)
+        };
+        let run_id = (!run.is_null(i)).then(|| run.value(i));
+        let at = if time.is_null(i) { 0 } else { time.value(i) };
+        let key = || {
+            (
+                src.value(i).to_string(),
+                dst.value(i).to_string(),
+                kind.to_string(),
+                run_id.map(str::to_string),
+                at,
+            )
+        };
+        match &mut filter {
+            // A tail rebuilt after a fold-in still holds edges added from the previous one.
+            Some(EdgeFilter::Remember(seen)) => {
+                if !seen.insert(key()) {
+                    continue;
+                }
+            }
+            Some(EdgeFilter::SkipSeen(seen)) => {
+                if !seen.is_empty() && seen.remove(&key()) {
+                    continue;
+                }
+            }
+            None => {}
+        }
+        graph.add_edge(src.value(i), dst.value(i), kind, run_id, at);
     }
     Ok(())
 }

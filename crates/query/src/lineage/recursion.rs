@@ -59,6 +59,10 @@ impl PhysicalOptimizerRule for IndexedRecursion {
             || Prov9Options::default().max_recursion_depth,
             |o| o.max_recursion_depth,
         );
+        // The index follows the newest snapshot; a query of the past recurses over the table.
+        if Prov9Options::travels(config) {
+            return Ok(plan);
+        }
         plan.transform_up(|node| {
             let Some(recursive) = node.downcast_ref::<RecursiveQueryExec>() else {
                 return Ok(Transformed::no(node));

@@ -16,18 +16,19 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::QueryPlanner;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
 
 use super::control::{ControlledExec, QueryControl};
 
 #[derive(Debug)]
 pub struct GuardedQueryPlanner {
     control: Arc<QueryControl>,
+    /// The engine's planner (which pins the snapshot).
+    inner: Arc<dyn QueryPlanner + Send + Sync>,
 }
 
 impl GuardedQueryPlanner {
-    pub fn new(control: Arc<QueryControl>) -> Self {
-        GuardedQueryPlanner { control }
+    pub fn new(control: Arc<QueryControl>, inner: Arc<dyn QueryPlanner + Send + Sync>) -> Self {
+        GuardedQueryPlanner { control, inner }
     }
 }
 
@@ -39,7 +40,8 @@ impl QueryPlanner for GuardedQueryPlanner {
         session: &dyn Session,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         check_read_only(logical_plan).map_err(|v| DataFusionError::External(Box::new(v)))?;
-        let plan = DefaultPhysicalPlanner::default()
+        let plan = self
+            .inner
             .create_physical_plan(logical_plan, session)
             .await?;
         Ok(Arc::new(ControlledExec::new(plan, self.control.clone())))

@@ -14,6 +14,7 @@ mod guarded_planner;
 mod read_only_catalog;
 mod reusable_plans;
 mod role;
+mod snapshot_planner;
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub use guarded_planner::GuardedQueryPlanner;
 pub use read_only_catalog::ReadOnlyCatalogList;
 pub use reusable_plans::{ReusablePlan, ReusablePlans};
 pub use role::Role;
+pub use snapshot_planner::{SnapshotPlanner, snapshot_for};
 
 /// Makes the session of each new connection from the engine's.
 pub struct SessionFactory {
@@ -58,10 +60,14 @@ impl SessionFactory {
             )
             .build_arc()?;
         let catalogs = Arc::new(ReadOnlyCatalogList(base.catalog_list().clone()));
+        let planner = Arc::new(GuardedQueryPlanner::new(
+            control,
+            Arc::clone(base.query_planner()),
+        ));
         let session = SessionStateBuilder::new_from_existing(base)
             .with_catalog_list(catalogs)
             .with_runtime_env(runtime)
-            .with_query_planner(Arc::new(GuardedQueryPlanner::new(control)))
+            .with_query_planner(planner)
             .build();
         Ok(SessionContext::new_with_state(session))
     }
