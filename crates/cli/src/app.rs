@@ -3,13 +3,14 @@
 //! signal; tests start it in-process on port 0.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
 use prov9_http::{HttpOptions, HttpServer};
 use prov9_ingest::{LoadOptions, Loader};
 use prov9_pgwire::{PgServer, PgServerOptions};
 use prov9_query::Engine;
-use prov9_store::Warehouse;
+use prov9_store::{MaintenanceOptions, Warehouse};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +27,28 @@ pub struct AppConfig {
     pub demo: bool,
     pub pg: PgServerOptions,
     pub http: HttpOptions,
+    /// Background maintenance (compaction, checkpoints, vacuum); `None`: off.
+    pub maintenance: Option<MaintenanceSchedule>,
+}
+
+/// When `serve` maintains the tables by itself.
+#[derive(Debug, Clone)]
+pub struct MaintenanceSchedule {
+    pub options: MaintenanceOptions,
+    /// How often tables are looked at (compaction when they need it, checkpoints).
+    pub every: Duration,
+    /// How often vacuum runs.
+    pub vacuum_every: Duration,
+}
+
+impl Default for MaintenanceSchedule {
+    fn default() -> Self {
+        MaintenanceSchedule {
+            options: MaintenanceOptions::default(),
+            every: Duration::from_secs(60),
+            vacuum_every: Duration::from_secs(3600),
+        }
+    }
 }
 
 impl AppConfig {
@@ -39,6 +62,7 @@ impl AppConfig {
             demo: false,
             pg: PgServerOptions::default(),
             http: HttpOptions::default(),
+            maintenance: Some(MaintenanceSchedule::default()),
         }
     }
 }
@@ -86,6 +110,9 @@ impl App {
         let pg = PgServer::new(pg_listener, &engine, config.pg)?;
         let (pg_addr, http_addr) = (pg.local_addr()?, http.local_addr()?);
         let shutdown = CancellationToken::new();
+        if let Some(schedule) = config.maintenance.clone() {
+            tokio::spawn(maintain(warehouse.clone(), schedule, shutdown.clone()));
+        }
         let servers = tokio::spawn({
             let shutdown = shutdown.clone();
             async move {
@@ -139,4 +166,27 @@ fn build_lineage_index_in_background(engine: &Engine) {
             Err(e) => tracing::warn!("lineage index: {e}"),
         }
     });
+}
+
+/// Maintenance in the background until shutdown: compaction and checkpoints every
+/// `schedule.every`, vacuum every `schedule.vacuum_every`.
+async fn maintain(warehouse: Warehouse, schedule: MaintenanceSchedule, stop: CancellationToken) {
+    let mut last_vacuum = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(schedule.every) => {}
+        }
+        match warehouse.optimize(&schedule.options, false, &|_| {}).await {
+            Ok(report) => tracing::debug!("maintenance: {report}"),
+            Err(e) => tracing::warn!("maintenance (compaction) failed, will retry: {e}"),
+        }
+        if last_vacuum.elapsed() >= schedule.vacuum_every {
+            last_vacuum = tokio::time::Instant::now();
+            match warehouse.vacuum(&schedule.options, &|_| {}).await {
+                Ok(report) => tracing::info!("maintenance: {report}"),
+                Err(e) => tracing::warn!("maintenance (vacuum) failed, will retry: {e}"),
+            }
+        }
+    }
 }

@@ -29,6 +29,11 @@ pub enum Command {
     Load(LoadArgs),
     /// Run one SQL query and print the result.
     Sql(SqlArgs),
+    /// Compact the tables' small files and write checkpoints now (`serve` does it by itself).
+    Optimize(MaintainArgs),
+    /// Delete files, log entries and warehouse commits older than the retention window (time
+    /// travel then reaches back that far).
+    Vacuum(MaintainArgs),
     /// Read a password from standard input and print its SCRAM-SHA-256 verifier, the form
     /// `[[users]] password` takes in the config file.
     HashPassword,
@@ -61,6 +66,24 @@ pub struct ServeArgs {
     /// Memory one connection's query may use, e.g. 512MiB [default: 2GiB].
     #[arg(long)]
     pub memory_limit: Option<String>,
+    /// How far back time travel reaches: background vacuum deletes what is older, e.g. 7d, 12h.
+    #[arg(long, default_value = "7d")]
+    pub retention: String,
+    /// No background maintenance (compaction, checkpoints, vacuum); run `prov9 optimize` and
+    /// `prov9 vacuum` yourself.
+    #[arg(long)]
+    pub no_maintenance: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MaintainArgs {
+    /// How far back time travel must keep reaching, e.g. 7d, 12h, 0s (vacuum keeps only the
+    /// newest version then).
+    #[arg(long, default_value = "7d")]
+    pub retention: String,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +139,9 @@ pub struct SqlArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+    /// Answer as the warehouse was at this time (commit time), e.g. 2026-11-02T00:00:00Z.
+    #[arg(long)]
+    pub as_of: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

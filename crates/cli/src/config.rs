@@ -176,7 +176,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => 1000,
         "min" => 60_000,
         "h" => 3_600_000,
-        _ => return Err(format!("{text:?}: unknown unit (use ms, s, min or h)")),
+        "d" => 86_400_000,
+        _ => return Err(format!("{text:?}: unknown unit (use ms, s, min, h or d)")),
     };
     n.checked_mul(factor)
         .map(Duration::from_millis)

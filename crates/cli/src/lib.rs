@@ -1,4 +1,4 @@
-//! The `prov9` command line: `serve`, `load`, `sql`, `hash-password`.
+//! The `prov9` command line: `serve`, `load`, `sql`, `optimize`, `vacuum`, `hash-password`.
 //!
 //! Each command lives in its own module and calls into the library crates; this crate only
 //! parses arguments and the config file, reports progress and errors, and picks exit codes.
@@ -11,6 +11,7 @@ mod config;
 mod hash_password;
 mod listen;
 mod load;
+mod maintain;
 mod output;
 mod serve;
 mod sql;
@@ -51,6 +52,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(cli.data, args).await,
         Command::Load(args) => load::run(&data(cli.data), args).await,
         Command::Sql(args) => sql::run(&data(cli.data), args).await,
+        Command::Optimize(args) => maintain::optimize(&data(cli.data), args).await,
+        Command::Vacuum(args) => maintain::vacuum(&data(cli.data), args).await,
         Command::HashPassword => hash_password::run(),
     }
 }

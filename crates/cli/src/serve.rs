@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use prov9_http::{DEFAULT_MAX_BODY_BYTES, HttpOptions};
 use prov9_pgwire::PgServerOptions;
 
-use crate::app::{App, AppConfig};
+use crate::app::{App, AppConfig, MaintenanceSchedule};
 use crate::args::{DEFAULT_DATA, ServeArgs};
 use crate::config::{ServeConfig, parse_duration, parse_size};
 
@@ -71,6 +71,14 @@ pub async fn run(data: Option<String>, args: ServeArgs) -> anyhow::Result<()> {
         demo: args.demo,
         pg: options,
         http,
+        maintenance: (!args.no_maintenance)
+            .then(|| -> anyhow::Result<MaintenanceSchedule> {
+                let mut schedule = MaintenanceSchedule::default();
+                schedule.options.retention =
+                    parse_duration(&args.retention).map_err(anyhow::Error::msg)?;
+                Ok(schedule)
+            })
+            .transpose()?,
     })
     .await?;
     tracing::info!("warehouse {} ready", app.warehouse.location());

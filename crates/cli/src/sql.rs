@@ -21,7 +21,10 @@ pub async fn run(data: &str, args: SqlArgs) -> anyhow::Result<()> {
     let warehouse = Warehouse::open(data)
         .await
         .with_context(|| format!("opening warehouse {data}"))?;
-    let engine = Engine::new(&warehouse).await?;
+    let engine = match &args.as_of {
+        Some(time) => Engine::as_of(&warehouse, time).await?,
+        None => Engine::new(&warehouse).await?,
+    };
     let (schema, batches) = engine.query(&query).await?;
     let text = output::render(&schema, &batches, args.format)?;
     print!("{text}");

@@ -60,6 +60,15 @@ impl RowCounts {
     pub fn total(&self) -> usize {
         self.0.values().sum()
     }
+
+    /// Per table, as a warehouse commit records them.
+    pub fn by_table(&self) -> BTreeMap<String, u64> {
+        self.0
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(t, n)| (t.to_string(), *n as u64))
+            .collect()
+    }
 }
 
 impl std::fmt::Display for RowCounts {
@@ -81,6 +90,70 @@ impl std::fmt::Display for RowCounts {
 impl Changes {
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
+    }
+
+    /// Take in the changes of a later batch normalised after this one: its rows of the mutable
+    /// tables replace these, the others add up. Committing the sum equals committing both.
+    pub(crate) fn absorb(&mut self, later: Changes) {
+        self.events.extend(later.events);
+        self.jobs.extend(later.jobs);
+        self.runs.extend(later.runs);
+        self.datasets.extend(later.datasets);
+        self.dataset_versions.extend(later.dataset_versions);
+        self.transformations.extend(later.transformations);
+        self.model_versions.extend(later.model_versions);
+        self.metrics.extend(later.metrics);
+        self.deployments.extend(later.deployments);
+        self.lineage_edges.extend(later.lineage_edges);
+        self.column_lineage.extend(later.column_lineage);
+        for (table, ids) in later.created {
+            self.created.entry(table).or_default().extend(ids);
+        }
+        self.oldest_stored_run = match (self.oldest_stored_run, later.oldest_stored_run) {
+            (OldestUpdate::Unknown, _) | (_, OldestUpdate::Unknown) => OldestUpdate::Unknown,
+            (OldestUpdate::NoRows, other) | (other, OldestUpdate::NoRows) => other,
+            (OldestUpdate::At(a), OldestUpdate::At(b)) => OldestUpdate::At(a.min(b)),
+        };
+    }
+
+    /// The rows as Arrow batches, per table (tables without rows left out): what queries see of
+    /// changes not committed yet (the live tail).
+    pub fn batches(&self) -> Vec<(&'static str, arrow::record_batch::RecordBatch)> {
+        fn values<R: Clone>(rows: &BTreeMap<String, R>) -> Vec<R> {
+            rows.values().cloned().collect()
+        }
+        let mut out = Vec::new();
+        let mut add = |table: &'static str, rows: usize, batch: &dyn Fn() -> arrow::record_batch::RecordBatch| {
+            if rows > 0 {
+                out.push((table, batch()));
+            }
+        };
+        add(EventRow::NAME, self.events.len(), &|| EventRow::to_batch(&self.events));
+        add(JobRow::NAME, self.jobs.len(), &|| JobRow::to_batch(&values(&self.jobs)));
+        add(RunRow::NAME, self.runs.len(), &|| RunRow::to_batch(&values(&self.runs)));
+        add(DatasetRow::NAME, self.datasets.len(), &|| {
+            DatasetRow::to_batch(&values(&self.datasets))
+        });
+        add(DatasetVersionRow::NAME, self.dataset_versions.len(), &|| {
+            DatasetVersionRow::to_batch(&values(&self.dataset_versions))
+        });
+        add(TransformationRow::NAME, self.transformations.len(), &|| {
+            TransformationRow::to_batch(&self.transformations)
+        });
+        add(ModelVersionRow::NAME, self.model_versions.len(), &|| {
+            ModelVersionRow::to_batch(&values(&self.model_versions))
+        });
+        add(MetricRow::NAME, self.metrics.len(), &|| MetricRow::to_batch(&self.metrics));
+        add(DeploymentRow::NAME, self.deployments.len(), &|| {
+            DeploymentRow::to_batch(&self.deployments)
+        });
+        add(LineageEdgeRow::NAME, self.lineage_edges.len(), &|| {
+            LineageEdgeRow::to_batch(&self.lineage_edges)
+        });
+        add(ColumnLineageRow::NAME, self.column_lineage.len(), &|| {
+            ColumnLineageRow::to_batch(&self.column_lineage)
+        });
+        out
     }
 
     pub(crate) fn mark_created(&mut self, table: &'static str, id: &str) {

@@ -41,6 +41,9 @@ pub enum IngestError {
     /// A group commit failed; every request in it gets the same reason.
     #[error("commit failed: {0}")]
     GroupCommit(String),
+    /// The live ingest log could not be written or read.
+    #[error("live ingest log: {0}")]
+    Log(String),
     /// A batch's commit task did not finish (it panicked).
     #[error("committing a batch: {0}")]
     CommitTask(#[source] tokio::task::JoinError),

@@ -14,9 +14,9 @@
 
 mod changes;
 mod error;
-mod group_commit;
 mod keys;
 mod lines;
+mod live;
 mod loader;
 mod mlflow;
 mod normalize;
@@ -26,7 +26,7 @@ pub mod demo;
 
 pub use changes::{Changes, RowCounts};
 pub use error::IngestError;
-pub use group_commit::{GroupCommitOptions, GroupCommitter};
+pub use live::{GroupCommitOptions, GroupCommitter};
 pub use lines::{event_id, parse_event};
 pub use loader::{InputFormat, LoadOptions, LoadProgress, LoadSummary, Loader, RawEvent};
 pub use normalize::Normalizer;

@@ -36,7 +36,10 @@ pub(crate) async fn run_plan(
     options: Arc<FormatOptions>,
     reuse: Option<(&ReusablePlans, &Statement)>,
 ) -> PgWireResult<Response> {
-    if let Some(lookup) = PointLookup::recognise(&plan) {
+    // The key index answers the present; a session reading the past (`prov9.as_of`) plans.
+    if !prov9_query::Prov9Options::travels(ctx.state_ref().read().config_options())
+        && let Some(lookup) = PointLookup::recognise(&plan)
+    {
         return point_lookup(lookup, format, options).await;
     }
     let ready = match reuse.and_then(|(plans, statement)| plans.get(statement)) {

@@ -8,7 +8,7 @@ use datafusion::common::SchemaError;
 use datafusion::error::DataFusionError;
 use datafusion_postgres::pgwire::api::{ClientInfo, ErrorHandler};
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError};
-use prov9_query::ReadOnlyViolation;
+use prov9_query::{QueryError, ReadOnlyViolation};
 
 use prov9_query::session::Interrupted;
 
@@ -40,6 +40,11 @@ pub fn unrecognized_parameter(name: &str) -> PgWireError {
 }
 
 /// 0A000: a form of a statement prov9 does not support.
+/// 22023: a setting's value that cannot be used.
+pub fn invalid_parameter_value(message: impl Into<String>) -> PgWireError {
+    error("ERROR", "22023", message)
+}
+
 pub fn feature_not_supported(message: impl Into<String>) -> PgWireError {
     error("ERROR", "0A000", message)
 }
@@ -125,6 +130,14 @@ pub fn sqlstate(error: &DataFusionError) -> &'static str {
             _ => "XX000",
         },
         DataFusionError::External(e) if e.is::<ReadOnlyViolation>() => "42501",
+        // `prov9.as_of` unreadable, or before the warehouse's history.
+        DataFusionError::External(e)
+            if e
+                .downcast_ref::<QueryError>()
+                .is_some_and(QueryError::is_unusable_setting) =>
+        {
+            "22023"
+        }
         DataFusionError::External(e) if e.is::<Interrupted>() => "57014",
         DataFusionError::Execution(msg) if msg.contains("Divide by zero") => "22012",
         DataFusionError::Execution(msg) if msg.to_ascii_lowercase().contains("cast") => "22P02",

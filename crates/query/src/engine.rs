@@ -36,6 +36,16 @@ impl Engine {
         Self::with_config(warehouse, SessionConfig::new()).await
     }
 
+    /// As [`Engine::new`], answering as the warehouse was at `as_of` (see `prov9.as_of`).
+    pub async fn as_of(warehouse: &Warehouse, as_of: &str) -> Result<Self, QueryError> {
+        crate::parse_time(as_of).map_err(QueryError::InvalidSetting)?;
+        let mut options = Prov9Options::default();
+        options.as_of = Some(as_of.to_string());
+        let mut config = SessionConfig::new();
+        config.options_mut().extensions.insert(options);
+        Self::with_config(warehouse, config).await
+    }
+
     /// As [`Engine::new`], on a caller's configuration (the server adds its own settings).
     pub async fn with_config(
         warehouse: &Warehouse,

@@ -29,3 +29,15 @@ pub enum QueryError {
         source: DataFusionError,
     },
 }
+
+impl QueryError {
+    /// A session setting that cannot be used: `prov9.as_of` unreadable, or before the
+    /// warehouse's history (SQLSTATE 22023 over the wire).
+    pub fn is_unusable_setting(&self) -> bool {
+        matches!(
+            self,
+            QueryError::InvalidSetting(_)
+                | QueryError::Store(prov9_store::StoreError::BeforeHistory { .. })
+        )
+    }
+}

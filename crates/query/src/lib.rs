@@ -27,6 +27,6 @@ pub mod session;
 
 pub use engine::{Engine, VIEWS};
 pub use error::QueryError;
-pub use options::Prov9Options;
+pub use options::{Prov9Options, parse_time};
 pub use point_lookup::PointLookup;
 pub use read_only::{ReadOnlyViolation, check_read_only, read_only_options};

@@ -56,11 +56,15 @@ struct Inner {
     local: HashMap<&'static str, Arc<LocalFileSystem>>,
     /// `_prov9/`: the warehouse's own records, beside the tables.
     system: Arc<dyn ObjectStore>,
+    /// `_prov9/` on the local filesystem, for a local warehouse.
+    system_dir: Option<std::path::PathBuf>,
     commits: CommitLog,
     /// The newest commit known and the live tail: what a query reads unless it asks for the past.
     latest: std::sync::RwLock<Arc<Snapshot>>,
     /// One commit at a time from this process.
     publishing: Mutex<()>,
+    /// Held by a batch from its first table commit to its warehouse commit.
+    batch: Arc<Mutex<()>>,
     /// Commits read so far, for time travel and `prov9_commits`.
     history: Mutex<BTreeMap<u64, Arc<WarehouseCommit>>>,
     /// Past versions of tables recently read (time travel, or a commit not yet named).
@@ -107,7 +111,7 @@ impl Warehouse {
             tables.insert(name, RwLock::new(table));
         }
         let (system, local_system) = system_store(&location, &root, memory).await?;
-        let commits = CommitLog::new(Arc::clone(&system), local_system);
+        let commits = CommitLog::new(Arc::clone(&system), local_system.clone());
         let newest = commits.newest().await?.map(Arc::new);
         let warehouse = Warehouse {
             inner: Arc::new(Inner {
@@ -115,12 +119,14 @@ impl Warehouse {
                 tables,
                 local,
                 system,
+                system_dir: local_system,
                 commits,
                 latest: std::sync::RwLock::new(Arc::new(Snapshot {
                     commit: newest.clone(),
                     ..Snapshot::default()
                 })),
                 publishing: Mutex::new(()),
+                batch: Arc::new(Mutex::new(())),
                 history: Mutex::new(BTreeMap::new()),
                 past: std::sync::Mutex::new(HashMap::new()),
             }),
@@ -141,6 +147,11 @@ impl Warehouse {
     /// The store of the warehouse's own records (`_prov9/`): commits, the live ingest log.
     pub fn system_store(&self) -> Arc<dyn ObjectStore> {
         Arc::clone(&self.inner.system)
+    }
+
+    /// `_prov9/` on the local filesystem, for a local warehouse (where files can be fsync'd).
+    pub fn system_dir(&self) -> Option<&std::path::Path> {
+        self.inner.system_dir.as_deref()
     }
 
     /// The snapshot a query reads now: the newest warehouse commit (including other writers')
@@ -180,6 +191,26 @@ impl Warehouse {
         } else {
             self.latest()
         })
+    }
+
+    /// Held by whoever commits a batch (a load batch, a fold-in, a maintenance step) from its
+    /// first table commit until [`Warehouse::publish`] names it: a batch's warehouse commit then
+    /// never names another batch's half-committed tables.
+    pub async fn batch_lock(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        Arc::clone(&self.inner.batch).lock_owned().await
+    }
+
+    /// Keep `table` (just rewritten by maintenance) as the newest version this process knows.
+    pub(crate) async fn replace_table(
+        &self,
+        name: &'static str,
+        table: DeltaTable,
+    ) -> Result<(), StoreError> {
+        let mut held = self.table(name)?.write().await;
+        if version_number(&table) >= version_number(&held) {
+            *held = table;
+        }
+        Ok(())
     }
 
     /// Make the live tail visible to queries (rows acknowledged but not yet folded in).
@@ -596,7 +627,7 @@ impl Warehouse {
 /// ids and timestamps (nearly all distinct) had dictionaries of 100–800 KB per column, which
 /// every lookup decompressed (5 ms for one run at 3 M runs). Dictionaries stay for the
 /// low-cardinality columns that fit in [`DICTIONARY_BYTES`]; the primary key, unique, has none.
-fn writer_properties(table: &str, rows: usize) -> WriterProperties {
+pub(crate) fn writer_properties(table: &str, rows: usize) -> WriterProperties {
     let ndv = rows.max(1) as u64;
     let key = primary_key(table);
     let page_rows = if key.is_some() {

@@ -20,7 +20,8 @@ use tokio::task::JoinHandle;
 use crate::changes::RowCounts;
 use crate::normalize::ParsedEvent;
 use crate::{IngestError, WarehouseState};
-use pipeline::{Committed, table_versions};
+use pipeline::Committed;
+pub(crate) use pipeline::table_versions;
 
 /// How a load behaves.
 #[derive(Debug, Clone)]
@@ -153,6 +154,11 @@ impl Loader {
     /// What has been committed so far (also after an error).
     pub fn warehouse(&self) -> &Warehouse {
         &self.warehouse
+    }
+
+    /// Whether the warehouse (as this loader knows it) holds the event.
+    pub(crate) fn has_event(&self, event_id: &str) -> bool {
+        self.state.has_event(event_id)
     }
 
     pub fn summary(&self) -> &LoadSummary {

@@ -110,7 +110,7 @@ impl Loader {
         Ok(())
     }
 
-    fn normalise(&mut self, batch: Vec<ParsedEvent>) -> Result<Changes, IngestError> {
+    pub(crate) fn normalise(&mut self, batch: Vec<ParsedEvent>) -> Result<Changes, IngestError> {
         let mut normalizer = Normalizer::new(&mut self.state);
         normalizer
             .apply_batch(batch)
@@ -126,7 +126,11 @@ impl Loader {
         self.committing = Some(tokio::spawn(async move {
             let began = Instant::now();
             let events = changes.events.len();
+            let _batch = warehouse.batch_lock().await;
             let rows = changes.commit(&warehouse).await?;
+            warehouse
+                .publish(prov9_store::source::LOAD, rows.by_table(), None, None)
+                .await?;
             // Our own commits moved the versions; recorded at once (without another round of
             // listings), so that a commit made later by another writer shows as a difference.
             let table_versions = table_versions(&warehouse, false).await?;
@@ -197,7 +201,7 @@ fn reparse(events: Vec<EventRow>) -> Result<Vec<ParsedEvent>, IngestError> {
 }
 
 /// Every table's version: the newest in the store (`fresh`), or as this process last saw it.
-pub(super) async fn table_versions(
+pub(crate) async fn table_versions(
     warehouse: &Warehouse,
     fresh: bool,
 ) -> Result<Vec<i64>, IngestError> {

@@ -17,7 +17,7 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::config::ExtensionOptions;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::{Ident, Set, Statement};
+use datafusion::sql::sqlparser::ast::{Expr, Ident, Reset, Set, Statement, Value};
 use datafusion_postgres::QueryHook;
 use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
 use datafusion_postgres::hooks::HookClient;
@@ -67,6 +67,13 @@ pub(crate) enum Setting {
     /// A `SET` of something that no client needs and that would otherwise change the context
     /// shared by every connection: acknowledged, nothing done.
     Ignore,
+    /// `SET prov9.as_of = …` (checked) or `RESET prov9.as_of` (`None`): the time the session
+    /// reads the warehouse at.
+    AsOf(Option<String>),
+    /// `RESET prov9.…` of another prov9 setting: back to its default.
+    ResetProv9(String),
+    /// A `SET` of a value that cannot be used, and why.
+    Invalid(String),
     /// A statement of connection pools with nothing to do: answered with this tag. Prepared
     /// statements live in the protocol layer, and DataFusion's own (shared) PREPARE store is
     /// never written, since PREPARE is refused.
@@ -99,6 +106,37 @@ impl Setting {
             }
             Statement::Discard { .. } => Setting::Acknowledge("DISCARD ALL"),
             Statement::Deallocate { .. } => Setting::Acknowledge("DEALLOCATE"),
+            Statement::Reset(reset) => match &reset.reset {
+                Reset::ConfigurationParameter(name) => {
+                    let name = name.to_string().to_ascii_lowercase();
+                    match name.as_str() {
+                        "prov9.as_of" => Setting::AsOf(None),
+                        n if n.starts_with("prov9.") => Setting::ResetProv9(name),
+                        _ => return None,
+                    }
+                }
+                Reset::ALL => return None,
+            },
+            Statement::Set(Set::SingleAssignment {
+                variable, values, ..
+            }) if variable.to_string().eq_ignore_ascii_case("prov9.as_of") => {
+                let text = match values.as_slice() {
+                    [Expr::Value(v)] => match &v.value {
+                        Value::SingleQuotedString(t) | Value::DoubleQuotedString(t) => t.clone(),
+                        other => other.to_string(),
+                    },
+                    other => other.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+                };
+                let text = text.trim().to_string();
+                if text.is_empty() || text.eq_ignore_ascii_case("default") {
+                    Setting::AsOf(None)
+                } else {
+                    match prov9_query::parse_time(&text) {
+                        Ok(_) => Setting::AsOf(Some(text)),
+                        Err(reason) => Setting::Invalid(reason),
+                    }
+                }
+            }
             Statement::Set(Set::SingleAssignment { variable, .. }) => {
                 let name = variable.to_string().to_ascii_lowercase();
                 if name.starts_with("datafusion.") {
@@ -134,6 +172,27 @@ impl Setting {
                     .await;
             }
             Setting::Ignore => Ok(Response::Execution(Tag::new("SET"))),
+            Setting::AsOf(time) => {
+                set_prov9(ctx, |o| o.as_of = time.clone());
+                Ok(Response::Execution(Tag::new(if time.is_some() {
+                    "SET"
+                } else {
+                    "RESET"
+                })))
+            }
+            Setting::Invalid(reason) => Err(sqlstate::invalid_parameter_value(reason)),
+            Setting::ResetProv9(name) => {
+                let default = Prov9Options::default();
+                match name.as_str() {
+                    "prov9.max_recursion_depth" => set_prov9(ctx, |o| {
+                        o.max_recursion_depth = default.max_recursion_depth
+                    }),
+                    _ => {
+                        return Some(Err(sqlstate::unrecognized_parameter(&name)));
+                    }
+                }
+                Ok(Response::Execution(Tag::new("RESET")))
+            }
             Setting::Acknowledge(tag) => Ok(Response::Execution(Tag::new(tag))),
         })
     }
@@ -153,8 +212,24 @@ impl Setting {
                     .handle_extended_parse_query(statement, ctx, client)
                     .await;
             }
-            Setting::Acknowledge(_) => Ok(empty_plan()),
+            Setting::Invalid(reason) => Err(sqlstate::invalid_parameter_value(reason)),
+            Setting::Acknowledge(_) | Setting::AsOf(_) | Setting::ResetProv9(_) => {
+                Ok(empty_plan())
+            }
         })
+    }
+}
+
+/// Change this session's prov9 settings.
+fn set_prov9(ctx: &SessionContext, change: impl FnOnce(&mut Prov9Options)) {
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    let options = state.config_mut().options_mut();
+    if options.extensions.get::<Prov9Options>().is_none() {
+        options.extensions.insert(Prov9Options::default());
+    }
+    if let Some(prov9) = options.extensions.get_mut::<Prov9Options>() {
+        change(prov9);
     }
 }
 
