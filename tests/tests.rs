@@ -8,6 +8,7 @@ mod common;
 
 mod clients;
 mod http_ingest;
+mod live;
 mod load;
 mod mlflow_import;
 mod openlineage_client;

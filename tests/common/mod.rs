@@ -302,6 +302,49 @@ pub fn serve_must_fail(data: &Path, args: &[&str]) -> String {
     text
 }
 
+/// The first column of a query's rows, asked of a running server over a new connection (what a
+/// client sees right after an ingest request was answered).
+pub fn server_rows(port: u16, query: &str) -> Vec<Option<String>> {
+    server_query(port, query)
+        .into_iter()
+        .map(|row| row.into_iter().next().flatten())
+        .collect()
+}
+
+fn server_query(port: u16, query: &str) -> Vec<Vec<Option<String>>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(
+            &format!("host=127.0.0.1 port={port} user=prov9 dbname=prov9"),
+            tokio_postgres::NoTls,
+        )
+        .await
+        .expect("connects");
+        tokio::spawn(connection);
+        let messages = client
+            .simple_query(query)
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}"));
+        simple_rows(&messages)
+    })
+}
+
+/// A query's rows asked of a running server, each as its columns joined by commas.
+pub fn server_csv(port: u16, query: &str) -> Vec<String> {
+    server_query(port, query)
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(Option::unwrap_or_default)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect()
+}
+
 /// The rows of a simple-protocol answer, as text.
 pub fn simple_rows(messages: &[tokio_postgres::SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
     messages

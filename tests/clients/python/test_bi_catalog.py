@@ -16,7 +16,7 @@ from _harness import CheckFailed, Runner, conninfo, env, expect, expect_eq, sche
 T = Runner("test_bi_catalog")
 TABLES = schema_tables()
 RUNS_COLUMNS = [c for c, _ in TABLES["runs"]]
-VIEWS = ["lineage_nodes"]
+VIEWS = ["lineage_nodes", "prov9_commits"]
 
 _SEARCH_PATH_SCHEMAS = """
               SELECT
