@@ -219,12 +219,17 @@ fn ml_facets_example_fills_every_ml_table() {
     assert_eq!(count(&server, "SELECT count(*) FROM events"), 8);
     assert_eq!(count(&server, "SELECT count(*) FROM transformations"), 3);
     assert_eq!(
-        server_csv(server.port, "SELECT name, version, architecture FROM model_versions"
+        server_csv(
+            server.port,
+            "SELECT name, version, architecture FROM model_versions"
         ),
         vec!["fraud,1,gradient_boosted_trees"]
     );
     assert_eq!(
-        server_csv(server.port, "SELECT \"key\", value FROM metrics ORDER BY \"key\""),
+        server_csv(
+            server.port,
+            "SELECT \"key\", value FROM metrics ORDER BY \"key\""
+        ),
         vec!["auc,0.934", "precision_at_1pct,0.71", "train_auc,0.951"]
     );
     assert_eq!(

@@ -123,27 +123,39 @@ impl Changes {
             rows.values().cloned().collect()
         }
         let mut out = Vec::new();
-        let mut add = |table: &'static str, rows: usize, batch: &dyn Fn() -> arrow::record_batch::RecordBatch| {
+        let mut add = |table: &'static str,
+                       rows: usize,
+                       batch: &dyn Fn() -> arrow::record_batch::RecordBatch| {
             if rows > 0 {
                 out.push((table, batch()));
             }
         };
-        add(EventRow::NAME, self.events.len(), &|| EventRow::to_batch(&self.events));
-        add(JobRow::NAME, self.jobs.len(), &|| JobRow::to_batch(&values(&self.jobs)));
-        add(RunRow::NAME, self.runs.len(), &|| RunRow::to_batch(&values(&self.runs)));
+        add(EventRow::NAME, self.events.len(), &|| {
+            EventRow::to_batch(&self.events)
+        });
+        add(JobRow::NAME, self.jobs.len(), &|| {
+            JobRow::to_batch(&values(&self.jobs))
+        });
+        add(RunRow::NAME, self.runs.len(), &|| {
+            RunRow::to_batch(&values(&self.runs))
+        });
         add(DatasetRow::NAME, self.datasets.len(), &|| {
             DatasetRow::to_batch(&values(&self.datasets))
         });
-        add(DatasetVersionRow::NAME, self.dataset_versions.len(), &|| {
-            DatasetVersionRow::to_batch(&values(&self.dataset_versions))
-        });
+        add(
+            DatasetVersionRow::NAME,
+            self.dataset_versions.len(),
+            &|| DatasetVersionRow::to_batch(&values(&self.dataset_versions)),
+        );
         add(TransformationRow::NAME, self.transformations.len(), &|| {
             TransformationRow::to_batch(&self.transformations)
         });
         add(ModelVersionRow::NAME, self.model_versions.len(), &|| {
             ModelVersionRow::to_batch(&values(&self.model_versions))
         });
-        add(MetricRow::NAME, self.metrics.len(), &|| MetricRow::to_batch(&self.metrics));
+        add(MetricRow::NAME, self.metrics.len(), &|| {
+            MetricRow::to_batch(&self.metrics)
+        });
         add(DeploymentRow::NAME, self.deployments.len(), &|| {
             DeploymentRow::to_batch(&self.deployments)
         });

@@ -26,8 +26,8 @@ pub mod demo;
 
 pub use changes::{Changes, RowCounts};
 pub use error::IngestError;
-pub use live::{GroupCommitOptions, GroupCommitter};
 pub use lines::{event_id, parse_event};
+pub use live::{GroupCommitOptions, GroupCommitter};
 pub use loader::{InputFormat, LoadOptions, LoadProgress, LoadSummary, Loader, RawEvent};
 pub use normalize::Normalizer;
 pub use state::WarehouseState;

@@ -132,8 +132,7 @@ pub fn sqlstate(error: &DataFusionError) -> &'static str {
         DataFusionError::External(e) if e.is::<ReadOnlyViolation>() => "42501",
         // `prov9.as_of` unreadable, or before the warehouse's history.
         DataFusionError::External(e)
-            if e
-                .downcast_ref::<QueryError>()
+            if e.downcast_ref::<QueryError>()
                 .is_some_and(QueryError::is_unusable_setting) =>
         {
             "22023"

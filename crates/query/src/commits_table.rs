@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
+use arrow::array::{
+    ArrayRef, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use async_trait::async_trait;
 use datafusion::catalog::Session;
@@ -54,8 +56,11 @@ impl CommitsTable {
         let commits = self.warehouse.commits().await.map_err(external)?;
         let mut id = Int64Builder::new();
         let mut at = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-        let (mut source, mut added, mut versions) =
-            (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+        let (mut source, mut added, mut versions) = (
+            StringBuilder::new(),
+            StringBuilder::new(),
+            StringBuilder::new(),
+        );
         let mut rows = Int64Builder::new();
         for commit in commits.iter().filter(|c| upto.is_none_or(|u| c.id <= u)) {
             id.append_value(commit.id as i64);

@@ -15,12 +15,12 @@
 //!
 //! This crate knows nothing of protocols; `prov9-pgwire` puts it on the Postgres wire.
 
+mod commits_table;
 mod engine;
 mod error;
 pub mod exec_wrapper;
 pub mod lineage;
 mod options;
-mod commits_table;
 mod point_lookup;
 mod read_only;
 pub mod session;

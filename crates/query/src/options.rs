@@ -29,7 +29,11 @@ impl Prov9Options {
 
     /// The time `prov9.as_of` names, if set.
     pub fn as_of(config: &ConfigOptions) -> Result<Option<DateTime<Utc>>, String> {
-        match config.extensions.get::<Prov9Options>().and_then(|o| o.as_of.as_deref()) {
+        match config
+            .extensions
+            .get::<Prov9Options>()
+            .and_then(|o| o.as_of.as_deref())
+        {
             Some(text) if !text.trim().is_empty() => parse_time(text).map(Some),
             _ => Ok(None),
         }
@@ -64,7 +68,10 @@ mod tests {
     fn times_parse_as_users_write_them() {
         let utc = |s: &str| parse_time(s).unwrap().to_rfc3339();
         assert_eq!(utc("2026-11-02T00:00:00Z"), "2026-11-02T00:00:00+00:00");
-        assert_eq!(utc("2026-11-02T02:00:00+02:00"), "2026-11-02T00:00:00+00:00");
+        assert_eq!(
+            utc("2026-11-02T02:00:00+02:00"),
+            "2026-11-02T00:00:00+00:00"
+        );
         assert_eq!(utc("2026-11-02 00:00:00"), "2026-11-02T00:00:00+00:00");
         assert_eq!(utc("2026-11-02"), "2026-11-02T00:00:00+00:00");
         assert!(parse_time("yesterday").unwrap_err().contains("prov9.as_of"));

@@ -150,7 +150,11 @@ impl KeyIndex {
         {
             return Ok(());
         }
-        let Some(listing) = self.warehouse.data_files(self.table, since, version).await? else {
+        let Some(listing) = self
+            .warehouse
+            .data_files(self.table, since, version)
+            .await?
+        else {
             return Ok(());
         };
         let started = Instant::now();

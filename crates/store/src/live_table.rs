@@ -10,10 +10,10 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use datafusion::catalog::Session;
+use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
-use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::physical_expr::expressions::{Column, in_list, lit};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::filter::FilterExec;
@@ -191,7 +191,14 @@ impl TableProvider for LiveTable {
             .map_err(|e| external(StoreError::delta(self.name, e)))?;
         let provider: Arc<dyn TableProvider> = table.table_provider().await?;
         let Some(tail) = tail else {
-            return provider.scan(state, projection.map(<[usize]>::to_vec).as_ref(), filters, limit).await;
+            return provider
+                .scan(
+                    state,
+                    projection.map(<[usize]>::to_vec).as_ref(),
+                    filters,
+                    limit,
+                )
+                .await;
         };
         let stored = self
             .stored_rows_not_replaced(state, &provider, tail, projection, filters, limit)
@@ -213,10 +220,14 @@ impl LiveTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let replaced = tail.replaced_keys();
-        let key = replaced_by_key(self.name).map(|k| self.schema.index_of(k)).transpose()?;
+        let key = replaced_by_key(self.name)
+            .map(|k| self.schema.index_of(k))
+            .transpose()?;
         let (Some(key), false) = (key, replaced.is_empty()) else {
             let projection = projection.map(<[usize]>::to_vec);
-            return provider.scan(state, projection.as_ref(), filters, limit).await;
+            return provider
+                .scan(state, projection.as_ref(), filters, limit)
+                .await;
         };
         let wanted: Vec<usize> = projection.map_or_else(
             || (0..self.schema.fields().len()).collect(),
@@ -228,7 +239,10 @@ impl LiveTable {
         }
         let scan = provider.scan(state, Some(&read), filters, None).await?;
         let scan_schema = scan.schema();
-        let key_at = read.iter().position(|c| *c == key).expect("the key is read");
+        let key_at = read
+            .iter()
+            .position(|c| *c == key)
+            .expect("the key is read");
         let key_column = Arc::new(Column::new(self.schema.field(key).name(), key_at));
         let list = replaced.into_iter().map(|k| lit(k)).collect();
         let not_replaced = in_list(key_column, list, &true, &scan_schema)?;

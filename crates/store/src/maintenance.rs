@@ -173,10 +173,7 @@ impl Warehouse {
         let Some(version) = table.version() else {
             return Ok(false);
         };
-        let last = table
-            .log_store()
-            .read_checkpoint_bytes_version(name)
-            .await;
+        let last = table.log_store().read_checkpoint_bytes_version(name).await;
         if version == 0 || last == Some(version) {
             return Ok(false);
         }
@@ -195,8 +192,8 @@ impl Warehouse {
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<MaintenanceReport, StoreError> {
         let mut report = MaintenanceReport::default();
-        let retention = chrono::Duration::from_std(options.retention)
-            .unwrap_or(chrono::Duration::days(7));
+        let retention =
+            chrono::Duration::from_std(options.retention).unwrap_or(chrono::Duration::days(7));
         let horizon = chrono::Utc::now() - retention;
         // Forget the commits first: no query can then pin a version whose files go next.
         report.commits_forgotten = self.forget_commits_before(horizon).await?;

@@ -168,7 +168,9 @@ mod tests {
             .iter()
             .flat_map(|b| {
                 let s = b.column(1).as_string::<i32>();
-                (0..s.len()).map(|i| s.value(i).to_string()).collect::<Vec<_>>()
+                (0..s.len())
+                    .map(|i| s.value(i).to_string())
+                    .collect::<Vec<_>>()
             })
             .collect();
         assert_eq!(states, ["START", "COMPLETE"]);

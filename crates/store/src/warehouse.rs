@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
+use chrono::{DateTime, Utc};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use deltalake::DeltaTable;
 use deltalake::kernel::StructType;
@@ -18,7 +19,6 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::{ObjectStore, ObjectStoreExt};
 use prov9_model::tables::{TABLE_NAMES, lookup_columns, primary_key, schema_of};
-use chrono::{DateTime, Utc};
 use tokio::sync::{Mutex, RwLock, RwLockReadGuard};
 use url::Url;
 
@@ -139,7 +139,9 @@ impl Warehouse {
                 data |= warehouse.known_version(name).await? > 0;
             }
             let source = if data { source::ADOPTED } else { "created" };
-            warehouse.publish(source, BTreeMap::new(), None, None).await?;
+            warehouse
+                .publish(source, BTreeMap::new(), None, None)
+                .await?;
         }
         Ok(warehouse)
     }
@@ -314,7 +316,11 @@ impl Warehouse {
     }
 
     /// A table at `version` (`None`: its newest version, including other writers' commits).
-    pub async fn table_at(&self, name: &str, version: Option<i64>) -> Result<DeltaTable, StoreError> {
+    pub async fn table_at(
+        &self,
+        name: &str,
+        version: Option<i64>,
+    ) -> Result<DeltaTable, StoreError> {
         let Some(version) = version else {
             return self.current(name).await;
         };

@@ -102,8 +102,12 @@ impl DurableLog {
     /// Append one group and make it durable; returns its number.
     pub(crate) async fn append(&mut self, events: &[RawEvent]) -> Result<u64, IngestError> {
         let seq = self.next_seq;
-        let mut text = String::with_capacity(64 + events.iter().map(|e| e.text.len() + 40).sum::<usize>());
-        text.push_str(&format!("{{\"group\":{seq},\"events\":{}}}\n", events.len()));
+        let mut text =
+            String::with_capacity(64 + events.iter().map(|e| e.text.len() + 40).sum::<usize>());
+        text.push_str(&format!(
+            "{{\"group\":{seq},\"events\":{}}}\n",
+            events.len()
+        ));
         for event in events {
             text.push_str("{\"source\":");
             text.push_str(&serde_json::to_string(&event.source).map_err(io)?);
@@ -263,7 +267,10 @@ mod tests {
         assert_eq!(log.append(&[event(3)]).await.unwrap(), 2);
         // A crash in the middle of writing group 3: its header and half an event.
         let segment = dir.path().join("_prov9/log/00000000000000000002.log");
-        let mut file = std::fs::OpenOptions::new().append(true).open(&segment).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&segment)
+            .unwrap();
         file.write_all(b"{\"group\":3,\"events\":2}\n{\"source\":\"http:1\",\"event\":{\"n\"")
             .unwrap();
         drop(file);
@@ -285,7 +292,11 @@ mod tests {
         let (mut log, pending) = DurableLog::open(&warehouse, Some(1)).await.unwrap();
         assert_eq!(pending.iter().map(|g| g.seq).collect::<Vec<_>>(), [2]);
         log.forget_through(1).await.unwrap();
-        assert!(!dir.path().join("_prov9/log/00000000000000000001.log").exists());
+        assert!(
+            !dir.path()
+                .join("_prov9/log/00000000000000000001.log")
+                .exists()
+        );
         assert!(segment.exists());
     }
 }

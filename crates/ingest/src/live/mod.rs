@@ -190,7 +190,10 @@ impl Live {
         }
         // The server is stopping: leave nothing for the next start to replay.
         if let Some(folding) = self.folding.take() {
-            let folded = folding.await.map_err(IngestError::CommitTask).and_then(|f| f);
+            let folded = folding
+                .await
+                .map_err(IngestError::CommitTask)
+                .and_then(|f| f);
             self.finish_fold(folded).await;
         }
         if let Err(e) = self.fold_now().await {
@@ -267,12 +270,11 @@ impl Live {
     ) -> Result<Vec<ParsedEvent>, IngestError> {
         let mut parsed = Vec::new();
         for raw in events {
-            let (event, event_id) = parse_event(&raw.text).map_err(|reason| {
-                IngestError::BadEvent {
+            let (event, event_id) =
+                parse_event(&raw.text).map_err(|reason| IngestError::BadEvent {
                     location: raw.source.clone(),
                     reason,
-                }
-            })?;
+                })?;
             if !self.loader.has_event(&event_id) {
                 parsed.push(ParsedEvent {
                     event,
@@ -290,7 +292,9 @@ impl Live {
         match table_versions(&self.warehouse, true).await {
             Ok(now) if now == self.versions => {}
             Ok(_) => {
-                tracing::info!("another writer committed to the warehouse: reading its state again");
+                tracing::info!(
+                    "another writer committed to the warehouse: reading its state again"
+                );
                 if let Err(e) = self.recover().await {
                     tracing::error!("recovering the live ingest state failed: {e}");
                 }
@@ -473,7 +477,14 @@ mod tests {
             let stored = stored_events(&warehouse).await;
             // Whatever the moment, every acknowledged event is in exactly one of the two.
             let named = snapshot.commit.as_ref().unwrap().versions["events"];
-            if named == warehouse.current("events").await.unwrap().version().unwrap() as i64 {
+            if named
+                == warehouse
+                    .current("events")
+                    .await
+                    .unwrap()
+                    .version()
+                    .unwrap() as i64
+            {
                 assert_eq!(tail + stored, 12, "tail {tail}, stored {stored}");
             }
             if stored >= 10 || waited > 200 {

@@ -125,7 +125,11 @@ impl Setting {
                         Value::SingleQuotedString(t) | Value::DoubleQuotedString(t) => t.clone(),
                         other => other.to_string(),
                     },
-                    other => other.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+                    other => other
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
                 };
                 let text = text.trim().to_string();
                 if text.is_empty() || text.eq_ignore_ascii_case("default") {
@@ -184,9 +188,9 @@ impl Setting {
             Setting::ResetProv9(name) => {
                 let default = Prov9Options::default();
                 match name.as_str() {
-                    "prov9.max_recursion_depth" => set_prov9(ctx, |o| {
-                        o.max_recursion_depth = default.max_recursion_depth
-                    }),
+                    "prov9.max_recursion_depth" => {
+                        set_prov9(ctx, |o| o.max_recursion_depth = default.max_recursion_depth)
+                    }
                     _ => {
                         return Some(Err(sqlstate::unrecognized_parameter(&name)));
                     }
@@ -213,9 +217,7 @@ impl Setting {
                     .await;
             }
             Setting::Invalid(reason) => Err(sqlstate::invalid_parameter_value(reason)),
-            Setting::Acknowledge(_) | Setting::AsOf(_) | Setting::ResetProv9(_) => {
-                Ok(empty_plan())
-            }
+            Setting::Acknowledge(_) | Setting::AsOf(_) | Setting::ResetProv9(_) => Ok(empty_plan()),
         })
     }
 }

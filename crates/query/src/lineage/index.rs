@@ -139,7 +139,8 @@ impl LineageIndex {
         {
             return Ok(());
         }
-        let Some((version, files)) = self.warehouse.files_since(TABLE, since, version).await? else {
+        let Some((version, files)) = self.warehouse.files_since(TABLE, since, version).await?
+        else {
             return Ok(());
         };
         let (rebuild, new_files) = {
