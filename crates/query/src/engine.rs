@@ -39,8 +39,10 @@ impl Engine {
     /// As [`Engine::new`], answering as the warehouse was at `as_of` (see `prov9.as_of`).
     pub async fn as_of(warehouse: &Warehouse, as_of: &str) -> Result<Self, QueryError> {
         crate::parse_time(as_of).map_err(QueryError::InvalidSetting)?;
-        let mut options = Prov9Options::default();
-        options.as_of = Some(as_of.to_string());
+        let options = Prov9Options {
+            as_of: Some(as_of.to_string()),
+            ..Prov9Options::default()
+        };
         let mut config = SessionConfig::new();
         config.options_mut().extensions.insert(options);
         Self::with_config(warehouse, config).await

@@ -85,10 +85,10 @@ impl LineageIndex {
     /// one asked for is kept).
     pub async fn graph_at(&self, snapshot: &Snapshot) -> Result<Arc<Graph>, QueryError> {
         let id = snapshot.commit.as_ref().map_or(0, |c| c.id);
-        if let Some((kept, graph)) = &*self.past.lock().expect("past graph lock") {
-            if *kept == id {
-                return Ok(Arc::clone(graph));
-            }
+        if let Some((kept, graph)) = &*self.past.lock().expect("past graph lock")
+            && *kept == id
+        {
+            return Ok(Arc::clone(graph));
         }
         let version = snapshot.version(TABLE);
         let files = match self.warehouse.files_since(TABLE, None, version).await? {
@@ -254,19 +254,14 @@ fn add_batch(
                 at,
             )
         };
-        match &mut filter {
+        let skip = match &mut filter {
             // A tail rebuilt after a fold-in still holds edges added from the previous one.
-            Some(EdgeFilter::Remember(seen)) => {
-                if !seen.insert(key()) {
-                    continue;
-                }
-            }
-            Some(EdgeFilter::SkipSeen(seen)) => {
-                if !seen.is_empty() && seen.remove(&key()) {
-                    continue;
-                }
-            }
-            None => {}
+            Some(EdgeFilter::Remember(seen)) => !seen.insert(key()),
+            Some(EdgeFilter::SkipSeen(seen)) => !seen.is_empty() && seen.remove(&key()),
+            None => false,
+        };
+        if skip {
+            continue;
         }
         graph.add_edge(src.value(i), dst.value(i), kind, run_id, at);
     }
