@@ -105,7 +105,7 @@ async fn traversals_match_a_reference_on_random_graphs_with_cycles() {
         let warehouse = Warehouse::open("memory://").await.unwrap();
         let edges = random_edges(&mut rng, n, m);
         warehouse
-            .append("lineage_edges", vec![LineageEdgeRow::to_batch(&edges)])
+            .append_published("lineage_edges", vec![LineageEdgeRow::to_batch(&edges)])
             .await
             .unwrap();
         let engine = Engine::new(&warehouse).await.unwrap();
@@ -244,7 +244,7 @@ async fn the_index_follows_new_commits_and_rewrites() {
         let warehouse = warehouse.clone();
         async move {
             warehouse
-                .append("lineage_edges", vec![LineageEdgeRow::to_batch(&edges)])
+                .append_published("lineage_edges", vec![LineageEdgeRow::to_batch(&edges)])
                 .await
                 .unwrap()
         }
@@ -273,7 +273,7 @@ async fn the_index_follows_new_commits_and_rewrites() {
 
     // A rewrite (a MERGE replaces the file holding b -> c): the index starts over.
     warehouse
-        .upsert(
+        .upsert_published(
             "lineage_edges",
             LineageEdgeRow::to_batch(&[edge("b", "z")]),
             "src",
@@ -322,7 +322,7 @@ async fn engine_with_partitions(edges: &[LineageEdgeRow], max_depth: usize) -> E
     let warehouse = Warehouse::open("memory://").await.unwrap();
     for edge in edges {
         warehouse
-            .append(
+            .append_published(
                 "lineage_edges",
                 vec![LineageEdgeRow::to_batch(std::slice::from_ref(edge))],
             )

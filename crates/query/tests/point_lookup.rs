@@ -50,11 +50,11 @@ fn key(i: usize) -> ScalarValue {
 async fn lookups_by_key_answer_what_the_planned_query_answers() {
     let wh = Warehouse::open("memory://").await.unwrap();
     let rows: Vec<RunRow> = (0..2000).map(|i| run(i, "RUNNING")).collect();
-    wh.append("runs", vec![RunRow::to_batch(&rows)])
+    wh.append_published("runs", vec![RunRow::to_batch(&rows)])
         .await
         .unwrap();
     // A rewrite (MERGE) moves run 10 to a new file: the lookup must read the new row only.
-    wh.upsert(
+    wh.upsert_published(
         "runs",
         RunRow::to_batch(&[run(10, "COMPLETE")]),
         "run_id",
@@ -120,7 +120,7 @@ async fn lookups_by_key_answer_what_the_planned_query_answers() {
     );
 
     // A later commit is seen by the next lookup, as by a planned query.
-    wh.upsert("runs", RunRow::to_batch(&[run(10, "FAIL")]), "run_id", None)
+    wh.upsert_published("runs", RunRow::to_batch(&[run(10, "FAIL")]), "run_id", None)
         .await
         .unwrap();
     let rows = PointLookup::recognise(&updated)

@@ -502,6 +502,35 @@ impl Warehouse {
         Ok(())
     }
 
+    /// [`Warehouse::append`], then a warehouse commit: one table's rows as a batch of their own,
+    /// visible at once (tools and tests; ingest commits several tables per batch).
+    pub async fn append_published(
+        &self,
+        name: &str,
+        batches: Vec<RecordBatch>,
+    ) -> Result<(), StoreError> {
+        let _batch = self.batch_lock().await;
+        self.append(name, batches).await?;
+        self.publish(source::LOAD, BTreeMap::new(), None, None)
+            .await
+            .map(|_| ())
+    }
+
+    /// [`Warehouse::upsert`], then a warehouse commit (see [`Warehouse::append_published`]).
+    pub async fn upsert_published(
+        &self,
+        name: &str,
+        batch: RecordBatch,
+        key: &str,
+        stored_in: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let _batch = self.batch_lock().await;
+        self.upsert(name, batch, key, stored_in).await?;
+        self.publish(source::LOAD, BTreeMap::new(), None, None)
+            .await
+            .map(|_| ())
+    }
+
     /// Read the given columns of a whole table (all columns if `columns` is empty).
     pub async fn read(&self, name: &str, columns: &[&str]) -> Result<Vec<RecordBatch>, StoreError> {
         // One snapshot for the whole read: Delta's own provider, not a LiveTable.

@@ -74,7 +74,7 @@ async fn lookups_by_key_match_a_full_scan_across_appends_rewrites_and_other_writ
     let location = dir.path().to_str().unwrap();
     let wh = Warehouse::open(location).await.unwrap();
     let first: Vec<RunRow> = (0..3000).map(|i| run(i, "RUNNING")).collect();
-    wh.append("runs", vec![RunRow::to_batch(&first)])
+    wh.append_published("runs", vec![RunRow::to_batch(&first)])
         .await
         .unwrap();
     let ctx = context(&wh).await;
@@ -111,14 +111,14 @@ async fn lookups_by_key_match_a_full_scan_across_appends_rewrites_and_other_writ
 
     // A second commit, then a rewrite: updating some runs makes MERGE rewrite files.
     let second: Vec<RunRow> = (3000..4000).map(|i| run(i, "RUNNING")).collect();
-    wh.append("runs", vec![RunRow::to_batch(&second)])
+    wh.append_published("runs", vec![RunRow::to_batch(&second)])
         .await
         .unwrap();
     let finished: Vec<RunRow> = [5, 1500, 3500]
         .iter()
         .map(|i| run(*i, "COMPLETE"))
         .collect();
-    wh.upsert("runs", RunRow::to_batch(&finished), "run_id", None)
+    wh.upsert_published("runs", RunRow::to_batch(&finished), "run_id", None)
         .await
         .unwrap();
     let got = query(
@@ -147,7 +147,7 @@ async fn lookups_by_key_match_a_full_scan_across_appends_rewrites_and_other_writ
     // Another process's commit is seen by the next lookup.
     let other = Warehouse::open(location).await.unwrap();
     other
-        .upsert(
+        .upsert_published(
             "runs",
             RunRow::to_batch(&[run(7, "FAIL"), run(9000, "START")]),
             "run_id",
@@ -176,7 +176,7 @@ async fn data_files_keep_dictionaries_small_and_none_on_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let wh = Warehouse::open(dir.path().to_str().unwrap()).await.unwrap();
     let rows: Vec<RunRow> = (0..20_000).map(|i| run(i, "RUNNING")).collect();
-    wh.append("runs", vec![RunRow::to_batch(&rows)])
+    wh.append_published("runs", vec![RunRow::to_batch(&rows)])
         .await
         .unwrap();
     let file = std::fs::read_dir(dir.path().join("runs"))

@@ -29,8 +29,8 @@ async fn a_lookup_reads_only_row_groups_whose_bloom_filter_may_hold_the_id() {
     // Two commits whose id ranges interleave: min/max statistics cannot tell them apart.
     let even = RunRow::to_batch(&runs((0..2000).step_by(2)));
     let odd = RunRow::to_batch(&runs((1..2000).step_by(2)));
-    wh.append("runs", vec![even]).await.unwrap();
-    wh.append("runs", vec![odd]).await.unwrap();
+    wh.append_published("runs", vec![even]).await.unwrap();
+    wh.append_published("runs", vec![odd]).await.unwrap();
 
     let ctx = SessionContext::new();
     ctx.register_table(

@@ -270,7 +270,7 @@ mod tests {
         assert_eq!(n(collect(kept(), task.clone()).await.unwrap()), 0);
         assert_eq!(n(collect(kept(), task.clone()).await.unwrap()), 0);
         warehouse
-            .append(
+            .append_published(
                 "lineage_edges",
                 vec![LineageEdgeRow::to_batch(&[edge("a", "b"), edge("b", "c")])],
             )
