@@ -110,16 +110,7 @@ fn as_of_answers_as_the_warehouse_was_and_maintenance_changes_nothing() {
         let server = Server::start(&data, &[]);
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async {
-            let (client, connection) = tokio_postgres::connect(
-                &format!(
-                    "host=127.0.0.1 port={} user=prov9 dbname=prov9",
-                    server.port
-                ),
-                tokio_postgres::NoTls,
-            )
-            .await
-            .unwrap();
-            tokio::spawn(connection);
+            let client = connect(server.port).await;
             let count = |rows: Vec<tokio_postgres::SimpleQueryMessage>| {
                 simple_rows(&rows)[0][0].clone().unwrap()
             };

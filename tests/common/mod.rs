@@ -317,19 +317,25 @@ fn server_query(port: u16, query: &str) -> Vec<Vec<Option<String>>> {
         .build()
         .expect("a runtime");
     runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(
-            &format!("host=127.0.0.1 port={port} user=prov9 dbname=prov9"),
-            tokio_postgres::NoTls,
-        )
-        .await
-        .expect("connects");
-        tokio::spawn(connection);
+        let client = connect(port).await;
         let messages = client
             .simple_query(query)
             .await
             .unwrap_or_else(|e| panic!("{query}: {e}"));
         simple_rows(&messages)
     })
+}
+
+/// A trusted connection to a server on loopback (its connection task spawned).
+pub async fn connect(port: u16) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={port} user=prov9 dbname=prov9"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("connects");
+    tokio::spawn(connection);
+    client
 }
 
 /// A query's rows asked of a running server, each as its columns joined by commas.

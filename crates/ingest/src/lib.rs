@@ -10,7 +10,11 @@
 //!   running it again.
 //! * [`Loader`] — the bulk loader behind `prov9 load`: NDJSON files (plain or gzip) and
 //!   directories of them, streamed in bounded batches; MLflow file stores (`mlruns/`),
-//!   translated into OpenLineage events with prov9's facets first.
+//!   translated into OpenLineage events with prov9's facets first. Each batch ends with a
+//!   warehouse commit (`prov9_store::Warehouse::publish`).
+//! * [`GroupCommitter`] — live ingest behind `POST /api/v1/lineage` (`live/`): requests grouped,
+//!   logged durably, visible at once through the live tail, folded into the tables in large
+//!   batches in the background.
 
 mod changes;
 mod error;

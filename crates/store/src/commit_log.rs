@@ -26,6 +26,8 @@ pub mod source {
     pub const LOAD: &str = "load";
     pub const HTTP: &str = "http";
     pub const MAINTENANCE: &str = "maintenance";
+    /// The first commit of a new warehouse.
+    pub const CREATED: &str = "created";
     /// The first commit of a warehouse written before warehouse commits existed.
     pub const ADOPTED: &str = "adopted";
 }

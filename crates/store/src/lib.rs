@@ -3,12 +3,16 @@
 //! A warehouse is a location (`./prov9-data`, `file:///…`, `s3://bucket/prefix`, `memory://`)
 //! holding one Delta table per table of [`prov9_model::tables`], each under `<location>/<table>/`.
 //! Tables are created on first open. Every [`Warehouse::append`] or [`Warehouse::upsert`] is one
-//! Delta commit, so a batch is visible entirely or not at all.
+//! Delta commit of one table; a batch of several tables becomes visible when
+//! [`Warehouse::publish`] writes its [`WarehouseCommit`] under `<location>/_prov9/commits/`,
+//! naming every table's version, so it is visible entirely or not at all.
 //!
-//! Readers get a [`LiveTable`] per table: a DataFusion `TableProvider` that picks up new commits
-//! (from this process or any other writer of the same location) at the start of every scan. A
-//! scan that pins a table's primary key (`WHERE run_id = '…'`) reads just those rows through an
-//! in-memory key index (`key_index.rs`) instead of opening every data file.
+//! Readers get a [`LiveTable`] per table: a DataFusion `TableProvider` that reads the query's
+//! pinned [`Snapshot`] — the newest warehouse commit (from this process or any other writer of
+//! the same location) plus the live [`Tail`] of rows acknowledged but not yet folded in, or a
+//! past commit for time travel. A scan that pins a table's primary key (`WHERE run_id = '…'`)
+//! reads just those rows through an in-memory key index (`key_index.rs`) instead of opening
+//! every data file. [`Warehouse::optimize`] and [`Warehouse::vacuum`] keep the tables compact.
 
 mod commit_log;
 mod error;
@@ -22,6 +26,7 @@ mod row_cache;
 mod snapshot;
 mod tail;
 mod warehouse;
+mod writer_properties;
 
 pub use commit_log::{WarehouseCommit, source};
 pub use snapshot::Snapshot;

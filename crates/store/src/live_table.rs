@@ -72,8 +72,8 @@ impl LiveTable {
     }
 
     /// The rows whose primary key is one of `keys`, with the table's columns `projection`
-    /// (all when `None`), from the newest commit (tail excluded). Empty for a table without a
-    /// primary key.
+    /// (all when `None`), from the newest snapshot (its commit and live tail). Empty for a table
+    /// without a primary key.
     pub async fn lookup(
         &self,
         keys: &[String],
@@ -84,10 +84,7 @@ impl LiveTable {
         };
         let snapshot = self.warehouse.snapshot().await?;
         let tail = snapshot.tail.table(self.name);
-        let (in_tail, stored): (Vec<String>, Vec<String>) = keys
-            .iter()
-            .cloned()
-            .partition(|k| tail.is_some_and(|t| t.has_key(k)));
+        let (in_tail, stored) = split_by_tail(tail, keys.to_vec());
         let schema = self.projected_schema(projection)?;
         let version = snapshot.version(self.name);
         let mut rows = index.lookup(&stored, schema, version).await?;
@@ -164,9 +161,7 @@ impl TableProvider for LiveTable {
             && !snapshot.past
         {
             let schema = self.projected_schema(projection)?;
-            let (in_tail, stored): (Vec<String>, Vec<String>) = keys
-                .into_iter()
-                .partition(|k| tail.is_some_and(|t| t.has_key(k)));
+            let (in_tail, stored) = split_by_tail(tail, keys);
             let lookup: Arc<dyn ExecutionPlan> = Arc::new(KeyLookupExec::new(
                 Arc::clone(index),
                 stored,
@@ -291,6 +286,13 @@ impl LiveTable {
             projection.map(<[usize]>::to_vec),
         )?)
     }
+}
+
+/// `keys` split into those the live tail holds a row for (answered from it) and the rest (from
+/// the stored table).
+fn split_by_tail(tail: Option<&TailTable>, keys: Vec<String>) -> (Vec<String>, Vec<String>) {
+    keys.into_iter()
+        .partition(|k| tail.is_some_and(|t| t.has_key(k)))
 }
 
 /// The rows of `batch` whose `column` is one of `keys`.

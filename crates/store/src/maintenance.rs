@@ -23,7 +23,7 @@ use deltalake::checkpoints::{cleanup_expired_logs_for, create_checkpoint};
 use prov9_model::tables::TABLE_NAMES;
 
 use crate::commit_log::source;
-use crate::warehouse::writer_properties;
+use crate::writer_properties::writer_properties;
 use crate::{StoreError, Warehouse};
 
 /// How maintenance treats the tables.

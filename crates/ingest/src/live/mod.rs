@@ -136,7 +136,7 @@ impl Live {
             .and_then(|c| c.log_through);
         let (log, pending) = DurableLog::open(&warehouse, through).await?;
         let mut live = Live {
-            versions: table_versions(&warehouse, true).await?,
+            versions: loader.table_versions().to_vec(),
             warehouse,
             loader,
             log,
@@ -305,12 +305,9 @@ impl Live {
                 return;
             }
         }
-        let Some(through) = self.unfolded_through.take() else {
+        let Some((changes, through)) = self.take_unfolded() else {
             return;
         };
-        let changes = std::mem::take(&mut self.unfolded);
-        self.unfolded_since = None;
-        self.log.rotate();
         let warehouse = self.warehouse.clone();
         self.folding = Some(tokio::spawn(async move {
             let batch = warehouse.batch_lock().await;
@@ -353,14 +350,19 @@ impl Live {
         Ok(())
     }
 
-    /// Fold everything unfolded in now, waiting for it.
-    async fn fold_now(&mut self) -> Result<(), IngestError> {
-        let Some(through) = self.unfolded_through.take() else {
-            return Ok(());
-        };
-        let changes = std::mem::take(&mut self.unfolded);
+    /// The unfolded changes and their last group, to fold in; the log starts a new segment.
+    fn take_unfolded(&mut self) -> Option<(Changes, u64)> {
+        let through = self.unfolded_through.take()?;
         self.unfolded_since = None;
         self.log.rotate();
+        Some((std::mem::take(&mut self.unfolded), through))
+    }
+
+    /// Fold everything unfolded in now, waiting for it.
+    async fn fold_now(&mut self) -> Result<(), IngestError> {
+        let Some((changes, through)) = self.take_unfolded() else {
+            return Ok(());
+        };
         let _batch = self.warehouse.batch_lock().await;
         let rows = changes.commit(&self.warehouse).await?;
         self.publish(&rows, through).await

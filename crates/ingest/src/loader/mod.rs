@@ -156,6 +156,11 @@ impl Loader {
         &self.warehouse
     }
 
+    /// Every table's version as the loader's state knows it.
+    pub(crate) fn table_versions(&self) -> &[i64] {
+        &self.table_versions
+    }
+
     /// Whether the warehouse (as this loader knows it) holds the event.
     pub(crate) fn has_event(&self, event_id: &str) -> bool {
         self.state.has_event(event_id)

@@ -31,7 +31,7 @@ pub use guarded_planner::GuardedQueryPlanner;
 pub use read_only_catalog::ReadOnlyCatalogList;
 pub use reusable_plans::{ReusablePlan, ReusablePlans};
 pub use role::Role;
-pub use snapshot_planner::{SnapshotPlanner, snapshot_for};
+pub use snapshot_planner::SnapshotPlanner;
 
 /// Makes the session of each new connection from the engine's.
 pub struct SessionFactory {

@@ -29,7 +29,7 @@ impl SnapshotPlanner {
 }
 
 /// The snapshot a session's next query reads.
-pub async fn snapshot_for(warehouse: &Warehouse, session: &dyn Session) -> Result<Arc<Snapshot>> {
+async fn snapshot_for(warehouse: &Warehouse, session: &dyn Session) -> Result<Arc<Snapshot>> {
     let external = |e: QueryError| DataFusionError::External(Box::new(e));
     let as_of = Prov9Options::as_of(session.config_options())
         .map_err(|reason| external(QueryError::InvalidSetting(reason)))?;

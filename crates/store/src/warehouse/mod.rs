@@ -1,29 +1,29 @@
-//! The warehouse: open (creating missing tables), append, upsert, read.
+//! The warehouse: its Delta tables — open (creating missing ones), append, upsert, read, a
+//! table at a version — and, in `history.rs`, the warehouse commits that make a batch visible.
 
-use std::collections::{BTreeMap, HashMap};
+mod history;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
-use chrono::{DateTime, Utc};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use deltalake::DeltaTable;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::logstore::commit_uri_from_version;
-use deltalake::parquet::basic::Compression;
-use deltalake::parquet::file::properties::WriterProperties;
-use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::SaveMode;
 use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::{ObjectStore, ObjectStoreExt};
-use prov9_model::tables::{TABLE_NAMES, lookup_columns, primary_key, schema_of};
-use tokio::sync::{Mutex, RwLock, RwLockReadGuard};
+use prov9_model::tables::{TABLE_NAMES, schema_of};
+use tokio::sync::{RwLock, RwLockReadGuard};
 use url::Url;
 
-use crate::commit_log::{CommitLog, WarehouseCommit, source};
-use crate::{LiveTable, Snapshot, StoreError, Tail, WarehouseLocation};
+use crate::writer_properties::writer_properties;
+use crate::{LiveTable, StoreError, WarehouseLocation};
+use history::History;
 
 /// A table version's data files, as [`Warehouse::data_files`] lists them.
 pub(crate) struct DataFiles {
@@ -54,19 +54,8 @@ struct Inner {
     tables: HashMap<&'static str, RwLock<DeltaTable>>,
     /// Each table's directory, when the warehouse is on the local filesystem.
     local: HashMap<&'static str, Arc<LocalFileSystem>>,
-    /// `_prov9/`: the warehouse's own records, beside the tables.
-    system: Arc<dyn ObjectStore>,
-    /// `_prov9/` on the local filesystem, for a local warehouse.
-    system_dir: Option<std::path::PathBuf>,
-    commits: CommitLog,
-    /// The newest commit known and the live tail: what a query reads unless it asks for the past.
-    latest: std::sync::RwLock<Arc<Snapshot>>,
-    /// One commit at a time from this process.
-    publishing: Mutex<()>,
-    /// Held by a batch from its first table commit to its warehouse commit.
-    batch: Arc<Mutex<()>>,
-    /// Commits read so far, for time travel and `prov9_commits`.
-    history: Mutex<BTreeMap<u64, Arc<WarehouseCommit>>>,
+    /// Warehouse commits and the snapshot queries read (`history.rs`).
+    history: History,
     /// Past versions of tables recently read (time travel, or a commit not yet named).
     past: std::sync::Mutex<HashMap<(&'static str, i64), DeltaTable>>,
 }
@@ -110,96 +99,21 @@ impl Warehouse {
             let table = open_table(name, url, memory.clone()).await?;
             tables.insert(name, RwLock::new(table));
         }
-        let (system, local_system) = system_store(&location, &root, memory).await?;
-        let commits = CommitLog::new(Arc::clone(&system), local_system.clone());
-        let newest = commits.newest().await?.map(Arc::new);
+        let history = History::open(&location, &root, memory).await?;
+        let adopt = history.latest().commit.is_none();
         let warehouse = Warehouse {
             inner: Arc::new(Inner {
                 location,
                 tables,
                 local,
-                system,
-                system_dir: local_system,
-                commits,
-                latest: std::sync::RwLock::new(Arc::new(Snapshot {
-                    commit: newest.clone(),
-                    ..Snapshot::default()
-                })),
-                publishing: Mutex::new(()),
-                batch: Arc::new(Mutex::new(())),
-                history: Mutex::new(BTreeMap::new()),
+                history,
                 past: std::sync::Mutex::new(HashMap::new()),
             }),
         };
-        if newest.is_none() {
-            // A new warehouse, or one written before warehouse commits: its tables as they are
-            // become the first commit.
-            let mut data = false;
-            for name in TABLE_NAMES {
-                data |= warehouse.known_version(name).await? > 0;
-            }
-            let source = if data { source::ADOPTED } else { "created" };
-            warehouse
-                .publish(source, BTreeMap::new(), None, None)
-                .await?;
+        if adopt {
+            warehouse.adopt().await?;
         }
         Ok(warehouse)
-    }
-
-    /// The store of the warehouse's own records (`_prov9/`): commits, the live ingest log.
-    pub fn system_store(&self) -> Arc<dyn ObjectStore> {
-        Arc::clone(&self.inner.system)
-    }
-
-    /// `_prov9/` on the local filesystem, for a local warehouse (where files can be fsync'd).
-    pub fn system_dir(&self) -> Option<&std::path::Path> {
-        self.inner.system_dir.as_deref()
-    }
-
-    /// The snapshot a query reads now: the newest warehouse commit (including other writers')
-    /// and the live tail.
-    pub async fn snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
-        let current = self.latest();
-        let next = current.commit.as_ref().map_or(1, |c| c.id + 1);
-        if !self.inner.commits.exists(next).await? {
-            return Ok(current);
-        }
-        let _one_at_a_time = self.inner.publishing.lock().await;
-        self.read_newer_commits().await
-    }
-
-    fn latest(&self) -> Arc<Snapshot> {
-        Arc::clone(&self.inner.latest.read().expect("snapshot lock poisoned"))
-    }
-
-    fn set_latest(&self, snapshot: Snapshot) -> Arc<Snapshot> {
-        let snapshot = Arc::new(snapshot);
-        *self.inner.latest.write().expect("snapshot lock poisoned") = Arc::clone(&snapshot);
-        snapshot
-    }
-
-    /// Take up commits written by other writers (call holding `publishing`).
-    async fn read_newer_commits(&self) -> Result<Arc<Snapshot>, StoreError> {
-        let mut snapshot = (*self.latest()).clone();
-        let mut next = snapshot.commit.as_ref().map_or(1, |c| c.id + 1);
-        let mut moved = false;
-        while let Some(commit) = self.inner.commits.try_read(next).await? {
-            snapshot.commit = Some(Arc::new(commit));
-            next += 1;
-            moved = true;
-        }
-        Ok(if moved {
-            self.set_latest(snapshot)
-        } else {
-            self.latest()
-        })
-    }
-
-    /// Held by whoever commits a batch (a load batch, a fold-in, a maintenance step) from its
-    /// first table commit until [`Warehouse::publish`] names it: a batch's warehouse commit then
-    /// never names another batch's half-committed tables.
-    pub async fn batch_lock(&self) -> tokio::sync::OwnedMutexGuard<()> {
-        Arc::clone(&self.inner.batch).lock_owned().await
     }
 
     /// Keep `table` (just rewritten by maintenance) as the newest version this process knows.
@@ -213,106 +127,6 @@ impl Warehouse {
             *held = table;
         }
         Ok(())
-    }
-
-    /// Make the live tail visible to queries (rows acknowledged but not yet folded in).
-    pub fn set_tail(&self, tail: Arc<Tail>) {
-        let mut latest = self.inner.latest.write().expect("snapshot lock poisoned");
-        let mut snapshot = (**latest).clone();
-        snapshot.tail = tail;
-        *latest = Arc::new(snapshot);
-    }
-
-    /// Write a warehouse commit naming every table's version as this process last wrote or
-    /// read it: whatever the batch committed becomes visible, at once, everywhere. `tail`, when
-    /// given, replaces the live tail in the same step (a fold-in's rows leave the tail as they
-    /// enter the tables). Another writer's newer commit is taken into account, never undone.
-    pub async fn publish(
-        &self,
-        source: &str,
-        added: BTreeMap<String, u64>,
-        log_through: Option<u64>,
-        tail: Option<Arc<Tail>>,
-    ) -> Result<Arc<WarehouseCommit>, StoreError> {
-        let _one_at_a_time = self.inner.publishing.lock().await;
-        loop {
-            let latest = self.read_newer_commits().await?;
-            let previous = latest.commit.as_deref();
-            let mut versions = BTreeMap::new();
-            for name in TABLE_NAMES {
-                let named = previous.and_then(|c| c.versions.get(name).copied());
-                let known = self.known_version(name).await?;
-                versions.insert(name.to_string(), named.map_or(known, |n| n.max(known)));
-            }
-            let commit = WarehouseCommit {
-                id: previous.map_or(1, |c| c.id + 1),
-                committed_at: Utc::now(),
-                source: source.to_string(),
-                versions,
-                added: added.clone(),
-                log_through: log_through.or(previous.and_then(|c| c.log_through)),
-            };
-            if self.inner.commits.create(&commit).await? {
-                let commit = Arc::new(commit);
-                let mut snapshot = (*latest).clone();
-                snapshot.commit = Some(Arc::clone(&commit));
-                if let Some(tail) = &tail {
-                    snapshot.tail = Arc::clone(tail);
-                }
-                self.set_latest(snapshot);
-                tracing::debug!(id = commit.id, source, "warehouse commit");
-                return Ok(commit);
-            }
-            // Another writer took that id: read its commit, then try the next.
-        }
-    }
-
-    /// Every warehouse commit kept, oldest first.
-    pub async fn commits(&self) -> Result<Vec<Arc<WarehouseCommit>>, StoreError> {
-        let ids = self.inner.commits.ids().await?;
-        let mut history = self.inner.history.lock().await;
-        history.retain(|id, _| ids.binary_search(id).is_ok());
-        for id in ids {
-            if let std::collections::btree_map::Entry::Vacant(slot) = history.entry(id)
-                && let Some(commit) = self.inner.commits.try_read(id).await?
-            {
-                slot.insert(Arc::new(commit));
-            }
-        }
-        Ok(history.values().cloned().collect())
-    }
-
-    /// The warehouse as it was at `time`: the last commit made at or before it.
-    pub async fn snapshot_as_of(&self, time: DateTime<Utc>) -> Result<Arc<Snapshot>, StoreError> {
-        let commits = self.commits().await?;
-        let at = commits.partition_point(|c| c.committed_at <= time);
-        if at == 0 {
-            return Err(StoreError::BeforeHistory {
-                asked: time,
-                oldest: commits.first().map(|c| c.committed_at),
-            });
-        }
-        Ok(Arc::new(Snapshot {
-            commit: Some(Arc::clone(&commits[at - 1])),
-            tail: Arc::default(),
-            past: true,
-        }))
-    }
-
-    /// Forget warehouse commits older than `before`, keeping the newest of them (the one that
-    /// was current at `before`): vacuum removed what they named.
-    pub(crate) async fn forget_commits_before(
-        &self,
-        before: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
-        let commits = self.commits().await?;
-        let at = commits.partition_point(|c| c.committed_at <= before);
-        let mut forgotten = 0;
-        for commit in commits.iter().take(at.saturating_sub(1)) {
-            self.inner.commits.delete(commit.id).await?;
-            forgotten += 1;
-        }
-        Ok(forgotten)
     }
 
     /// A table at `version` (`None`: its newest version, including other writers' commits).
@@ -502,35 +316,6 @@ impl Warehouse {
         Ok(())
     }
 
-    /// [`Warehouse::append`], then a warehouse commit: one table's rows as a batch of their own,
-    /// visible at once (tools and tests; ingest commits several tables per batch).
-    pub async fn append_published(
-        &self,
-        name: &str,
-        batches: Vec<RecordBatch>,
-    ) -> Result<(), StoreError> {
-        let _batch = self.batch_lock().await;
-        self.append(name, batches).await?;
-        self.publish(source::LOAD, BTreeMap::new(), None, None)
-            .await
-            .map(|_| ())
-    }
-
-    /// [`Warehouse::upsert`], then a warehouse commit (see [`Warehouse::append_published`]).
-    pub async fn upsert_published(
-        &self,
-        name: &str,
-        batch: RecordBatch,
-        key: &str,
-        stored_in: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let _batch = self.batch_lock().await;
-        self.upsert(name, batch, key, stored_in).await?;
-        self.publish(source::LOAD, BTreeMap::new(), None, None)
-            .await
-            .map(|_| ())
-    }
-
     /// Read the given columns of a whole table (all columns if `columns` is empty).
     pub async fn read(&self, name: &str, columns: &[&str]) -> Result<Vec<RecordBatch>, StoreError> {
         // One snapshot for the whole read: Delta's own provider, not a LiveTable.
@@ -649,60 +434,6 @@ impl Warehouse {
     }
 }
 
-/// How data files of `table` are written when a commit holds about `rows` rows: Snappy (delta-rs'
-/// default) and a bloom filter on each lookup column, sized for the rows (a filter sized for a
-/// million values would be 1 MB per column in every small commit). With it DataFusion skips
-/// row groups that cannot hold a looked-up id, which statistics cannot do for random ids.
-/// Pages of at most 1,024 rows let the page index narrow a lookup inside the row group it
-/// reads to the pages holding the row, instead of 20,000-row pages of every column; tables with
-/// a key index keep 256, since a lookup by key decompresses and walks its row's page in every
-/// column.
-///
-/// A lookup must also read each column's dictionary page, whole: with the default 1 MB limit,
-/// ids and timestamps (nearly all distinct) had dictionaries of 100–800 KB per column, which
-/// every lookup decompressed (5 ms for one run at 3 M runs). Dictionaries stay for the
-/// low-cardinality columns that fit in [`DICTIONARY_BYTES`]; the primary key, unique, has none.
-pub(crate) fn writer_properties(table: &str, rows: usize) -> WriterProperties {
-    let ndv = rows.max(1) as u64;
-    let key = primary_key(table);
-    let page_rows = if key.is_some() {
-        KEYED_PAGE_ROWS
-    } else {
-        PAGE_ROWS
-    };
-    let mut builder = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_data_page_row_count_limit(page_rows)
-        .set_write_batch_size(page_rows)
-        .set_dictionary_page_size_limit(DICTIONARY_BYTES);
-    if let Some(key) = key {
-        builder = builder.set_column_dictionary_enabled(ColumnPath::from(key), false);
-    }
-    lookup_columns(table)
-        .iter()
-        .fold(builder, |props, column| {
-            let column = ColumnPath::from(*column);
-            props
-                .set_column_bloom_filter_enabled(column.clone(), true)
-                .set_column_bloom_filter_fpp(column.clone(), BLOOM_FILTER_FPP)
-                .set_column_bloom_filter_max_ndv(column, ndv)
-        })
-        .build()
-}
-
-/// Rows per data page (see [`writer_properties`]).
-const PAGE_ROWS: usize = 1024;
-
-/// Rows per data page of a table with a key index: a lookup reads a page of each column.
-const KEYED_PAGE_ROWS: usize = 256;
-
-/// Largest dictionary page per column chunk (see [`writer_properties`]); past it a column
-/// falls back to plain encoding.
-const DICTIONARY_BYTES: usize = 16 << 10;
-
-/// False positives per bloom filter probe: 1% costs about 10 bits per row.
-const BLOOM_FILTER_FPP: f64 = 0.01;
-
 /// Rows in the largest data file of the version a table holds (from the log's file statistics;
 /// 0 when unknown).
 fn largest_file_rows(table: &DeltaTable) -> usize {
@@ -738,35 +469,6 @@ async fn has_newer_commit(table: &DeltaTable, local: Option<&Arc<LocalFileSystem
             Err(object_store::Error::NotFound { .. })
         ),
     }
-}
-
-/// The store rooted at the warehouse's `_prov9/` folder, and that folder when it is local.
-async fn system_store(
-    location: &WarehouseLocation,
-    root: &Url,
-    memory: Option<Arc<dyn ObjectStore>>,
-) -> Result<(Arc<dyn ObjectStore>, Option<std::path::PathBuf>), StoreError> {
-    let invalid = |reason: String| StoreError::InvalidLocation {
-        location: root.to_string(),
-        reason,
-    };
-    let url = root.join("_prov9/").map_err(|e| invalid(e.to_string()))?;
-    if let WarehouseLocation::Local(_) = location {
-        let dir = url
-            .to_file_path()
-            .map_err(|()| invalid("not a local path".into()))?;
-        std::fs::create_dir_all(&dir)?;
-        let store = LocalFileSystem::new_with_prefix(&dir).map_err(|e| invalid(e.to_string()))?;
-        return Ok((Arc::new(store), Some(dir)));
-    }
-    // The same store the tables use (credentials, endpoint), rooted at `_prov9/`.
-    let delta = |e| StoreError::delta("_prov9", e);
-    let mut builder = deltalake::DeltaTableBuilder::from_url(url.clone()).map_err(delta)?;
-    if let Some(store) = memory {
-        builder = builder.with_storage_backend(store, url);
-    }
-    let table = builder.build().map_err(delta)?;
-    Ok((table.log_store().object_store(None), None))
 }
 
 fn version_number(table: &DeltaTable) -> i64 {
