@@ -52,9 +52,9 @@ class Prov9:
         return f"{meminfo_bytes() // 4 >> 20}MiB"
 
     def serve(self, timeout_s=120):
-        self.port = free_port()
+        self.port, self.http_port = free_port(), free_port()
         cmd = [self.binary, "--data", str(self.warehouse), "serve",
-               "--pg-listen", f"127.0.0.1:{self.port}", "--http-listen", f"127.0.0.1:{free_port()}",
+               "--pg-listen", f"127.0.0.1:{self.port}", "--http-listen", f"127.0.0.1:{self.http_port}",
                "--memory-limit", self.memory_limit()]
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)

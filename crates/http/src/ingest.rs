@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use prov9_ingest::{GroupCommitter, IngestError, RawEvent, parse_event};
+use prov9_ingest::{GroupCommitter, IngestError, ParsedEvent};
 use serde_json::{Value, json};
 
 use crate::api_keys::authorized;
@@ -36,23 +36,22 @@ pub(crate) async fn ingest(
         return Err(Problem::bad_request("no event in the body"));
     }
     let several = events.len() > 1;
-    let mut raw = Vec::with_capacity(events.len());
+    let mut parsed = Vec::with_capacity(events.len());
     for (i, event) in events.into_iter().enumerate() {
-        if let Err(reason) = parse_event(&event) {
-            let at = if several {
-                format!("event {}: ", i + 1)
-            } else {
-                String::new()
-            };
-            return Err(Problem::bad_request(format!("{at}{reason}")));
+        match ParsedEvent::parse(event, format!("http:{}", i + 1)) {
+            Ok(event) => parsed.push(event),
+            Err(reason) => {
+                let at = if several {
+                    format!("event {}: ", i + 1)
+                } else {
+                    String::new()
+                };
+                return Err(Problem::bad_request(format!("{at}{reason}")));
+            }
         }
-        raw.push(RawEvent {
-            text: event,
-            source: format!("http:{}", i + 1),
-        });
     }
-    let count = raw.len();
-    match state.committer.submit(raw).await {
+    let count = parsed.len();
+    match state.committer.submit(parsed).await {
         Ok(()) => Ok((
             StatusCode::CREATED,
             axum::Json(json!({ "accepted": count })),

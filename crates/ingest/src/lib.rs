@@ -33,5 +33,5 @@ pub use error::IngestError;
 pub use lines::{event_id, parse_event};
 pub use live::{GroupCommitOptions, GroupCommitter};
 pub use loader::{InputFormat, LoadOptions, LoadProgress, LoadSummary, Loader, RawEvent};
-pub use normalize::Normalizer;
+pub use normalize::{Normalizer, ParsedEvent};
 pub use state::WarehouseState;

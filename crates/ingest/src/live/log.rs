@@ -99,22 +99,28 @@ impl DurableLog {
         self.next_seq
     }
 
-    /// Append one group and make it durable; returns its number.
-    pub(crate) async fn append(&mut self, events: &[RawEvent]) -> Result<u64, IngestError> {
+    /// The next group's text: its header and one line per event (source, event text).
+    pub(crate) fn encode(&self, events: &[(&str, &str)]) -> Result<String, IngestError> {
         let seq = self.next_seq;
         let mut text =
-            String::with_capacity(64 + events.iter().map(|e| e.text.len() + 40).sum::<usize>());
+            String::with_capacity(64 + events.iter().map(|(_, e)| e.len() + 40).sum::<usize>());
         text.push_str(&format!(
             "{{\"group\":{seq},\"events\":{}}}\n",
             events.len()
         ));
-        for event in events {
+        for (source, event) in events {
             text.push_str("{\"source\":");
-            text.push_str(&serde_json::to_string(&event.source).map_err(io)?);
+            text.push_str(&serde_json::to_string(source).map_err(io)?);
             text.push_str(",\"event\":");
-            text.push_str(event.text.trim());
+            text.push_str(event.trim());
             text.push_str("}\n");
         }
+        Ok(text)
+    }
+
+    /// Write a group [`DurableLog::encode`]d and make it durable; returns its number.
+    pub(crate) async fn write(&mut self, text: String) -> Result<u64, IngestError> {
+        let seq = self.next_seq;
         match &self.dir {
             Some(dir) => {
                 let segment = match &self.segment {
@@ -249,11 +255,17 @@ fn parse_groups(bytes: &[u8], name: &Path) -> Vec<Group> {
 mod tests {
     use super::*;
 
-    fn event(i: usize) -> RawEvent {
-        RawEvent {
-            text: format!(r#"{{"n":{i}}}"#),
-            source: format!("http:{i}"),
-        }
+    async fn append(log: &mut DurableLog, events: &[usize]) -> u64 {
+        let texts: Vec<(String, String)> = events
+            .iter()
+            .map(|i| (format!("http:{i}"), format!(r#"{{"n":{i}}}"#)))
+            .collect();
+        let pairs: Vec<(&str, &str)> = texts
+            .iter()
+            .map(|(s, t)| (s.as_str(), t.as_str()))
+            .collect();
+        let text = log.encode(&pairs).unwrap();
+        log.write(text).await.unwrap()
     }
 
     #[tokio::test]
@@ -262,9 +274,9 @@ mod tests {
         let warehouse = Warehouse::open(dir.path().to_str().unwrap()).await.unwrap();
         let (mut log, pending) = DurableLog::open(&warehouse, None).await.unwrap();
         assert!(pending.is_empty());
-        assert_eq!(log.append(&[event(1), event(2)]).await.unwrap(), 1);
+        assert_eq!(append(&mut log, &[1, 2]).await, 1);
         log.rotate();
-        assert_eq!(log.append(&[event(3)]).await.unwrap(), 2);
+        assert_eq!(append(&mut log, &[3]).await, 2);
         // A crash in the middle of writing group 3: its header and half an event.
         let segment = dir.path().join("_prov9/log/00000000000000000002.log");
         let mut file = std::fs::OpenOptions::new()

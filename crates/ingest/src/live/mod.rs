@@ -33,7 +33,7 @@ use tokio::time::Instant;
 use crate::changes::{Changes, RowCounts};
 use crate::loader::table_versions;
 use crate::normalize::ParsedEvent;
-use crate::{IngestError, LoadOptions, Loader, RawEvent, parse_event};
+use crate::{IngestError, LoadOptions, Loader};
 use log::DurableLog;
 
 /// How the committer batches and folds.
@@ -65,7 +65,7 @@ impl Default for GroupCommitOptions {
 }
 
 struct Job {
-    events: Vec<RawEvent>,
+    events: Vec<ParsedEvent>,
     reply: oneshot::Sender<Result<(), String>>,
 }
 
@@ -87,9 +87,9 @@ impl GroupCommitter {
         Ok(GroupCommitter { queue })
     }
 
-    /// Ingest `events`; resolves once they are durable and visible to queries (or known to be
-    /// stored already).
-    pub async fn submit(&self, events: Vec<RawEvent>) -> Result<(), IngestError> {
+    /// Ingest `events` (parsed by the caller, off the committer's one task); resolves once they
+    /// are durable and visible to queries (or known to be stored already).
+    pub async fn submit(&self, events: Vec<ParsedEvent>) -> Result<(), IngestError> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .try_send(Job { events, reply })
@@ -155,8 +155,17 @@ impl Live {
                 "folding in events acknowledged before the last stop"
             );
             let last = pending.last().map(|g| g.seq);
-            let parsed = live.parse(pending.into_iter().flat_map(|g| g.events))?;
-            let changes = live.loader.normalise(parsed)?;
+            let mut parsed = Vec::new();
+            for raw in pending.into_iter().flat_map(|g| g.events) {
+                let event = ParsedEvent::parse(raw.text, raw.source.clone()).map_err(|reason| {
+                    IngestError::BadEvent {
+                        location: format!("the live ingest log ({})", raw.source),
+                        reason,
+                    }
+                })?;
+                parsed.push(event);
+            }
+            let changes = live.loader.normalise(live.not_stored(parsed))?;
             live.unfolded = changes;
             live.unfolded_through = last;
             live.fold_now().await?;
@@ -227,7 +236,7 @@ impl Live {
             events += job.events.len();
             batch.push(job);
         }
-        let (all, replies): (Vec<Vec<RawEvent>>, Vec<_>) =
+        let (all, replies): (Vec<Vec<ParsedEvent>>, Vec<_>) =
             batch.into_iter().map(|j| (j.events, j.reply)).unzip();
         let result = self.ingest(all.into_iter().flatten().collect()).await;
         if let Err(e) = &result {
@@ -243,16 +252,23 @@ impl Live {
     }
 
     /// Normalise, log durably, publish to the tail.
-    async fn ingest(&mut self, events: Vec<RawEvent>) -> Result<(), IngestError> {
-        let parsed = self.parse(events.iter().cloned())?;
-        if parsed.is_empty() {
+    async fn ingest(&mut self, events: Vec<ParsedEvent>) -> Result<(), IngestError> {
+        let events = self.not_stored(events);
+        if events.is_empty() {
             return Ok(());
         }
-        let changes = self.loader.normalise(parsed)?;
+        // Encoded before normalising takes the events; written only once they normalised, so
+        // the log never holds an event that cannot be folded in.
+        let pairs: Vec<(&str, &str)> = events
+            .iter()
+            .map(|e| (e.source.as_str(), e.payload.as_str()))
+            .collect();
+        let group = self.log.encode(&pairs)?;
+        let changes = self.loader.normalise(events)?;
         if changes.events.is_empty() {
             return Ok(());
         }
-        let seq = self.log.append(&events).await?;
+        let seq = self.log.write(group).await?;
         for (table, batch) in changes.batches() {
             self.tail.push(table, batch)?;
         }
@@ -263,28 +279,12 @@ impl Live {
         Ok(())
     }
 
-    /// The events not stored yet, parsed.
-    fn parse(
-        &self,
-        events: impl IntoIterator<Item = RawEvent>,
-    ) -> Result<Vec<ParsedEvent>, IngestError> {
-        let mut parsed = Vec::new();
-        for raw in events {
-            let (event, event_id) =
-                parse_event(&raw.text).map_err(|reason| IngestError::BadEvent {
-                    location: raw.source.clone(),
-                    reason,
-                })?;
-            if !self.loader.has_event(&event_id) {
-                parsed.push(ParsedEvent {
-                    event,
-                    event_id,
-                    payload: raw.text,
-                    source: raw.source,
-                });
-            }
-        }
-        Ok(parsed)
+    /// The events the warehouse does not hold yet.
+    fn not_stored(&self, events: Vec<ParsedEvent>) -> Vec<ParsedEvent> {
+        events
+            .into_iter()
+            .filter(|e| !self.loader.has_event(&e.event_id))
+            .collect()
     }
 
     /// Start folding the unfolded events into the tables, in the background.
@@ -392,13 +392,14 @@ async fn sleep_until(deadline: Option<Instant>) {
 mod tests {
     use super::*;
 
-    fn event(i: usize) -> RawEvent {
-        RawEvent {
-            text: format!(
+    fn event(i: usize) -> ParsedEvent {
+        ParsedEvent::parse(
+            format!(
                 r#"{{"eventType":"START","eventTime":"2026-11-01T10:00:00Z","producer":"https://example.com/t","run":{{"runId":"0b9c8a1e-1111-4d2c-9a3e-{i:012}"}},"job":{{"namespace":"n","name":"j"}}}}"#
             ),
-            source: format!("test:{i}"),
-        }
+            format!("test:{i}"),
+        )
+        .unwrap()
     }
 
     async fn stored_events(warehouse: &Warehouse) -> usize {

@@ -51,6 +51,19 @@ pub struct ParsedEvent {
     pub source: String,
 }
 
+impl ParsedEvent {
+    /// Parse an event's text; `source` says where it came from (`http:2`, `FILE:LINE`).
+    pub fn parse(text: String, source: String) -> Result<Self, String> {
+        let (event, event_id) = crate::lines::parse_event(&text)?;
+        Ok(ParsedEvent {
+            event,
+            event_id,
+            payload: text,
+            source,
+        })
+    }
+}
+
 /// Turns events into [`Changes`], keeping a [`WarehouseState`] current.
 pub struct Normalizer<'a> {
     state: &'a mut WarehouseState,
