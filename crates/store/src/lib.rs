@@ -30,7 +30,7 @@ mod writer_properties;
 
 pub use commit_log::{WarehouseCommit, source};
 pub use snapshot::Snapshot;
-pub use tail::{Tail, TailTable};
+pub use tail::{Tail, TailBuilder, TailTable};
 
 pub use error::StoreError;
 pub use live_table::LiveTable;

@@ -84,7 +84,7 @@ impl LiveTable {
         };
         let snapshot = self.warehouse.snapshot().await?;
         let tail = snapshot.tail.table(self.name);
-        let (in_tail, stored) = split_by_tail(tail, keys.to_vec());
+        let (in_tail, stored) = split_by_tail(tail, keys.to_vec())?;
         let schema = self.projected_schema(projection)?;
         let version = snapshot.version(self.name);
         let mut rows = index.lookup(&stored, schema, version).await?;
@@ -161,7 +161,7 @@ impl TableProvider for LiveTable {
             && !snapshot.past
         {
             let schema = self.projected_schema(projection)?;
-            let (in_tail, stored) = split_by_tail(tail, keys);
+            let (in_tail, stored) = split_by_tail(tail, keys).map_err(external)?;
             let lookup: Arc<dyn ExecutionPlan> = Arc::new(KeyLookupExec::new(
                 Arc::clone(index),
                 stored,
@@ -214,7 +214,7 @@ impl LiveTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let replaced = tail.replaced_keys();
+        let replaced = tail.replaced_keys().map_err(external)?;
         let key = replaced_by_key(self.name)
             .map(|k| self.schema.index_of(k))
             .transpose()?;
@@ -290,9 +290,15 @@ impl LiveTable {
 
 /// `keys` split into those the live tail holds a row for (answered from it) and the rest (from
 /// the stored table).
-fn split_by_tail(tail: Option<&TailTable>, keys: Vec<String>) -> (Vec<String>, Vec<String>) {
-    keys.into_iter()
-        .partition(|k| tail.is_some_and(|t| t.has_key(k)))
+fn split_by_tail(
+    tail: Option<&TailTable>,
+    keys: Vec<String>,
+) -> Result<(Vec<String>, Vec<String>), StoreError> {
+    let Some(tail) = tail else {
+        return Ok((Vec::new(), keys));
+    };
+    let held = tail.holding(&keys)?;
+    Ok(keys.into_iter().partition(|k| held.contains(k)))
 }
 
 /// The rows of `batch` whose `column` is one of `keys`.

@@ -25,7 +25,7 @@ mod log;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prov9_store::{Tail, Warehouse, source};
+use prov9_store::{TailBuilder, Warehouse, source};
 use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -118,7 +118,7 @@ struct Live {
     unfolded_through: Option<u64>,
     unfolded_since: Option<Instant>,
     /// What queries see: the rows being folded in and the unfolded ones.
-    tail: Tail,
+    tail: TailBuilder,
     folding: Option<JoinHandle<Folded>>,
     /// Every table's version after this process's last fold-in: another writer shows as a
     /// difference.
@@ -144,7 +144,7 @@ impl Live {
             unfolded: Changes::default(),
             unfolded_through: None,
             unfolded_since: None,
-            tail: Tail::default(),
+            tail: TailBuilder::default(),
             folding: None,
         };
         if !pending.is_empty() {
@@ -272,7 +272,7 @@ impl Live {
         for (table, batch) in changes.batches() {
             self.tail.push(table, batch)?;
         }
-        self.warehouse.set_tail(Arc::new(self.tail.clone()));
+        self.warehouse.set_tail(Arc::new(self.tail.tail()));
         self.unfolded.absorb(changes);
         self.unfolded_through = Some(seq);
         self.unfolded_since.get_or_insert_with(Instant::now);
@@ -331,7 +331,7 @@ impl Live {
     }
 
     async fn publish(&mut self, rows: &RowCounts, through: u64) -> Result<(), IngestError> {
-        let mut tail = Tail::default();
+        let mut tail = TailBuilder::default();
         for (table, batch) in self.unfolded.batches() {
             tail.push(table, batch)?;
         }
@@ -340,7 +340,7 @@ impl Live {
                 source::HTTP,
                 rows.by_table(),
                 Some(through),
-                Some(Arc::new(tail.clone())),
+                Some(Arc::new(tail.tail())),
             )
             .await?;
         self.tail = tail;
@@ -376,7 +376,7 @@ impl Live {
         }
         let fresh = Live::open(self.warehouse.clone(), self.options.clone()).await?;
         *self = fresh;
-        self.warehouse.set_tail(Arc::new(self.tail.clone()));
+        self.warehouse.set_tail(Arc::new(self.tail.tail()));
         Ok(())
     }
 }

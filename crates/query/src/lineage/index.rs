@@ -30,7 +30,7 @@ struct Indexed {
     files: HashSet<String>,
     /// Edges added from the live tail and not yet seen in a data file.
     from_tail: HashSet<EdgeKey>,
-    /// The tail last read (its id) and how many of its batches were added.
+    /// The tail last read (its id) and how many of its rows were added.
     tail_read: (u64, usize),
 }
 
@@ -111,24 +111,33 @@ impl LineageIndex {
         self.add_tail(&snapshot.tail).await
     }
 
-    /// Add the tail's edges not added yet.
+    /// Add the tail's edges not added yet: `lineage_edges` has no key, so its tail only grows
+    /// while its builder lives (same id), and the rows after those already read are new.
     async fn add_tail(&self, tail: &Tail) -> Result<(), QueryError> {
-        let batches = tail.table(TABLE).map(|t| t.batches()).unwrap_or_default();
+        let Some(edges) = tail.table(TABLE) else {
+            return Ok(());
+        };
         let mut indexed = self.indexed.write().await;
         let (id, read) = indexed.tail_read;
-        let from = if id == tail.id() { read } else { 0 };
-        if from >= batches.len() {
-            indexed.tail_read = (tail.id(), batches.len());
+        let mut skip = if id == tail.id() { read } else { 0 };
+        if skip >= edges.rows() {
             return Ok(());
         }
         let Indexed {
             graph, from_tail, ..
         } = &mut *indexed;
-        for batch in &batches[from..] {
-            add_batch(graph, batch, Some(EdgeFilter::Remember(from_tail)))?;
+        for batch in edges.batches() {
+            let rows = batch.num_rows();
+            if skip >= rows {
+                skip -= rows;
+                continue;
+            }
+            let unread = batch.slice(skip, rows - skip);
+            skip = 0;
+            add_batch(graph, &unread, Some(EdgeFilter::Remember(from_tail)))?;
         }
         graph.link_new_edges();
-        indexed.tail_read = (tail.id(), batches.len());
+        indexed.tail_read = (tail.id(), edges.rows());
         Ok(())
     }
 
