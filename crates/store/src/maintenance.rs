@@ -4,8 +4,9 @@
 //! of small files and log entries, and every reader would pay for them.
 //! - [`Warehouse::optimize`] bin-packs each table's small files into files of
 //!   [`MaintenanceOptions::target_file_bytes`] (Delta's compaction: the rewrite removes the old
-//!   files and adds the new in one commit, so readers see the same rows), writes a Delta
-//!   checkpoint, and publishes one warehouse commit (source `maintenance`).
+//!   files and adds the new in one commit, so readers see the same rows) and publishes a
+//!   warehouse commit (source `maintenance`) per table it compacted, then writes a Delta
+//!   checkpoint of every table written since its last one.
 //! - [`Warehouse::vacuum`] deletes data files no version newer than the retention window
 //!   needs, log entries older than it (down to a checkpoint), and the warehouse commits older
 //!   than it: time travel reaches back exactly the retention window.
