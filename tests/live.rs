@@ -212,3 +212,31 @@ fn acknowledged_events_survive_kill_9() {
         "the live warehouse answers as the same events loaded in bulk"
     );
 }
+
+#[test]
+fn a_serving_warehouses_indexes_follow_compaction_and_vacuum() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = demo_in_two(dir.path());
+    let data = dir.path().join("wh");
+    load(&data, &first);
+    load(&data, &second);
+    let server = Server::start(&data, &["--no-maintenance"]);
+    let ask = || -> Vec<Vec<String>> {
+        queries()
+            .iter()
+            .map(|q| server_csv(server.port, q))
+            .collect()
+    };
+    // The key index, row cache and lineage index are built from the files as loaded.
+    let before = ask();
+    assert_eq!(before, answers(&data, &[]));
+    // Another process rewrites every table's files, then deletes the old ones.
+    for args in [
+        &["optimize", "--no-progress"][..],
+        &["vacuum", "--retention", "0s", "--no-progress"][..],
+    ] {
+        let out = run(&data, args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert_eq!(ask(), before, "after {args:?}");
+    }
+}
