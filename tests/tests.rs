@@ -7,6 +7,7 @@
 mod common;
 
 mod clients;
+mod crash;
 mod http_ingest;
 mod live;
 mod load;

@@ -132,6 +132,27 @@ impl Server {
     pub fn conn_str(&self) -> String {
         format!("host=127.0.0.1 port={} user=prov9 dbname=prov9", self.port)
     }
+
+    /// SIGTERM: the server shuts down gracefully (folding in its live tail); waits for it.
+    pub fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let exit = self.child.wait().expect("the server exits");
+        assert!(
+            exit.success(),
+            "prov9 serve exited with {exit} after SIGTERM"
+        );
+    }
+
+    /// SIGKILL this server, then start another on the same warehouse (new ports).
+    pub fn kill_and_restart(&mut self, data: &Path, extra: &[&str]) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        *self = Server::start(data, extra);
+    }
 }
 
 impl Drop for Server {
@@ -372,7 +393,18 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connects");
+    try_http(port, method, path, headers, body).expect("the server answers")
+}
+
+/// [`http`], or why no answer came (refused, reset, cut short: a server being killed).
+pub fn try_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     let mut request = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -381,21 +413,21 @@ pub fn http(
         request.push_str(&format!("{k}: {v}\r\n"));
     }
     request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
+    stream.write_all(request.as_bytes())?;
+    stream.write_all(body)?;
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
+    stream.read_to_end(&mut response)?;
     let text = String::from_utf8_lossy(&response).into_owned();
     let status = text
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .expect("status line");
+        .ok_or_else(|| std::io::Error::other(format!("no status line in {text:?}")))?;
     let body = text
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
-    (status, body)
+    Ok((status, body))
 }
 
 pub fn post(port: u16, headers: &[(&str, &str)], body: &str) -> (u16, String) {

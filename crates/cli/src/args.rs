@@ -73,6 +73,17 @@ pub struct ServeArgs {
     /// `prov9 vacuum` yourself.
     #[arg(long)]
     pub no_maintenance: bool,
+    /// How often background maintenance looks at the tables (compacting those with many small
+    /// files, checkpointing); vacuum runs hourly.
+    #[arg(long, default_value = "60s")]
+    pub maintenance_every: String,
+    /// Longest an acknowledged event waits in the durable log before it is folded into the
+    /// tables (queries see it at once either way).
+    #[arg(long, default_value = "10s")]
+    pub fold_every: String,
+    /// Unfolded events that start a fold-in early.
+    #[arg(long, default_value_t = 20_000)]
+    pub fold_events: usize,
 }
 
 #[derive(Debug, Args)]

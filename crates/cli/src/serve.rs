@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
 use prov9_http::{DEFAULT_MAX_BODY_BYTES, HttpOptions};
+use prov9_ingest::GroupCommitOptions;
 use prov9_pgwire::PgServerOptions;
 
 use crate::app::{App, AppConfig, MaintenanceSchedule};
@@ -62,7 +63,11 @@ pub async fn run(data: Option<String>, args: ServeArgs) -> anyhow::Result<()> {
     let http = HttpOptions {
         api_key_digests: config.api_key_digests.clone(),
         max_body_bytes: config.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
-        ..HttpOptions::default()
+        group_commit: GroupCommitOptions {
+            fold_interval: duration_flag("fold-every", &args.fold_every)?,
+            fold_events: args.fold_events.max(1),
+            ..GroupCommitOptions::default()
+        },
     };
     let app = App::start(AppConfig {
         data,
@@ -74,8 +79,11 @@ pub async fn run(data: Option<String>, args: ServeArgs) -> anyhow::Result<()> {
         maintenance: (!args.no_maintenance)
             .then(|| -> anyhow::Result<MaintenanceSchedule> {
                 let mut schedule = MaintenanceSchedule::default();
-                schedule.options.retention =
-                    parse_duration(&args.retention).map_err(anyhow::Error::msg)?;
+                schedule.options.retention = duration_flag("retention", &args.retention)?;
+                schedule.every = duration_flag("maintenance-every", &args.maintenance_every)?;
+                if schedule.every.is_zero() {
+                    bail!("--maintenance-every must be more than 0 (use --no-maintenance to turn it off)");
+                }
                 Ok(schedule)
             })
             .transpose()?,
@@ -139,4 +147,9 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// A duration flag's value, or an error naming the flag.
+fn duration_flag(flag: &str, value: &str) -> anyhow::Result<std::time::Duration> {
+    parse_duration(value).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
 }

@@ -24,7 +24,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use prov9_ingest::{GroupCommitOptions, GroupCommitter};
+use prov9_ingest::{CommitterTask, GroupCommitOptions, GroupCommitter};
 use prov9_store::Warehouse;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -60,6 +60,7 @@ impl Default for HttpOptions {
 pub struct HttpServer {
     listener: TcpListener,
     router: Router,
+    committer: CommitterTask,
 }
 
 impl HttpServer {
@@ -69,9 +70,10 @@ impl HttpServer {
         warehouse: Warehouse,
         options: HttpOptions,
     ) -> Result<Self, HttpError> {
-        let committer = GroupCommitter::start(warehouse.clone(), options.group_commit.clone())
-            .await
-            .map_err(HttpError::StartIngest)?;
+        let (committer, committer_task) =
+            GroupCommitter::start(warehouse.clone(), options.group_commit.clone())
+                .await
+                .map_err(HttpError::StartIngest)?;
         let ingest = Arc::new(ingest::Ingest {
             committer,
             max_body_bytes: options.max_body_bytes,
@@ -87,18 +89,25 @@ impl HttpServer {
                     .with_state(warehouse),
             )
             .layer(DefaultBodyLimit::max(options.max_body_bytes));
-        Ok(HttpServer { listener, router })
+        Ok(HttpServer {
+            listener,
+            router,
+            committer: committer_task,
+        })
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr, HttpError> {
         Ok(self.listener.local_addr()?)
     }
 
-    /// Serve until `shutdown` is cancelled; requests in flight finish (their commits too).
+    /// Serve until `shutdown` is cancelled; requests in flight finish (their commits too), then
+    /// every acknowledged event is folded into the tables.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), HttpError> {
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await?;
+        // The router, and with it the last committer handle, is gone: the committer folds in.
+        self.committer.finished().await;
         Ok(())
     }
 }

@@ -221,7 +221,7 @@ impl Changes {
     /// Write every table, one commit each, `events` last (see the crate docs for why). The other
     /// tables do not depend on each other: they commit concurrently, so their Parquet encoding
     /// (on the runtime's workers) uses every core.
-    pub async fn commit(self, warehouse: &Warehouse) -> Result<RowCounts, IngestError> {
+    pub async fn commit(&self, warehouse: &Warehouse) -> Result<RowCounts, IngestError> {
         let added = self.added();
         let stored_runs = self.stored_runs_filter();
         futures::try_join!(

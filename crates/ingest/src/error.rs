@@ -48,3 +48,10 @@ pub enum IngestError {
     #[error("committing a batch: {0}")]
     CommitTask(#[source] tokio::task::JoinError),
 }
+
+impl IngestError {
+    /// A commit lost a race with another writer's; see [`StoreError::is_conflict`].
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, IngestError::Store(e) if e.is_conflict())
+    }
+}

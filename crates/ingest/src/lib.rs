@@ -31,7 +31,7 @@ pub mod demo;
 pub use changes::{Changes, RowCounts};
 pub use error::IngestError;
 pub use lines::{event_id, parse_event};
-pub use live::{GroupCommitOptions, GroupCommitter};
+pub use live::{CommitterTask, GroupCommitOptions, GroupCommitter};
 pub use loader::{InputFormat, LoadOptions, LoadProgress, LoadSummary, Loader, RawEvent};
 pub use normalize::{Normalizer, ParsedEvent};
 pub use state::WarehouseState;

@@ -41,6 +41,24 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Another writer committed to the same table first (Delta's optimistic concurrency
+    /// refused this commit): reading the table again and redoing the work succeeds.
+    pub fn is_conflict(&self) -> bool {
+        use deltalake::DeltaTableError;
+        use deltalake::kernel::transaction::TransactionError;
+        match self {
+            StoreError::Delta { source, .. } => matches!(
+                **source,
+                DeltaTableError::VersionAlreadyExists(_)
+                    | DeltaTableError::Transaction {
+                        source: TransactionError::CommitConflict(_)
+                            | TransactionError::MaxCommitAttempts(_)
+                    }
+            ),
+            _ => false,
+        }
+    }
+
     pub(crate) fn delta(table: &str, source: deltalake::DeltaTableError) -> Self {
         StoreError::Delta {
             table: table.to_string(),

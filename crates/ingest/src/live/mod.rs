@@ -75,16 +75,29 @@ pub struct GroupCommitter {
     queue: mpsc::Sender<Job>,
 }
 
+/// The committer's task. It ends once every [`GroupCommitter`] handle is dropped, after folding
+/// everything acknowledged into the tables: a server awaits it to stop gracefully, so that
+/// other processes reading the warehouse see every event without a restart's replay.
+pub struct CommitterTask(JoinHandle<()>);
+
+impl CommitterTask {
+    pub async fn finished(self) {
+        if let Err(e) = self.0.await {
+            tracing::error!("the live ingest committer failed (the log keeps its events): {e}");
+        }
+    }
+}
+
 impl GroupCommitter {
     /// Fold in what the log holds from before (a crash), then start the committer task.
     pub async fn start(
         warehouse: Warehouse,
         options: GroupCommitOptions,
-    ) -> Result<Self, IngestError> {
+    ) -> Result<(Self, CommitterTask), IngestError> {
         let live = Live::open(warehouse, options.clone()).await?;
         let (queue, jobs) = mpsc::channel(options.queue_depth.max(1));
-        tokio::spawn(live.run(jobs));
-        Ok(GroupCommitter { queue })
+        let task = CommitterTask(tokio::spawn(live.run(jobs)));
+        Ok((GroupCommitter { queue }, task))
     }
 
     /// Ingest `events` (parsed by the caller, off the committer's one task); resolves once they
@@ -123,10 +136,37 @@ struct Live {
     /// Every table's version after this process's last fold-in: another writer shows as a
     /// difference.
     versions: Vec<i64>,
+    /// A recovery failed: what the tail shows may not match `unfolded`, so nothing is folded
+    /// in (and no log deleted) until a recovery succeeds.
+    stale: bool,
 }
 
+/// Times a start (or recovery) is tried again when another writer's commit wins a race.
+const ATTEMPTS: u32 = 5;
+
 impl Live {
+    /// Read the warehouse's state and fold in what the log holds, starting over while another
+    /// writer's commits win the race (its rows are then part of the state read next).
     async fn open(warehouse: Warehouse, options: GroupCommitOptions) -> Result<Self, IngestError> {
+        let mut attempt = 1;
+        loop {
+            match Live::open_once(warehouse.clone(), options.clone()).await {
+                Err(e) if e.is_conflict() && attempt < ATTEMPTS => {
+                    tracing::info!(
+                        "another writer committed first, reading the warehouse again: {e}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                    attempt += 1;
+                }
+                opened => return opened,
+            }
+        }
+    }
+
+    async fn open_once(
+        warehouse: Warehouse,
+        options: GroupCommitOptions,
+    ) -> Result<Self, IngestError> {
         let loader = Loader::new(warehouse.clone(), LoadOptions::default()).await?;
         let through = warehouse
             .snapshot()
@@ -146,6 +186,7 @@ impl Live {
             unfolded_since: None,
             tail: TailBuilder::default(),
             folding: None,
+            stale: false,
         };
         if !pending.is_empty() {
             let events: usize = pending.iter().map(|g| g.events.len()).sum();
@@ -205,7 +246,9 @@ impl Live {
                 .and_then(|f| f);
             self.finish_fold(folded).await;
         }
-        if let Err(e) = self.fold_now().await {
+        if self.stale {
+            tracing::warn!("not folding in at shutdown: the next start replays the log");
+        } else if let Err(e) = self.fold_now().await {
             tracing::error!("folding in at shutdown failed (the log keeps the events): {e}");
         }
     }
@@ -289,6 +332,14 @@ impl Live {
 
     /// Start folding the unfolded events into the tables, in the background.
     async fn start_fold(&mut self) {
+        if self.stale {
+            // Next try after another interval, not in a loop.
+            self.unfolded_since = Some(Instant::now());
+            if let Err(e) = self.recover().await {
+                tracing::error!("recovering the live ingest state failed: {e}");
+            }
+            return;
+        }
         match table_versions(&self.warehouse, true).await {
             Ok(now) if now == self.versions => {}
             Ok(_) => {
@@ -374,8 +425,9 @@ impl Live {
         if let Some(folding) = self.folding.take() {
             let _ = folding.await;
         }
-        let fresh = Live::open(self.warehouse.clone(), self.options.clone()).await?;
-        *self = fresh;
+        let fresh = Live::open(self.warehouse.clone(), self.options.clone()).await;
+        self.stale = fresh.is_err();
+        *self = fresh?;
         self.warehouse.set_tail(Arc::new(self.tail.tail()));
         Ok(())
     }
@@ -416,7 +468,7 @@ mod tests {
     async fn acknowledges_what_it_logged_and_refuses_past_the_queue() {
         let dir = tempfile::tempdir().unwrap();
         let warehouse = Warehouse::open(dir.path().to_str().unwrap()).await.unwrap();
-        let committer = GroupCommitter::start(
+        let (committer, task) = GroupCommitter::start(
             warehouse.clone(),
             GroupCommitOptions {
                 window: Duration::from_millis(50),
@@ -446,6 +498,7 @@ mod tests {
         assert_eq!(stored_events(&warehouse).await, 0);
 
         // A restart (as after kill -9) folds the logged events in before taking requests.
+        task.0.abort();
         drop(committer);
         let reopened = Warehouse::open(dir.path().to_str().unwrap()).await.unwrap();
         let _again = GroupCommitter::start(reopened.clone(), GroupCommitOptions::default())
@@ -460,7 +513,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn a_fold_in_moves_rows_from_the_tail_to_the_tables_in_one_commit() {
         let warehouse = Warehouse::open("memory://fold-in-test").await.unwrap();
-        let committer = GroupCommitter::start(
+        let (committer, _task) = GroupCommitter::start(
             warehouse.clone(),
             GroupCommitOptions {
                 fold_events: 5,

@@ -22,7 +22,12 @@ pub(super) struct Committed {
     rows: RowCounts,
     /// Every table's version right after the commit.
     table_versions: Vec<i64>,
+    /// Another writer's commit won a race: the batch was normalised again and committed.
+    raced: bool,
 }
+
+/// Times a batch is normalised again and committed after losing a race.
+const ATTEMPTS: u32 = 5;
 
 impl Loader {
     /// One event's text (a line, a value of a JSON document, an MLflow event) into the batch;
@@ -111,23 +116,16 @@ impl Loader {
     }
 
     pub(crate) fn normalise(&mut self, batch: Vec<ParsedEvent>) -> Result<Changes, IngestError> {
-        let mut normalizer = Normalizer::new(&mut self.state);
-        normalizer
-            .apply_batch(batch)
-            .map_err(|(location, e)| IngestError::BadEvent {
-                location,
-                reason: e.to_string(),
-            })?;
-        Ok(normalizer.finish())
+        normalise(&mut self.state, batch)
     }
 
     fn start_commit(&mut self, changes: Changes) {
         let warehouse = self.warehouse.clone();
         self.committing = Some(tokio::spawn(async move {
             let began = Instant::now();
-            let events = changes.events.len();
             let _batch = warehouse.batch_lock().await;
-            let rows = changes.commit(&warehouse).await?;
+            let (changes, rows, raced) = commit_despite_races(&warehouse, changes).await?;
+            let events = changes.events.len();
             warehouse
                 .publish(prov9_store::source::LOAD, rows.by_table(), None, None)
                 .await?;
@@ -139,6 +137,7 @@ impl Loader {
                 events,
                 rows,
                 table_versions,
+                raced,
             })
         }));
     }
@@ -155,8 +154,11 @@ impl Loader {
             events,
             rows,
             table_versions,
+            raced,
         } = commit.await.map_err(IngestError::CommitTask)??;
-        self.table_versions = table_versions;
+        // After a race the state lacks the other writer's rows: an empty list differs from
+        // any, so the next batch reads the state again before it commits.
+        self.table_versions = if raced { Vec::new() } else { table_versions };
         self.summary.events_new += events;
         self.summary.rows.add(&rows);
         progress.committed(events, &rows);
@@ -176,6 +178,41 @@ impl Loader {
         self.state = WarehouseState::load(&self.warehouse).await?;
         self.table_versions = now;
         Ok(true)
+    }
+}
+
+/// Events into the rows they add to the warehouse `state` describes.
+fn normalise(state: &mut WarehouseState, batch: Vec<ParsedEvent>) -> Result<Changes, IngestError> {
+    let mut normalizer = Normalizer::new(state);
+    normalizer
+        .apply_batch(batch)
+        .map_err(|(location, e)| IngestError::BadEvent {
+            location,
+            reason: e.to_string(),
+        })?;
+    Ok(normalizer.finish())
+}
+
+/// Commit a batch. When another writer commits to a table first (Delta refuses ours), read the
+/// warehouse's state again, normalise the batch's events against it and commit again: rows
+/// this batch had already committed are then known, and not added twice. Returns the changes
+/// committed, their rows, and whether a race was lost.
+async fn commit_despite_races(
+    warehouse: &Warehouse,
+    mut changes: Changes,
+) -> Result<(Changes, RowCounts, bool), IngestError> {
+    let mut attempt = 1;
+    loop {
+        match changes.commit(warehouse).await {
+            Ok(rows) => return Ok((changes, rows, attempt > 1)),
+            Err(e) if e.is_conflict() && attempt < ATTEMPTS => {
+                tracing::info!("another writer committed first, normalising the batch again: {e}");
+                let mut state = WarehouseState::load(warehouse).await?;
+                changes = normalise(&mut state, reparse(changes.events)?)?;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 
