@@ -2,9 +2,9 @@
 //!
 //! Live ingest commits a little every few seconds, so a table fed for months would be thousands
 //! of small files and log entries, and every reader would pay for them.
-//! - [`Warehouse::optimize`] bin-packs each table's small files into files of
-//!   [`MaintenanceOptions::target_file_bytes`] (Delta's compaction: the rewrite removes the old
-//!   files and adds the new in one commit, so readers see the same rows) and publishes a
+//! - [`Warehouse::optimize`] bin-packs each table's small files into larger ones, in size tiers
+//!   up to [`MaintenanceOptions::target_file_bytes`] (Delta's compaction: the rewrite removes
+//!   the old files and adds the new in one commit, so readers see the same rows) and publishes a
 //!   warehouse commit (source `maintenance`) per table it compacted, then writes a Delta
 //!   checkpoint of every table written since its last one.
 //! - [`Warehouse::vacuum`] deletes data files no version newer than the retention window
@@ -32,7 +32,8 @@ use crate::{StoreError, Warehouse};
 pub struct MaintenanceOptions {
     /// Size compaction packs files into.
     pub target_file_bytes: u64,
-    /// Small files (under a quarter of the target) a table may have before it is compacted.
+    /// Files small enough to merge (see [`compaction_tier`]) a table may have before it is
+    /// compacted.
     pub max_small_files: usize,
     /// How long replaced files, log entries and warehouse commits are kept: the reach of
     /// time travel.
@@ -138,19 +139,23 @@ impl Warehouse {
     ) -> Result<(u64, u64), StoreError> {
         let table = self.current(name).await?;
         let snapshot = table.snapshot().map_err(|e| StoreError::delta(name, e))?;
-        let small_limit = (options.target_file_bytes / 4) as i64;
-        let (small, rows) = snapshot
+        let files: Vec<(u64, usize)> = snapshot
             .log_data()
             .iter()
-            .filter(|f| f.size() < small_limit)
-            .fold((0usize, 0usize), |(n, r), f| {
-                (n + 1, r + f.num_records().unwrap_or(0))
-            });
-        let threshold = if force { 2 } else { options.max_small_files };
-        if small < threshold {
+            .map(|f| (f.size().max(0) as u64, f.num_records().unwrap_or(0)))
+            .collect();
+        let sizes: Vec<u64> = files.iter().map(|&(size, _)| size).collect();
+        let Some(tier) = compaction_tier(&sizes, options, force) else {
             return Ok((0, 0));
-        }
-        let target = NonZeroU64::new(options.target_file_bytes).unwrap_or(NonZeroU64::MIN);
+        };
+        let rows = files
+            .iter()
+            .filter(|&&(size, _)| size <= tier)
+            .map(|&(_, rows)| rows)
+            .sum();
+        // Delta's compaction takes the files up to `tier` bytes and packs them into files of
+        // about that size; larger files stay as they are.
+        let target = NonZeroU64::new(tier).unwrap_or(NonZeroU64::MIN);
         let (compacted, metrics) = table
             .optimize()
             .with_target_size(target)
@@ -226,6 +231,26 @@ impl Warehouse {
     }
 }
 
+/// The file size a table's files are compacted into, if its files need it: the smallest tier
+/// (1/64, 1/8 and all of [`MaintenanceOptions::target_file_bytes`]) with at least
+/// `max_small_files` files under half its size (two of them fit in one file of the tier).
+///
+/// Tiers keep the rewriting proportional to what is new: a table fed a few rows every few
+/// seconds merges its tiny files among themselves, instead of rewriting its one large file
+/// each time to take them in. A row is rewritten about once per tier, and the files replaced
+/// stay on disk for the retention window. `force` (`prov9 optimize`) packs every file under
+/// the target into files of the target, once at least two of them can share one.
+fn compaction_tier(sizes: &[u64], options: &MaintenanceOptions, force: bool) -> Option<u64> {
+    let target = options.target_file_bytes.max(1);
+    let mergeable = |tier: u64| sizes.iter().filter(|&&size| size < tier / 2).count();
+    if force {
+        return (mergeable(target) >= 2).then_some(target);
+    }
+    [target / 64, target / 8, target]
+        .into_iter()
+        .find(|&tier| mergeable(tier) >= options.max_small_files.max(2))
+}
+
 /// `read_checkpoint_bytes_version`: the version of a table's last checkpoint, if any.
 trait LastCheckpoint {
     async fn read_checkpoint_bytes_version(&self, table: &str) -> Option<u64>;
@@ -244,5 +269,42 @@ impl LastCheckpoint for deltalake::logstore::LogStoreRef {
             .inspect_err(|e| tracing::warn!(table, "unreadable _last_checkpoint: {e}"))
             .ok()?;
         value.get("version")?.as_u64()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    fn tier(sizes: &[u64], force: bool) -> Option<u64> {
+        compaction_tier(sizes, &MaintenanceOptions::default(), force)
+    }
+
+    #[test]
+    fn tiny_files_merge_among_themselves_not_into_a_large_file() {
+        let mut sizes = vec![40 * MIB];
+        sizes.extend([20_000; 7]);
+        assert_eq!(tier(&sizes, false), None, "seven are not enough");
+        sizes.push(20_000);
+        // Eight tiny files: packed into 1 MiB files; the 40 MiB file is not a candidate.
+        assert_eq!(tier(&sizes, false), Some(MIB));
+    }
+
+    #[test]
+    fn each_tier_takes_files_under_half_its_size() {
+        // Eight 1 MiB files (the first tier's output) merge in the 8 MiB tier.
+        assert_eq!(tier(&[MIB; 8], false), Some(8 * MIB));
+        // Eight 5 MiB files (a busy fold-in's) merge in the 64 MiB tier.
+        assert_eq!(tier(&[5 * MIB; 8], false), Some(64 * MIB));
+        // Files over half the target are left alone.
+        assert_eq!(tier(&[40 * MIB; 20], false), None);
+    }
+
+    #[test]
+    fn forced_compaction_packs_everything_into_the_target() {
+        assert_eq!(tier(&[20_000, 3 * MIB], true), Some(64 * MIB));
+        assert_eq!(tier(&[20_000, 40 * MIB], true), None);
     }
 }
