@@ -217,6 +217,8 @@ fn kill_9_during_fold_ins_and_compaction_loses_nothing_and_tears_no_batch() {
         "40",
         "--maintenance-every",
         "250ms",
+        "--compact-files",
+        "4",
     ];
     let sources = stream_while(&serve_args, |data, server, ports, acknowledged| {
         // Kill at moments spread over the stream: a fold-in or a compaction is usually running.

@@ -187,16 +187,58 @@ fn max_errors_skips_bad_lines_into_a_rejects_file() {
 fn bad_sql_is_an_error_with_nonzero_exit() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("wh");
+    // A mistyped --data: refused, saying where it looked, and nothing is created there.
+    for args in [
+        &["sql", "SELECT count(*) FROM runs"][..],
+        &["optimize", "--no-progress"][..],
+        &["vacuum", "--no-progress"][..],
+    ] {
+        let out = run(&data, args);
+        assert!(!out.status.success(), "{args:?}");
+        let said = stderr(&out);
+        assert!(
+            said.contains("no warehouse at") && said.contains("events/_delta_log"),
+            "{args:?}: {said}"
+        );
+    }
+    assert!(
+        !data.exists(),
+        "a reading command created {}",
+        data.display()
+    );
+
+    let out = run(
+        &data,
+        &["load", "--no-progress", demo_file().to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let out = run(&data, &["sql", "SELECT nope FROM runs"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
+    let out = run(&data, &["sql", "SELECT count(*) FROM runz"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(r#"relation "runz" does not exist"#),
+        "{}",
+        stderr(&out)
+    );
     let out = run(&data, &["sql", "DROP TABLE runs"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("read-only"), "{}", stderr(&out));
-    // The empty warehouse still answers.
-    assert_eq!(
-        sql_rows(&data, "SELECT count(*) FROM lineage_edges"),
-        vec!["0"]
+}
+
+#[test]
+fn a_csv_file_is_told_what_prov9_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("runs.ndjson");
+    std::fs::write(&csv, "run_id,state\nr1,COMPLETE\n").unwrap();
+    let out = run(&dir.path().join("wh"), &["load", csv.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let said = stderr(&out);
+    assert!(
+        said.contains(&format!("{}:1: not JSON", csv.display()))
+            && said.contains("OpenLineage events as JSON, one object per line"),
+        "{said}"
     );
 }
 

@@ -4,7 +4,7 @@ use std::process::Command;
 
 use crate::common::*;
 
-fn psql(server: &Server, args: &[&str]) -> std::process::Output {
+pub fn psql(server: &Server, args: &[&str]) -> std::process::Output {
     Command::new("psql")
         .args([
             "-h",
@@ -25,7 +25,7 @@ fn psql(server: &Server, args: &[&str]) -> std::process::Output {
         .expect("psql runs")
 }
 
-fn has_psql() -> bool {
+pub fn has_psql() -> bool {
     Command::new("psql")
         .arg("--version")
         .output()

@@ -15,5 +15,6 @@ mod mlflow_import;
 mod openlineage_client;
 mod pgwire;
 mod psql;
+mod readme;
 mod security;
 mod slt_wire;

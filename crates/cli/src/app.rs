@@ -85,13 +85,19 @@ impl App {
             Endpoint::Postgres,
             !config.pg.users.is_empty(),
         )
-        .await?;
+        .await;
         let http_listener = bind(
             &config.http_listen,
             Endpoint::Http,
             !config.http.api_key_digests.is_empty(),
         )
-        .await?;
+        .await;
+        // Both problems at once, so that fixing one does not just reveal the other.
+        let (pg_listener, http_listener) = match (pg_listener, http_listener) {
+            (Ok(pg), Ok(http)) => (pg, http),
+            (Err(pg), Err(http)) => anyhow::bail!("{pg:#}\nprov9: {http:#}"),
+            (Err(e), _) | (_, Err(e)) => return Err(e),
+        };
         let warehouse = Warehouse::open(&config.data)
             .await
             .with_context(|| format!("opening warehouse {}", config.data))?;

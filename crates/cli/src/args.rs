@@ -77,6 +77,10 @@ pub struct ServeArgs {
     /// files, checkpointing); vacuum runs hourly.
     #[arg(long, default_value = "60s")]
     pub maintenance_every: String,
+    /// Small files a table gathers (per size tier) before background maintenance compacts
+    /// them: fewer keeps scans faster, more rewrites less (and keeps less for time travel).
+    #[arg(long, default_value_t = 16)]
+    pub compact_files: usize,
     /// Longest an acknowledged event waits in the durable log before it is folded into the
     /// tables (queries see it at once either way).
     #[arg(long, default_value = "10s")]

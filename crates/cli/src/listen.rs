@@ -13,6 +13,16 @@ pub enum Endpoint {
     Http,
 }
 
+impl Endpoint {
+    /// The flag (and config key) that moves it.
+    fn flag(self) -> &'static str {
+        match self {
+            Endpoint::Postgres => "--pg-listen",
+            Endpoint::Http => "--http-listen",
+        }
+    }
+}
+
 /// Bind `addr` (port 0 picks a free port). Unless clients must authenticate, only a loopback
 /// address is allowed, and the error says what to configure.
 pub async fn bind(
@@ -20,9 +30,25 @@ pub async fn bind(
     endpoint: Endpoint,
     authenticated: bool,
 ) -> anyhow::Result<TcpListener> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    let flag = endpoint.flag();
+    let listener = match TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            let next = addr
+                .rsplit_once(':')
+                .and_then(|(host, port)| Some(format!("{host}:{}", port.parse::<u16>().ok()? + 1)))
+                .unwrap_or_else(|| "127.0.0.1:0".into());
+            let who = if addr.ends_with(":5000") {
+                "another prov9 serve, or on macOS the AirPlay Receiver"
+            } else {
+                "another prov9 serve?"
+            };
+            bail!(
+                "{addr} is already in use ({who}): choose another address with {flag}, e.g. {flag} {next}"
+            )
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot listen on {addr} ({flag})")),
+    };
     let local = listener.local_addr()?;
     if !authenticated && !local.ip().is_loopback() {
         match endpoint {
@@ -51,5 +77,16 @@ mod tests {
         let e = bind("0.0.0.0:0", Endpoint::Http, false).await.unwrap_err();
         assert!(e.to_string().contains("without API keys"), "{e}");
         assert!(bind("0.0.0.0:0", Endpoint::Http, true).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_port_in_use_names_the_flag_that_moves_it() {
+        let taken = bind("127.0.0.1:0", Endpoint::Http, false).await.unwrap();
+        let addr = taken.local_addr().unwrap().to_string();
+        let e = bind(&addr, Endpoint::Http, false).await.unwrap_err();
+        assert!(e.to_string().contains("already in use"), "{e}");
+        assert!(e.to_string().contains("--http-listen 127.0.0.1:"), "{e}");
+        let e = bind(&addr, Endpoint::Postgres, false).await.unwrap_err();
+        assert!(e.to_string().contains("--pg-listen"), "{e}");
     }
 }

@@ -3,7 +3,6 @@
 
 use std::io::IsTerminal;
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use prov9_model::tables::TABLE_NAMES;
 use prov9_store::{MaintenanceOptions, Warehouse};
@@ -39,9 +38,7 @@ async fn prepare(
         retention: parse_duration(&args.retention).map_err(anyhow::Error::msg)?,
         ..MaintenanceOptions::default()
     };
-    let warehouse = Warehouse::open(data)
-        .await
-        .with_context(|| format!("opening warehouse {data}"))?;
+    let warehouse = Warehouse::open_existing(data).await?;
     let bar = if std::io::stderr().is_terminal() && !args.no_progress {
         let bar = ProgressBar::new(TABLE_NAMES.len() as u64);
         bar.set_style(

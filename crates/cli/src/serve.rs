@@ -81,6 +81,7 @@ pub async fn run(data: Option<String>, args: ServeArgs) -> anyhow::Result<()> {
                 let mut schedule = MaintenanceSchedule::default();
                 schedule.options.retention = duration_flag("retention", &args.retention)?;
                 schedule.every = duration_flag("maintenance-every", &args.maintenance_every)?;
+                schedule.options.max_small_files = args.compact_files.max(2);
                 if schedule.every.is_zero() {
                     bail!("--maintenance-every must be more than 0 (use --no-maintenance to turn it off)");
                 }

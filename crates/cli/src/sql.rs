@@ -18,9 +18,7 @@ pub async fn run(data: &str, args: SqlArgs) -> anyhow::Result<()> {
         (Some(q), None) => q.clone(),
         (None, None) => anyhow::bail!("no query given"),
     };
-    let warehouse = Warehouse::open(data)
-        .await
-        .with_context(|| format!("opening warehouse {data}"))?;
+    let warehouse = Warehouse::open_existing(data).await?;
     let engine = match &args.as_of {
         Some(time) => Engine::as_of(&warehouse, time).await?,
         None => Engine::new(&warehouse).await?,

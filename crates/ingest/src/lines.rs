@@ -205,8 +205,16 @@ pub(crate) fn parse_text(text: &str, source: String) -> Option<Line> {
 
 /// Parse and check one event's JSON text: the event and its id, or why it is not one.
 pub fn parse_event(text: &str) -> Result<(Event, String), String> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        if text.starts_with(['{', '[']) {
+            format!("invalid JSON: {e}")
+        } else {
+            // CSV, a log line, YAML: say what is expected, not only where parsing stopped.
+            format!(
+                "not JSON ({e}); prov9 loads OpenLineage events as JSON, one object per line, or an MLflow store"
+            )
+        }
+    })?;
     let event = Event::from_json(&value).map_err(|e| e.to_string())?;
     validate(&event).map_err(|e| e.to_string())?;
     Ok((event, event_id(&value)))

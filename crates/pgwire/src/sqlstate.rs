@@ -154,7 +154,7 @@ impl ErrorHandler for SqlStateErrors {
             return;
         };
         let (code, message) = match inner.downcast_ref::<DataFusionError>() {
-            Some(df) => (sqlstate(df), df.strip_backtrace()),
+            Some(df) => (sqlstate(df), prov9_query::user_message(df)),
             None => {
                 let text = inner.to_string();
                 let code = if text.starts_with("sql parser error") {

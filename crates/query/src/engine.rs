@@ -38,9 +38,9 @@ impl Engine {
 
     /// As [`Engine::new`], answering as the warehouse was at `as_of` (see `prov9.as_of`).
     pub async fn as_of(warehouse: &Warehouse, as_of: &str) -> Result<Self, QueryError> {
-        crate::parse_time(as_of).map_err(QueryError::InvalidSetting)?;
+        let as_of = crate::resolve_time(as_of).map_err(QueryError::InvalidSetting)?;
         let options = Prov9Options {
-            as_of: Some(as_of.to_string()),
+            as_of: Some(as_of),
             ..Prov9Options::default()
         };
         let mut config = SessionConfig::new();

@@ -9,7 +9,7 @@ pub enum QueryError {
     #[error("{0}")]
     ReadOnly(#[from] crate::ReadOnlyViolation),
     /// A planning or execution error (syntax, unknown column, …).
-    #[error("{0}")]
+    #[error("{}", user_message(.0))]
     DataFusion(#[from] DataFusionError),
     #[error("{0}")]
     Store(#[from] prov9_store::StoreError),
@@ -39,5 +39,36 @@ impl QueryError {
             QueryError::InvalidSetting(_)
                 | QueryError::Store(prov9_store::StoreError::BeforeHistory { .. })
         )
+    }
+}
+
+/// A DataFusion error as a user should read it: no backtrace, and no internal catalog names.
+/// DataFusion says `table 'datafusion.public.runz' not found`; Postgres, and so prov9, says
+/// `relation "runz" does not exist`.
+pub fn user_message(error: &DataFusionError) -> String {
+    const MISSING: (&str, &str) = ("table 'datafusion.public.", "' not found");
+    let text = error.strip_backtrace();
+    if let Some(at) = text.find(MISSING.0) {
+        let rest = &text[at + MISSING.0.len()..];
+        if let Some(end) = rest.find(MISSING.1) {
+            return format!(
+                "relation \"{}\" does not exist{}",
+                &rest[..end],
+                &rest[end + MISSING.1.len()..]
+            );
+        }
+    }
+    text.replace("datafusion.public.", "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_missing_table_is_named_as_the_user_wrote_it() {
+        let ctx = datafusion::prelude::SessionContext::new();
+        let error = ctx.sql("SELECT * FROM runz").await.unwrap_err();
+        assert_eq!(user_message(&error), "relation \"runz\" does not exist");
     }
 }

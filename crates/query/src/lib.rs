@@ -26,7 +26,7 @@ mod read_only;
 pub mod session;
 
 pub use engine::{Engine, VIEWS};
-pub use error::QueryError;
-pub use options::{Prov9Options, parse_time};
+pub use error::{QueryError, user_message};
+pub use options::{Prov9Options, parse_time, resolve_time};
 pub use point_lookup::PointLookup;
 pub use read_only::{ReadOnlyViolation, check_read_only, read_only_options};

@@ -5,6 +5,11 @@
 pub enum StoreError {
     #[error("invalid warehouse location {location:?}: {reason}")]
     InvalidLocation { location: String, reason: String },
+    /// A command that only reads or maintains a warehouse found none where it looked.
+    #[error(
+        "no warehouse at {location} (looked for {looked}). Load events with `prov9 load`, start `prov9 serve`, or point --data (PROV9_DATA) at an existing warehouse"
+    )]
+    NoWarehouse { location: String, looked: String },
     #[error("unknown table {0:?}")]
     UnknownTable(String),
     #[error("table {table}: {source}")]

@@ -44,7 +44,11 @@ impl Default for MaintenanceOptions {
     fn default() -> Self {
         MaintenanceOptions {
             target_file_bytes: 64 << 20,
-            max_small_files: 8,
+            // Few enough that scans stay fast (at most this many per tier, three tiers), many
+            // enough that a table's files are not rewritten every few fold-ins: what a
+            // compaction replaces stays on disk for the retention window. (Delta's own auto
+            // compaction waits for 50.)
+            max_small_files: 16,
             retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
@@ -285,19 +289,19 @@ mod tests {
     #[test]
     fn tiny_files_merge_among_themselves_not_into_a_large_file() {
         let mut sizes = vec![40 * MIB];
-        sizes.extend([20_000; 7]);
-        assert_eq!(tier(&sizes, false), None, "seven are not enough");
+        sizes.extend([20_000; 15]);
+        assert_eq!(tier(&sizes, false), None, "fifteen are not enough");
         sizes.push(20_000);
-        // Eight tiny files: packed into 1 MiB files; the 40 MiB file is not a candidate.
+        // Sixteen tiny files: packed into 1 MiB files; the 40 MiB file is not a candidate.
         assert_eq!(tier(&sizes, false), Some(MIB));
     }
 
     #[test]
     fn each_tier_takes_files_under_half_its_size() {
-        // Eight 1 MiB files (the first tier's output) merge in the 8 MiB tier.
-        assert_eq!(tier(&[MIB; 8], false), Some(8 * MIB));
-        // Eight 5 MiB files (a busy fold-in's) merge in the 64 MiB tier.
-        assert_eq!(tier(&[5 * MIB; 8], false), Some(64 * MIB));
+        // 1 MiB files (the first tier's output) merge in the 8 MiB tier.
+        assert_eq!(tier(&[MIB; 16], false), Some(8 * MIB));
+        // 5 MiB files (a busy fold-in's) merge in the 64 MiB tier.
+        assert_eq!(tier(&[5 * MIB; 16], false), Some(64 * MIB));
         // Files over half the target are left alone.
         assert_eq!(tier(&[40 * MIB; 20], false), None);
     }

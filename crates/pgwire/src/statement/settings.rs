@@ -135,8 +135,8 @@ impl Setting {
                 if text.is_empty() || text.eq_ignore_ascii_case("default") {
                     Setting::AsOf(None)
                 } else {
-                    match prov9_query::parse_time(&text) {
-                        Ok(_) => Setting::AsOf(Some(text)),
+                    match prov9_query::resolve_time(&text) {
+                        Ok(time) => Setting::AsOf(Some(time)),
                         Err(reason) => Setting::Invalid(reason),
                     }
                 }

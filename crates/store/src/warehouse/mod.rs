@@ -64,6 +64,45 @@ struct Inner {
 const PAST_VERSIONS: usize = 64;
 
 impl Warehouse {
+    /// Open the warehouse at `location` if one is there, without creating anything: for the
+    /// commands that read or maintain a warehouse, where a mistyped `--data` must not answer
+    /// from a new, empty one.
+    pub async fn open_existing(location: &str) -> Result<Self, StoreError> {
+        let parsed = WarehouseLocation::parse(location)?;
+        let (exists, looked) = match &parsed {
+            WarehouseLocation::Local(path) => {
+                let log = std::path::absolute(path)?.join("events").join("_delta_log");
+                (log.is_dir(), log.display().to_string())
+            }
+            WarehouseLocation::Memory => (true, String::new()),
+            WarehouseLocation::Remote(_) => {
+                let url = parsed.root_url()?.join("events/").map_err(|e| {
+                    StoreError::InvalidLocation {
+                        location: location.to_string(),
+                        reason: e.to_string(),
+                    }
+                })?;
+                let looked = format!("{url}_delta_log/");
+                let delta = |e| StoreError::delta("events", e);
+                let table = deltalake::DeltaTableBuilder::from_url(url)
+                    .map_err(delta)?
+                    .build()
+                    .map_err(delta)?;
+                (
+                    table.verify_deltatable_existence().await.map_err(delta)?,
+                    looked,
+                )
+            }
+        };
+        if !exists {
+            return Err(StoreError::NoWarehouse {
+                location: location.to_string(),
+                looked,
+            });
+        }
+        Warehouse::open(location).await
+    }
+
     /// Open the warehouse at `location`, creating it and any missing table.
     pub async fn open(location: &str) -> Result<Self, StoreError> {
         let location = WarehouseLocation::parse(location)?;
