@@ -16,5 +16,6 @@ mod openlineage_client;
 mod pgwire;
 mod psql;
 mod readme;
+mod s3;
 mod security;
 mod slt_wire;

@@ -22,6 +22,7 @@ mod live_table;
 mod location;
 mod maintenance;
 mod object_file;
+mod object_stores;
 mod row_cache;
 mod snapshot;
 mod tail;

@@ -38,7 +38,7 @@ impl WarehouseLocation {
                 .map(WarehouseLocation::Local)
                 .map_err(|()| invalid("not a local file URL")),
             "memory" => Ok(WarehouseLocation::Memory),
-            "s3" | "s3a" | "gs" | "az" | "abfs" | "abfss" | "azure" => {
+            scheme if crate::object_stores::SCHEMES.contains(&scheme) => {
                 Ok(WarehouseLocation::Remote(url))
             }
             other => Err(invalid(&format!(
@@ -62,6 +62,7 @@ impl WarehouseLocation {
                 Ok(Url::parse("memory:///").expect("a valid constant URL"))
             }
             WarehouseLocation::Remote(url) => {
+                crate::object_stores::register();
                 let mut url = url.clone();
                 if !url.path().ends_with('/') {
                     url.set_path(&format!("{}/", url.path()));
