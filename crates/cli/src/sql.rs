@@ -23,11 +23,7 @@ pub async fn run(data: &str, args: SqlArgs) -> anyhow::Result<()> {
         Some(time) => Engine::as_of(&warehouse, time).await?,
         None => Engine::new(&warehouse).await?,
     };
-    // The message alone: its source chain would repeat it.
-    let (schema, batches) = engine
-        .query(&query)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (schema, batches) = engine.query(&query).await?;
     let text = output::render(&schema, &batches, args.format)?;
     print!("{text}");
     Ok(())

@@ -49,6 +49,10 @@ pub enum IngestError {
     CommitTask(#[source] tokio::task::JoinError),
 }
 
+/// Times work that lost a commit race to another writer (a load batch, a start or recovery of
+/// live ingest) is redone against the warehouse read again.
+pub(crate) const RACE_ATTEMPTS: u32 = 5;
+
 impl IngestError {
     /// A commit lost a race with another writer's; see [`StoreError::is_conflict`].
     pub fn is_conflict(&self) -> bool {

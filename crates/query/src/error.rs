@@ -9,8 +9,10 @@ pub enum QueryError {
     #[error("{0}")]
     ReadOnly(#[from] crate::ReadOnlyViolation),
     /// A planning or execution error (syntax, unknown column, …).
+    /// Not a `#[source]`: the message already is the error's own, and a source chain printed
+    /// after it would say it twice.
     #[error("{}", user_message(.0))]
-    DataFusion(#[from] DataFusionError),
+    DataFusion(DataFusionError),
     #[error("{0}")]
     Store(#[from] prov9_store::StoreError),
     #[error("{0}")]
@@ -28,6 +30,12 @@ pub enum QueryError {
         #[source]
         source: DataFusionError,
     },
+}
+
+impl From<DataFusionError> for QueryError {
+    fn from(error: DataFusionError) -> Self {
+        QueryError::DataFusion(error)
+    }
 }
 
 impl QueryError {

@@ -10,6 +10,7 @@
 //! MinIO, R2 and any store that honours it. The log store is delta-rs's default one, the same
 //! its `s3` feature would pick.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, Once};
 
@@ -51,38 +52,32 @@ impl ObjectStoreFactory for CloudStores {
         config: &StorageConfig,
     ) -> DeltaResult<(ObjectStoreRef, Path)> {
         let (scheme, path) = ObjectStoreScheme::parse(url).map_err(generic)?;
-        let options = config
-            .raw
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()));
+        let options = &config.raw;
         let store: ObjectStoreRef = match scheme {
-            ObjectStoreScheme::AmazonS3 => {
-                let mut builder = AmazonS3Builder::from_env().with_url(url.as_str());
-                for (key, value) in options {
-                    if let Ok(key) = AmazonS3ConfigKey::from_str(&key) {
-                        builder = builder.with_config(key, value);
-                    }
-                }
-                Arc::new(builder.build()?)
-            }
-            ObjectStoreScheme::GoogleCloudStorage => {
-                let mut builder = GoogleCloudStorageBuilder::from_env().with_url(url.as_str());
-                for (key, value) in options {
-                    if let Ok(key) = GoogleConfigKey::from_str(&key) {
-                        builder = builder.with_config(key, value);
-                    }
-                }
-                Arc::new(builder.build()?)
-            }
-            ObjectStoreScheme::MicrosoftAzure => {
-                let mut builder = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
-                for (key, value) in options {
-                    if let Ok(key) = AzureConfigKey::from_str(&key) {
-                        builder = builder.with_config(key, value);
-                    }
-                }
-                Arc::new(builder.build()?)
-            }
+            ObjectStoreScheme::AmazonS3 => Arc::new(
+                configured(
+                    AmazonS3Builder::from_env().with_url(url.as_str()),
+                    options,
+                    |b, k: AmazonS3ConfigKey, v| b.with_config(k, v),
+                )
+                .build()?,
+            ),
+            ObjectStoreScheme::GoogleCloudStorage => Arc::new(
+                configured(
+                    GoogleCloudStorageBuilder::from_env().with_url(url.as_str()),
+                    options,
+                    |b, k: GoogleConfigKey, v| b.with_config(k, v),
+                )
+                .build()?,
+            ),
+            ObjectStoreScheme::MicrosoftAzure => Arc::new(
+                configured(
+                    MicrosoftAzureBuilder::from_env().with_url(url.as_str()),
+                    options,
+                    |b, k: AzureConfigKey, v| b.with_config(k, v),
+                )
+                .build()?,
+            ),
             _ => return Err(DeltaTableError::InvalidTableLocation(url.to_string())),
         };
         let store = match &config.runtime {
@@ -111,6 +106,21 @@ impl LogStoreFactory for DefaultLogs {
             options,
         ))
     }
+}
+
+/// `builder` with every option its config keys name (keys are matched case-insensitively;
+/// others are left to delta-rs).
+fn configured<B, K: FromStr>(
+    builder: B,
+    options: &HashMap<String, String>,
+    set: impl Fn(B, K, String) -> B,
+) -> B {
+    options.iter().fold(builder, |builder, (key, value)| {
+        match K::from_str(&key.to_ascii_lowercase()) {
+            Ok(key) => set(builder, key, value.clone()),
+            Err(_) => builder,
+        }
+    })
 }
 
 fn generic(e: impl std::error::Error + Send + Sync + 'static) -> DeltaTableError {

@@ -141,9 +141,6 @@ struct Live {
     stale: bool,
 }
 
-/// Times a start (or recovery) is tried again when another writer's commit wins a race.
-const ATTEMPTS: u32 = 5;
-
 impl Live {
     /// Read the warehouse's state and fold in what the log holds, starting over while another
     /// writer's commits win the race (its rows are then part of the state read next).
@@ -151,7 +148,7 @@ impl Live {
         let mut attempt = 1;
         loop {
             match Live::open_once(warehouse.clone(), options.clone()).await {
-                Err(e) if e.is_conflict() && attempt < ATTEMPTS => {
+                Err(e) if e.is_conflict() && attempt < crate::error::RACE_ATTEMPTS => {
                     tracing::info!(
                         "another writer committed first, reading the warehouse again: {e}"
                     );

@@ -26,9 +26,6 @@ pub(super) struct Committed {
     raced: bool,
 }
 
-/// Times a batch is normalised again and committed after losing a race.
-const ATTEMPTS: u32 = 5;
-
 impl Loader {
     /// One event's text (a line, a value of a JSON document, an MLflow event) into the batch;
     /// blank text is skipped.
@@ -205,7 +202,7 @@ async fn commit_despite_races(
     loop {
         match changes.commit(warehouse).await {
             Ok(rows) => return Ok((changes, rows, attempt > 1)),
-            Err(e) if e.is_conflict() && attempt < ATTEMPTS => {
+            Err(e) if e.is_conflict() && attempt < crate::error::RACE_ATTEMPTS => {
                 tracing::info!("another writer committed first, normalising the batch again: {e}");
                 let mut state = WarehouseState::load(warehouse).await?;
                 changes = normalise(&mut state, reparse(changes.events)?)?;
