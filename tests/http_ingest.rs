@@ -139,8 +139,9 @@ fn bad_requests_are_refused_and_store_nothing() {
     let (status, body) = http(port, "GET", "/readyz", &[], b"");
     assert_eq!(status, 200, "{body}");
 
-    // No key, a wrong key: 401.
+    // No key, a wrong key: 401, on both ingest routes.
     assert_eq!(post(port, &[], GOOD).0, 401);
+    assert_eq!(post_batch(port, &[], &format!("[{GOOD}]")).0, 401);
     assert_eq!(post(port, &[("Authorization", "Bearer k2")], GOOD).0, 401);
 
     // A malformed event: 400 naming the field.
@@ -170,6 +171,64 @@ fn bad_requests_are_refused_and_store_nothing() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(post(port, &key, GOOD).0, 201);
     assert_eq!(count(&server, "SELECT count(*) FROM events"), 1);
+}
+
+fn post_batch(port: u16, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut all = vec![("Content-Type", "application/json")];
+    all.extend_from_slice(headers);
+    http(port, "POST", "/api/v1/lineage/batch", &all, body.as_bytes())
+}
+
+/// OpenLineage's standard batch endpoint: an array in, 200 once committed, all or nothing.
+#[test]
+fn batch_endpoint_commits_an_array_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("wh"), &[]);
+    let port = server.http_port;
+    let event = |n: u32, state: &str| {
+        GOOD.replace("000000000001", &format!("{n:012}"))
+            .replace("START", state)
+    };
+
+    // Not an array: 400 saying where a single event goes.
+    let (status, body) = post_batch(port, &[], GOOD);
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("JSON array") && body.contains("/api/v1/lineage"),
+        "{body}"
+    );
+    // One bad event: 400 naming it; nothing of the batch is stored.
+    let bad =
+        event(9, "START").replace(r#""eventTime":"2026-11-01T10:00:00Z""#, r#""eventTime":7"#);
+    let (status, body) = post_batch(port, &[], &format!("[{},{bad}]", event(8, "START")));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("event 2") && body.contains("eventTime"),
+        "{body}"
+    );
+    assert_eq!(count(&server, "SELECT count(*) FROM events"), 0);
+
+    // An empty batch is a no-op.
+    assert_eq!(
+        post_batch(port, &[], "[]"),
+        (200, r#"{"accepted":0}"#.to_string())
+    );
+    let batch = format!(
+        "[{},{},{}]",
+        event(1, "START"),
+        event(1, "COMPLETE"),
+        event(2, "START")
+    );
+    let (status, body) = post_batch(port, &[], &batch);
+    assert_eq!((status, body.as_str()), (200, r#"{"accepted":3}"#));
+    assert_eq!(count(&server, "SELECT count(*) FROM events"), 3);
+    assert_eq!(
+        server_rows(server.port, "SELECT state FROM runs ORDER BY run_id"),
+        vec![Some("COMPLETE".to_string()), Some("START".to_string())]
+    );
+    // Resent (a producer's retry): stored once.
+    assert_eq!(post_batch(port, &[], &batch).0, 200);
+    assert_eq!(count(&server, "SELECT count(*) FROM events"), 3);
 }
 
 /// SHA-256 hex of a key, with the `sha256sum` the README tells operators to use.

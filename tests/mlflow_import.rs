@@ -1,6 +1,8 @@
-//! `prov9 load mlruns/`: an MLflow file store written by the real MLflow library is imported,
-//! and MLflow's own API agrees with prov9's SQL on every run, param, tag, metric point, dataset
-//! input and model (tests/python/mlflow_history.py does the comparing over psycopg).
+//! `prov9 load mlruns/`, `prov9 load mlflow.db` and `prov9 load postgresql://…`: MLflow stores
+//! written by the real MLflow library (its file store, and its tracking database on SQLite and
+//! on PostgreSQL) are imported, and MLflow's own API agrees with prov9's SQL on every run, param,
+//! tag, metric point, dataset input and model (tests/python/mlflow_history.py does the comparing
+//! over psycopg).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,9 +15,15 @@ fn script() -> PathBuf {
 
 /// `python3 mlflow_history.py ARGS`; its stdout, after asserting it succeeded.
 fn mlflow_history(args: &[&str]) -> String {
+    mlflow_history_in(Path::new("."), args)
+}
+
+/// [`mlflow_history`] run in `dir`: a tracking database's artifacts go to `dir/mlruns`.
+fn mlflow_history_in(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("python3")
         .arg(script())
         .args(args)
+        .current_dir(dir)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -228,9 +236,171 @@ fn bad_mlflow_files_are_named_and_lose_nothing_else() {
     // --format mlflow on something else says what it expected.
     let out = load(&data, dir.path(), &["--format", "mlflow"]);
     assert!(
-        stderr(&out).contains("not an MLflow file store"),
+        stderr(&out).contains("not an MLflow store"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// What `check` must report for the history `generate` writes, whatever the store.
+fn assert_whole_history(agreed: &str) {
+    assert!(
+        agreed.contains("4 experiments, 8 runs (2 deleted)")
+            && agreed.contains("5689 metric points")
+            && agreed.contains("1 dataset inputs, 1 logged models, 1 registered model versions"),
+        "{agreed}"
+    );
+}
+
+#[test]
+fn mlflow_sqlite_database_imports_whole_and_again_only_what_is_new() {
+    if !have_mlflow() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mlflow.db");
+    // MLflow's default tracking URI since 3.7, here with an absolute path.
+    let uri = format!("sqlite:///{}", db.display());
+    mlflow_history_in(dir.path(), &["generate", &uri]);
+    let data = dir.path().join("wh");
+
+    // The file as it is, no URI needed.
+    let out = load(&data, &db, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("loaded 8 MLflow runs"),
+        "{}",
+        stdout(&out)
+    );
+    let server = Server::start(&data, &[]);
+    let agreed = mlflow_history_in(dir.path(), &["check", &uri, &server.conn_str()]);
+    eprintln!("{agreed}");
+    assert_whole_history(&agreed);
+    // Read from the database's own tables: the logged model's params (logged_model_params), its
+    // flavor (the MLmodel file in its artifact location), and the registered version's source
+    // logged model, with the table and key it was read from.
+    assert_eq!(
+        sql_rows(
+            &data,
+            "SELECT name, framework, hyperparameters->>'max_depth' FROM model_versions \
+             WHERE namespace = 'mlflow' ORDER BY name"
+        ),
+        vec![
+            "fraud-detection/model,python_function,8",
+            "fraud-detector,,"
+        ]
+    );
+    let registry = sql_rows(
+        &data,
+        "SELECT source, payload->'run'->'facets'->'prov9_training'->'mlflowRegistry'->>'loggedModelId' \
+         FROM events WHERE source LIKE '%:model_versions/%'",
+    );
+    assert_eq!(registry.len(), 1, "{registry:?}");
+    let (source, logged_model) = registry[0].split_once(',').unwrap();
+    assert_eq!(
+        source,
+        format!("{}:model_versions/fraud-detector/1", db.display())
+    );
+    assert!(logged_model.starts_with("m-"), "{logged_model}");
+
+    // Again by its tracking URI: nothing new, nothing rewritten.
+    let before = snapshot(&data);
+    let out = load(&data, Path::new(&uri), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(new_events(&stdout(&out)), 0, "{}", stdout(&out));
+    assert!(
+        before == snapshot(&data),
+        "a repeated import changed the warehouse"
+    );
+
+    // More history later: only the new run and the new metric points come in.
+    mlflow_history_in(dir.path(), &["extend", &uri]);
+    let out = load(&data, &db, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = stdout(&out);
+    assert!(
+        second.contains("metrics +1230,") && second.contains("runs +1;"),
+        "{second}"
+    );
+    let agreed = mlflow_history_in(dir.path(), &["check", &uri, &server.conn_str()]);
+    assert!(
+        agreed.contains("9 runs (2 deleted)") && agreed.contains("6919 metric points"),
+        "{agreed}"
+    );
+
+    // The artifact root beside the database holds a model's JSON examples: not events.
+    let fresh = dir.path().join("wh2");
+    let out = load(&fresh, dir.path(), &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("MLflow artifacts") && err.contains(&format!("prov9 load {}", db.display())),
+        "{err}"
+    );
+    // A SQLite database that is not MLflow's.
+    let other = dir.path().join("other.sqlite");
+    let made = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('create table t(x)')",
+        ])
+        .arg(&other)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = load(&fresh, &other, &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&format!(
+            "{}: a SQLite database, but not an MLflow tracking store",
+            other.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn mlflow_postgresql_database_imports_like_its_sqlite() {
+    if !have_mlflow() {
+        return;
+    }
+    let Some(postgres) = TempPostgres::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // As MLflow users write it: SQLAlchemy's dialect+driver form.
+    let uri = postgres
+        .uri()
+        .replace("postgresql://", "postgresql+psycopg://");
+    mlflow_history_in(dir.path(), &["generate", &uri]);
+    let data = dir.path().join("wh");
+    let out = load(&data, Path::new(&uri), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("loaded 8 MLflow runs"),
+        "{}",
+        stdout(&out)
+    );
+    let server = Server::start(&data, &[]);
+    let agreed = mlflow_history_in(dir.path(), &["check", &uri, &server.conn_str()]);
+    eprintln!("{agreed}");
+    assert_whole_history(&agreed);
+
+    // A database that is not there: the error names it, without a password.
+    let wrong = format!(
+        "postgresql://postgres:hunter2@127.0.0.1:{}/nosuchdb",
+        postgres.port
+    );
+    let out = load(&data, Path::new(&wrong), &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "postgresql://postgres:***@127.0.0.1:{}/nosuchdb: cannot connect",
+            postgres.port
+        )) && !err.contains("hunter2"),
+        "{err}"
     );
 }
 

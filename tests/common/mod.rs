@@ -501,3 +501,119 @@ impl Drop for InProcess {
         }
     }
 }
+
+/// A throwaway PostgreSQL server (initdb in a temporary directory, trust auth, loopback, a free
+/// port), stopped on drop; for producers that keep their state in PostgreSQL (MLflow).
+pub struct TempPostgres {
+    pub port: u16,
+    bin: PathBuf,
+    data: PathBuf,
+    /// The user the server runs as when the tests run as root (initdb refuses root).
+    run_as: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl TempPostgres {
+    /// None (after [`missing_client`]) when no PostgreSQL server is installed.
+    pub fn start() -> Option<TempPostgres> {
+        let bin = std::env::var_os("PG_BIN")
+            .map(PathBuf::from)
+            .into_iter()
+            .chain(
+                std::fs::read_dir("/usr/lib/postgresql")
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.path().join("bin")),
+            )
+            .find(|b| b.join("initdb").is_file());
+        let Some(bin) = bin else {
+            missing_client("a PostgreSQL server (apt-get install postgresql-15, or set PG_BIN)");
+            return None;
+        };
+        let is_root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        let run_as = is_root.then(|| "postgres".to_string());
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(user) = &run_as {
+            let status = Command::new("chown")
+                .args([user, &dir.path().display().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success(), "chown {user} (does the user exist?)");
+        }
+        let data = dir.path().join("data");
+        let mut server = TempPostgres {
+            port: 0,
+            bin,
+            data,
+            run_as,
+            _dir: dir,
+        };
+        let out = server
+            .command("initdb")
+            .arg("-D")
+            .arg(&server.data)
+            .args(["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"])
+            .args(["--locale=C"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "initdb: {}", stderr(&out));
+        server.port = free_port();
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} -c fsync=off",
+            server.port,
+            server._dir.path().display()
+        );
+        let out = server
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&server.data)
+            .arg("-l")
+            .arg(server._dir.path().join("log"))
+            .args(["-o", &options, "-w", "-t", "60", "start"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pg_ctl start: {}", stderr(&out));
+        Some(server)
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        match &self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(path);
+                c
+            }
+            None => Command::new(path),
+        }
+    }
+
+    /// `postgresql://postgres@127.0.0.1:PORT/postgres`.
+    pub fn uri(&self) -> String {
+        format!("postgresql://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for TempPostgres {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+/// A loopback port free right now (for servers that cannot bind port 0 themselves).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -1,4 +1,5 @@
-"""An MLflow file store written by the real MLflow library, and the check that prov9 imported
+"""An MLflow store (a file store, or a tracking database: sqlite:///…, postgresql://…) written by
+the real MLflow library, and the check that prov9 imported
 it faithfully, value by value, against what MLflow's own API reports.
 
     python3 mlflow_history.py generate STORE   # experiments, runs, metric histories, a dataset
@@ -30,7 +31,8 @@ BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
 def use(store):
-    uri = "file:" + os.path.abspath(store)
+    # A path is a file store (mlruns/); sqlite:///… and postgresql://… are tracking databases.
+    uri = store if "://" in store else "file:" + os.path.abspath(store)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)

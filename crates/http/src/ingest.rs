@@ -1,5 +1,9 @@
 //! `POST /api/v1/lineage`: one event (a JSON object), a batch (a JSON array, or NDJSON), plain
 //! or `Content-Encoding: gzip`, answered 201 once every event is durably committed.
+//!
+//! `POST /api/v1/lineage/batch`: OpenLineage's standard batch endpoint (spec 1.40): a JSON array
+//! of events, answered 200 once every event is durably committed. Either way a request is all or
+//! nothing: one malformed event rejects the request and stores none of it.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -35,6 +39,37 @@ pub(crate) async fn ingest(
     if events.is_empty() {
         return Err(Problem::bad_request("no event in the body"));
     }
+    commit(&state, events, StatusCode::CREATED).await
+}
+
+/// OpenLineage's `postEventBatch`: the body is a JSON array of events; 200 when committed.
+pub(crate) async fn ingest_batch(
+    State(state): State<Arc<Ingest>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    if !authorized(&headers, &state.api_key_digests) {
+        return Err(Problem::unauthorized());
+    }
+    let text = body_text(&headers, &body, state.max_body_bytes)?;
+    if !text.trim_start().starts_with('[') {
+        return Err(Problem::bad_request(
+            "the batch endpoint takes a JSON array of events; send a single event to /api/v1/lineage",
+        ));
+    }
+    let events = split_events(&text)?;
+    if events.is_empty() {
+        return Ok((StatusCode::OK, axum::Json(json!({ "accepted": 0 }))).into_response());
+    }
+    commit(&state, events, StatusCode::OK).await
+}
+
+/// Parse every event (naming the first bad one), then commit them all durably, or none.
+async fn commit(
+    state: &Ingest,
+    events: Vec<String>,
+    success: StatusCode,
+) -> Result<Response, Problem> {
     let several = events.len() > 1;
     let mut parsed = Vec::with_capacity(events.len());
     for (i, event) in events.into_iter().enumerate() {
@@ -52,11 +87,7 @@ pub(crate) async fn ingest(
     }
     let count = parsed.len();
     match state.committer.submit(parsed).await {
-        Ok(()) => Ok((
-            StatusCode::CREATED,
-            axum::Json(json!({ "accepted": count })),
-        )
-            .into_response()),
+        Ok(()) => Ok((success, axum::Json(json!({ "accepted": count }))).into_response()),
         Err(IngestError::CommitQueueFull) => Err(Problem::busy()),
         Err(e) => Err(Problem::internal(e.to_string())),
     }

@@ -6,6 +6,8 @@
 //!   [`prov9_ingest::GroupCommitter`]); 400 with a JSON body naming the event and field for a
 //!   malformed one (nothing of that request is stored); 413 over the size limit; 401 without a
 //!   valid API key when keys are configured; 503 with `Retry-After` when the commit queue is full.
+//! - `POST /api/v1/lineage/batch`: OpenLineage's standard batch endpoint: a JSON array of
+//!   events, 200 `{"accepted": n}` once all are durably committed; otherwise as above.
 //! - `GET /healthz`: the process is up. `GET /readyz`: the warehouse answers.
 //!
 //! [`HttpServer`] serves a listener the caller bound (and checked: see `prov9-cli`'s exposure
@@ -81,6 +83,7 @@ impl HttpServer {
         });
         let router = Router::new()
             .route("/api/v1/lineage", post(ingest::ingest))
+            .route("/api/v1/lineage/batch", post(ingest::ingest_batch))
             .with_state(ingest)
             .merge(
                 Router::new()

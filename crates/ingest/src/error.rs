@@ -28,8 +28,19 @@ pub enum IngestError {
     },
     #[error("{path}: no loadable files (expected .ndjson, .jsonl or .json, optionally .gz)")]
     NothingToLoad { path: PathBuf },
-    #[error("{path}: not an MLflow file store (expected experiment directories holding meta.yaml)")]
+    #[error(
+        "{path}: not an MLflow store (expected a tracking database, or experiment directories holding meta.yaml)"
+    )]
     NotAnMlflowStore { path: PathBuf },
+    /// An MLflow tracking database could not be read (not MLflow's, unknown schema, no
+    /// connection). `location` is the database, or a table and key in it.
+    #[error("{location}: {reason}")]
+    MlflowDatabase { location: String, reason: String },
+    #[error(
+        "{path}: MLflow artifacts (model files and examples), not OpenLineage events; load \
+         MLflow's tracking store instead: prov9 load {store}"
+    )]
+    MlflowArtifacts { path: PathBuf, store: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("reading {table} from the warehouse: {reason}")]

@@ -20,13 +20,29 @@ impl Loader {
         paths: &[PathBuf],
         progress: &dyn LoadProgress,
     ) -> Result<(), IngestError> {
-        let (files, stores) = inputs(paths, self.options.format)?;
+        let (files, stores, database_sources) = inputs(paths, self.options.format)?;
+        let mut databases = Vec::new();
+        for source in database_sources {
+            let display = source.display();
+            let store = mlflow::DatabaseStore::open(source).await.map_err(|bad| {
+                IngestError::MlflowDatabase {
+                    location: if bad.location == display {
+                        display.clone()
+                    } else {
+                        bad.location
+                    },
+                    reason: bad.reason,
+                }
+            })?;
+            databases.push(store);
+        }
         let total: u64 = files
             .iter()
             .filter_map(|f| std::fs::metadata(f).ok())
             .map(|m| m.len())
             .sum::<u64>()
-            + stores.iter().map(|s| s.bytes()).sum::<u64>();
+            + stores.iter().map(|s| s.bytes()).sum::<u64>()
+            + databases.iter().map(|d| d.bytes()).sum::<u64>();
         progress.start(total);
         // Runs of NDJSON files go through one reader thread, which reads on from one file into
         // the next while the loader commits; small `.json` documents are read whole, here.
@@ -46,6 +62,9 @@ impl Loader {
         }
         for store in &stores {
             self.load_mlflow(store, progress).await?;
+        }
+        for database in &databases {
+            self.load_mlflow_database(database, progress).await?;
         }
         self.flush(progress).await
     }
@@ -167,6 +186,59 @@ impl Loader {
         Ok(())
     }
 
+    /// An MLflow tracking database, as [`Loader::load_mlflow`] a file store.
+    async fn load_mlflow_database(
+        &mut self,
+        store: &mlflow::DatabaseStore,
+        progress: &dyn LoadProgress,
+    ) -> Result<(), IngestError> {
+        for experiment in &store.experiments {
+            match mlflow::experiment_event(experiment) {
+                Ok(e) => self.add_line(&e.text, e.source, progress).await?,
+                Err(bad) => self.reject("", bad.location, bad.reason)?,
+            }
+        }
+        let mut experiment_of_run = HashMap::new();
+        for (experiment, run) in &store.runs {
+            let locations = mlflow::RunLocations {
+                run: format!("{}:runs/{}", store.source.display(), run.run_id),
+                model_history: format!(
+                    "{}:tags/{}/mlflow.log-model.history",
+                    store.source.display(),
+                    run.run_id
+                ),
+            };
+            let events = match store.metrics(&run.run_id).await {
+                Ok(metrics) => mlflow::events_of_run(experiment, run, &metrics, &locations),
+                Err(bad) => Err(bad),
+            };
+            match events {
+                Ok(events) => {
+                    experiment_of_run.insert(run.run_id.clone(), experiment.name.clone());
+                    for e in events {
+                        self.add_line(&e.text, e.source, progress).await?;
+                    }
+                    self.summary.mlflow_runs += 1;
+                }
+                Err(bad) => self.reject("", bad.location, bad.reason)?,
+            }
+            progress.advance(store.bytes_of(&run.run_id));
+        }
+        for (model, location) in &store.models {
+            let experiment = model.run_id.as_ref().and_then(|r| experiment_of_run.get(r));
+            let event = match experiment {
+                Some(experiment) => mlflow::model_event(experiment, model, location),
+                None => Ok(None),
+            };
+            match event {
+                Ok(Some(e)) => self.add_line(&e.text, e.source, progress).await?,
+                Ok(None) => tracing::info!("{location}: its run is not loaded; skipped"),
+                Err(bad) => self.reject("", bad.location, bad.reason)?,
+            }
+        }
+        Ok(())
+    }
+
     /// A `.json` file: one event (the OpenLineage client's file transport writes one per file,
     /// pretty-printed in its debug mode) or several, however laid out.
     async fn load_document(
@@ -206,14 +278,29 @@ impl Loader {
 }
 
 /// What each path holds, by `format`: the files of those holding OpenLineage events, in order,
-/// and the MLflow stores.
-fn inputs(
-    paths: &[PathBuf],
-    format: InputFormat,
-) -> Result<(Vec<PathBuf>, Vec<mlflow::FileStore>), IngestError> {
+/// the MLflow file stores, and the MLflow tracking databases.
+type Inputs = (
+    Vec<PathBuf>,
+    Vec<mlflow::FileStore>,
+    Vec<mlflow::DatabaseSource>,
+);
+
+fn inputs(paths: &[PathBuf], format: InputFormat) -> Result<Inputs, IngestError> {
     let mut files = Vec::new();
     let mut stores = Vec::new();
+    let mut databases = Vec::new();
     for p in paths {
+        if format != InputFormat::OpenLineage {
+            let database =
+                mlflow::DatabaseSource::of(p).map_err(|bad| IngestError::MlflowDatabase {
+                    location: bad.location,
+                    reason: bad.reason,
+                })?;
+            if let Some(database) = database {
+                databases.push(database);
+                continue;
+            }
+        }
         let mlflow = match format {
             InputFormat::Auto => mlflow::is_file_store(p),
             InputFormat::OpenLineage => false,
@@ -232,7 +319,7 @@ fn inputs(
             files_of(p, &mut files)?;
         }
     }
-    Ok((files, stores))
+    Ok((files, stores, databases))
 }
 
 /// `.json` files up to this size are read whole, as JSON documents; larger ones line by line.
@@ -280,6 +367,12 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError>
         .collect::<Result<_, _>>()
         .map_err(io)?;
     entries.sort();
+    if let Some(store) = mlflow_artifacts(path, &entries) {
+        return Err(IngestError::MlflowArtifacts {
+            path: path.to_path_buf(),
+            store,
+        });
+    }
     for entry in entries {
         if entry.is_dir() {
             collect_files(&entry, out)?;
@@ -288,6 +381,34 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError>
         }
     }
     Ok(())
+}
+
+/// Whether a directory holds MLflow artifacts (a model's `MLmodel`, a run's or a logged model's
+/// `artifacts/`), whose JSON files are not events: then what to load instead.
+fn mlflow_artifacts(dir: &Path, entries: &[PathBuf]) -> Option<String> {
+    let name_of = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let is_owner = |p: &Path| {
+        let name = name_of(p);
+        name.starts_with("m-") || (name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    let artifacts = entries.iter().any(|e| name_of(e) == "MLmodel")
+        || (name_of(dir) == "artifacts" && dir.parent().is_some_and(is_owner));
+    if !artifacts {
+        return None;
+    }
+    // The tracking store is usually next to the artifact root: mlflow.db beside mlruns/.
+    let store = dir
+        .ancestors()
+        .skip(1)
+        .map(|a| a.join("mlflow.db"))
+        .find(|db| db.is_file())
+        .map(|db| db.display().to_string())
+        .unwrap_or_else(|| "the tracking store (mlflow.db, sqlite:///…, postgresql://…)".into());
+    Some(store)
 }
 
 /// Files of one command-line path; a directory without a loadable file is an error.

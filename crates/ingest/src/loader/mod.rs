@@ -41,12 +41,13 @@ pub struct LoadOptions {
 /// What `prov9 load` reads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum InputFormat {
-    /// An MLflow store when a directory looks like one, OpenLineage files otherwise.
+    /// An MLflow store when a path is one (a tracking database, a `mlruns/` directory),
+    /// OpenLineage files otherwise.
     #[default]
     Auto,
     /// OpenLineage events: NDJSON, JSON documents, optionally gzip.
     OpenLineage,
-    /// MLflow file stores (`mlruns/` directories).
+    /// MLflow stores: tracking databases and `mlruns/` directories.
     Mlflow,
 }
 

@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 
 use super::meta::Bad;
 use super::models::{self, ModelRecord};
-use super::run::{Input, Run, Status, read_metric};
+use super::run::{Input, Point, Run, Status, read_metric};
 use super::store::{Experiment, RunDir};
 use crate::RawEvent;
 
@@ -76,7 +76,7 @@ fn strings(map: &BTreeMap<String, String>) -> Value {
 
 /// The JobEvent declaring an experiment as a job (so experiments without runs are jobs too).
 pub fn experiment_event(experiment: &Experiment) -> Result<RawEvent, Bad> {
-    let location = experiment.dir.join("meta.yaml").display().to_string();
+    let location = experiment.location.clone();
     let text = json!({
         "eventTime": time(experiment.created.unwrap_or(0), &location)?,
         "producer": PRODUCER,
@@ -92,11 +92,58 @@ pub fn experiment_event(experiment: &Experiment) -> Result<RawEvent, Bad> {
     })
 }
 
-/// All events of one run: START, its state, its metric history, models logged by MLflow 2.
+/// One metric's points of a run, in the order they were logged, and where they were read
+/// (a point's location is `{location}:{line}`).
+pub struct MetricSeries {
+    pub key: String,
+    pub points: Vec<Point>,
+    pub location: String,
+}
+
+/// All events of one run of a file store: START, its state, its metric history, models logged
+/// by MLflow 2.
 pub fn run_events(dir: &RunDir) -> Result<(Run, Vec<RawEvent>), Bad> {
     let run = Run::read(dir)?;
-    let experiment = &dir.experiment;
-    let meta_location = dir.dir.join("meta.yaml").display().to_string();
+    let metrics = run
+        .metric_files
+        .iter()
+        .map(|(key, path)| {
+            Ok(MetricSeries {
+                key: key.clone(),
+                points: read_metric(path)?,
+                location: path.display().to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, Bad>>()?;
+    let locations = RunLocations {
+        run: dir.dir.join("meta.yaml").display().to_string(),
+        model_history: dir
+            .dir
+            .join("tags")
+            .join("mlflow.log-model.history")
+            .display()
+            .to_string(),
+    };
+    let events = events_of_run(&dir.experiment, &run, &metrics, &locations)?;
+    Ok((run, events))
+}
+
+/// Where a run's records were read, for error messages and `events.source`.
+pub struct RunLocations {
+    /// The run's own record (its `meta.yaml`, its database row).
+    pub run: String,
+    /// Its `mlflow.log-model.history` tag.
+    pub model_history: String,
+}
+
+/// The events of a run read from any store.
+pub fn events_of_run(
+    experiment: &Experiment,
+    run: &Run,
+    metrics: &[MetricSeries],
+    locations: &RunLocations,
+) -> Result<Vec<RawEvent>, Bad> {
+    let meta_location = locations.run.clone();
     let mut out = Vec::new();
     let mut push = |text: String, source: String| out.push(RawEvent { text, source });
 
@@ -186,10 +233,14 @@ pub fn run_events(dir: &RunDir) -> Result<(Run, Vec<RawEvent>), Bad> {
         meta_location.clone(),
     );
 
-    for (key, path) in &run.metric_files {
-        let points = read_metric(path)?;
+    for MetricSeries {
+        key,
+        points,
+        location: at,
+    } in metrics
+    {
         for chunk in points.chunks(POINTS_PER_EVENT) {
-            let location = format!("{}:{}", path.display(), chunk[0].line);
+            let location = format!("{at}:{}", chunk[0].line);
             let latest = chunk.iter().map(|p| p.timestamp).max().unwrap_or(start);
             let points: Vec<Value> = chunk
                 .iter()
@@ -198,7 +249,7 @@ pub fn run_events(dir: &RunDir) -> Result<(Run, Vec<RawEvent>), Bad> {
                         "key": key,
                         "value": metric_value(p.value),
                         "step": p.step,
-                        "timestamp": time(p.timestamp, &format!("{}:{}", path.display(), p.line))?,
+                        "timestamp": time(p.timestamp, &format!("{at}:{}", p.line))?,
                     }))
                 })
                 .collect::<Result<_, Bad>>()?;
@@ -217,14 +268,13 @@ pub fn run_events(dir: &RunDir) -> Result<(Run, Vec<RawEvent>), Bad> {
     }
 
     if let Some(history) = run.tags.get("mlflow.log-model.history") {
-        let tag_path = dir.dir.join("tags").join("mlflow.log-model.history");
-        for model in models::logged_by_tag(&experiment.name, &run.run_id, history, &tag_path) {
-            let location = tag_path.display().to_string();
-            let text = model_event_text(&experiment.name, &run.run_id, &model, start, &location)?;
-            push(text, location);
+        let location = &locations.model_history;
+        for model in models::logged_by_tag(&experiment.name, &run.run_id, history, location) {
+            let text = model_event_text(&experiment.name, &run.run_id, &model, start, location)?;
+            push(text, location.clone());
         }
     }
-    Ok((run, out))
+    Ok(out)
 }
 
 /// The OTHER event recording that a run produced a model version.

@@ -71,13 +71,10 @@ pub fn logged_by_tag(
     experiment: &str,
     run_id: &str,
     history: &str,
-    tag_path: &Path,
+    location: &str,
 ) -> Vec<ModelRecord> {
     let Ok(serde_json::Value::Array(entries)) = serde_json::from_str(history) else {
-        tracing::warn!(
-            "{}: not a JSON list; its models are skipped",
-            tag_path.display()
-        );
+        tracing::warn!("{location}: not a JSON list; its models are skipped");
         return Vec::new();
     };
     entries
@@ -121,7 +118,7 @@ fn pick_flavor<'a>(flavors: impl Iterator<Item = &'a str>) -> Option<String> {
         .map(|f| f.to_string())
 }
 
-fn flavor_of_mlmodel(path: &Path) -> Option<String> {
+pub(super) fn flavor_of_mlmodel(path: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     let doc = YamlLoader::load_from_str(&text).ok()?.into_iter().next()?;
     let Yaml::Hash(flavors) = &doc["flavors"] else {
@@ -138,12 +135,12 @@ mod tests {
     fn mlflow2_model_history_tag() {
         let history = r#"[{"run_id": "abc", "artifact_path": "model", "utc_time_created": "2023-05-01 10:00:00.123456",
             "flavors": {"python_function": {}, "sklearn": {"sklearn_version": "1.2"}}, "model_uuid": "u1"}]"#;
-        let models = logged_by_tag("fraud", "abc", history, Path::new("tags/x"));
+        let models = logged_by_tag("fraud", "abc", history, "tags/x");
         assert_eq!(models.len(), 1);
         assert_eq!(models[0].name, "fraud/model");
         assert_eq!(models[0].version, "u1");
         assert_eq!(models[0].framework.as_deref(), Some("sklearn"));
         assert_eq!(models[0].created, Some(1682935200123));
-        assert!(logged_by_tag("fraud", "abc", "not json", Path::new("t")).is_empty());
+        assert!(logged_by_tag("fraud", "abc", "not json", "t").is_empty());
     }
 }

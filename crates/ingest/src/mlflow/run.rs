@@ -18,7 +18,7 @@ pub enum Status {
 }
 
 impl Status {
-    fn parse(s: &str) -> Option<Status> {
+    pub(super) fn parse(s: &str) -> Option<Status> {
         Some(match s {
             "1" | "RUNNING" => Status::Running,
             "2" | "SCHEDULED" => Status::Scheduled,

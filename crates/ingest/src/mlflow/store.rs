@@ -22,7 +22,10 @@ pub struct Experiment {
     pub name: String,
     pub deleted: bool,
     pub created: Option<i64>,
+    /// Its directory in a file store (datasets are found there); empty for a database.
     pub dir: PathBuf,
+    /// Where it was read, for messages and `events.source`.
+    pub location: String,
 }
 
 /// A run's directory and the bytes of its metadata and metric files (for progress).
@@ -173,5 +176,6 @@ fn read_experiment(dir: &Path, meta_path: &Path, trashed: bool) -> Result<Experi
         deleted: trashed || meta.text("lifecycle_stage").as_deref() == Some("deleted"),
         created: meta.millis("creation_time")?,
         dir: dir.to_path_buf(),
+        location: meta_path.display().to_string(),
     })
 }
