@@ -1,6 +1,7 @@
-//! A warehouse in S3, through an S3-compatible server on loopback (moto's server): `prov9 load`,
-//! and `prov9 sql` read and write it through object_store's client, and two writers committing
-//! at once both land (Delta commits are conditional writes).
+//! S3 through an S3-compatible server on loopback (moto's server): a warehouse in S3 (`prov9
+//! load` and `prov9 sql` read and write it through object_store's client, and two writers
+//! committing at once both land: Delta commits are conditional writes), and an event archive in
+//! a bucket loaded into a local warehouse.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -53,8 +54,8 @@ impl S3 {
         }
     }
 
-    /// `prov9 --data s3://prov9/<prefix> ARGS`, with the server's endpoint and keys.
-    fn prov9(&self, prefix: &str, args: &[&str]) -> Command {
+    /// `prov9` with the server's endpoint and keys in its environment.
+    fn client(&self) -> Command {
         let mut cmd = prov9();
         cmd.env(
             "AWS_ENDPOINT_URL",
@@ -63,10 +64,16 @@ impl S3 {
         .env("AWS_ALLOW_HTTP", "true")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .arg("--data")
-        .arg(format!("s3://prov9/{prefix}"))
-        .args(args);
+        .env("AWS_REGION", "us-east-1");
+        cmd
+    }
+
+    /// `prov9 --data s3://prov9/<prefix> ARGS`, with the server's endpoint and keys.
+    fn prov9(&self, prefix: &str, args: &[&str]) -> Command {
+        let mut cmd = self.client();
+        cmd.arg("--data")
+            .arg(format!("s3://prov9/{prefix}"))
+            .args(args);
         cmd
     }
 
@@ -162,5 +169,90 @@ fn a_warehouse_in_s3_loads_answers_and_two_writers_lose_nothing() {
     assert_eq!(
         s3.rows("two", distinct),
         sql_rows(&dir.path().join("local"), distinct)
+    );
+}
+
+/// An event archive in a bucket, as OpenLineage's S3 transport writes it (one event per object,
+/// keys in time order) with an NDJSON.gz object among them: `prov9 load s3://bucket/prefix/`.
+#[test]
+fn an_event_archive_in_a_bucket_loads_once_in_key_order() {
+    let Some(s3) = S3::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let put = |key: &str, body: &[u8]| {
+        let (status, answer) = http(s3.port, "PUT", &format!("/prov9/{key}"), &[], body);
+        assert_eq!(status, 200, "PUT {key}: {answer}");
+    };
+    let demo = std::fs::read_to_string(demo_file()).unwrap();
+    let lines: Vec<&str> = demo.lines().filter(|l| !l.trim().is_empty()).collect();
+    let (single, rest) = lines.split_at(lines.len() / 2);
+    for (i, line) in single.iter().enumerate() {
+        // Pretty-printed, as a transport's debug mode writes them.
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        let text = serde_json::to_string_pretty(&value).unwrap();
+        put(
+            &format!("archive/{:013}.json", 1_780_000_000_000u64 + i as u64),
+            text.as_bytes(),
+        );
+    }
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gzip, rest.join("\n").as_bytes()).unwrap();
+    put("archive/zz-rest.ndjson.gz", &gzip.finish().unwrap());
+    put("archive/README.txt", b"not events: skipped by its name");
+
+    let load = |data: &Path, url: &str| {
+        // The warehouse is local; only the input is in the bucket.
+        s3.client()
+            .args([
+                "--data",
+                data.to_str().unwrap(),
+                "load",
+                "--no-progress",
+                url,
+            ])
+            .output()
+            .unwrap()
+    };
+    let data = dir.path().join("wh");
+    let out = load(&data, "s3://prov9/archive/");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with(&format!("loaded {} files", single.len() + 1)),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        sql_rows(&data, COUNTS),
+        local_counts(dir.path(), &[&demo_file()])
+    );
+    // Where each event came from: the object, and its line inside it.
+    let sources = sql_rows(
+        &data,
+        "SELECT source FROM events WHERE source LIKE 's3://prov9/archive/zz-rest.ndjson.gz:%' ORDER BY source LIMIT 1",
+    );
+    assert_eq!(sources, vec!["s3://prov9/archive/zz-rest.ndjson.gz:1"]);
+
+    // Loaded again: nothing new.
+    let out = load(&data, "s3://prov9/archive/");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(" 0 new;"), "{}", stdout(&out));
+
+    // A broken object is named with its line; an empty prefix says there is nothing to load.
+    put(
+        "bad/0001.json",
+        b"{\"eventType\": \"START\",\n  \"eventTime\": ",
+    );
+    let out = load(&data, "s3://prov9/bad/");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("s3://prov9/bad/0001.json:2: invalid JSON"),
+        "{}",
+        stderr(&out)
+    );
+    let out = load(&data, "s3://prov9/nothing-here/");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("s3://prov9/nothing-here/: no loadable files"),
+        "{}",
+        stderr(&out)
     );
 }

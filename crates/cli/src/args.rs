@@ -103,7 +103,9 @@ pub struct MaintainArgs {
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// Files or directories (.ndjson, .jsonl, .json, optionally .gz), or MLflow `mlruns/` stores.
+    /// Files or directories (.ndjson, .jsonl, .json, optionally .gz), bucket prefixes of them
+    /// (s3://bucket/prefix/, gs://…, az://…), or MLflow stores (mlflow.db, sqlite:///…,
+    /// postgresql://…, mlruns/).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Input format.
@@ -125,11 +127,11 @@ pub struct LoadArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InputFormat {
-    /// An MLflow store when a directory looks like one, OpenLineage files otherwise.
+    /// An MLflow store when a path is one, OpenLineage events otherwise.
     Auto,
     /// OpenLineage events: NDJSON or JSON documents, optionally gzip.
     Openlineage,
-    /// MLflow file stores (`mlruns/` directories).
+    /// MLflow stores: tracking databases and `mlruns/` directories.
     Mlflow,
 }
 

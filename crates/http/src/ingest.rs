@@ -31,10 +31,7 @@ pub(crate) async fn ingest(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    if !authorized(&headers, &state.api_key_digests) {
-        return Err(Problem::unauthorized());
-    }
-    let text = body_text(&headers, &body, state.max_body_bytes)?;
+    let text = authorized_text(&state, &headers, &body)?;
     let events = split_events(&text)?;
     if events.is_empty() {
         return Err(Problem::bad_request("no event in the body"));
@@ -48,10 +45,7 @@ pub(crate) async fn ingest_batch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    if !authorized(&headers, &state.api_key_digests) {
-        return Err(Problem::unauthorized());
-    }
-    let text = body_text(&headers, &body, state.max_body_bytes)?;
+    let text = authorized_text(&state, &headers, &body)?;
     if !text.trim_start().starts_with('[') {
         return Err(Problem::bad_request(
             "the batch endpoint takes a JSON array of events; send a single event to /api/v1/lineage",
@@ -91,6 +85,14 @@ async fn commit(
         Err(IngestError::CommitQueueFull) => Err(Problem::busy()),
         Err(e) => Err(Problem::internal(e.to_string())),
     }
+}
+
+/// The body as text, once the request's API key is checked.
+fn authorized_text(state: &Ingest, headers: &HeaderMap, body: &Bytes) -> Result<String, Problem> {
+    if !authorized(headers, &state.api_key_digests) {
+        return Err(Problem::unauthorized());
+    }
+    body_text(headers, body, state.max_body_bytes)
 }
 
 /// The body as text, gunzipped if it says so, within the size limit.

@@ -12,6 +12,9 @@ pub enum StoreError {
     NoWarehouse { location: String, looked: String },
     #[error("unknown table {0:?}")]
     UnknownTable(String),
+    /// A bucket to read from (not a warehouse) could not be reached.
+    #[error("{location}: {reason}")]
+    Bucket { location: String, reason: String },
     #[error("table {table}: {source}")]
     Delta {
         table: String,

@@ -37,4 +37,5 @@ pub use error::StoreError;
 pub use live_table::LiveTable;
 pub use location::WarehouseLocation;
 pub use maintenance::{MaintenanceOptions, MaintenanceReport, TableMaintenance};
+pub use object_stores::{SCHEMES as BUCKET_SCHEMES, bucket_at};
 pub use warehouse::Warehouse;

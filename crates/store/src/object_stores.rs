@@ -26,6 +26,8 @@ use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::path::Path;
 use url::Url;
 
+use crate::StoreError;
+
 /// URL schemes of the object stores registered here.
 pub const SCHEMES: &[&str] = &["s3", "s3a", "gs", "az", "abfs", "abfss", "azure"];
 
@@ -51,41 +53,65 @@ impl ObjectStoreFactory for CloudStores {
         url: &Url,
         config: &StorageConfig,
     ) -> DeltaResult<(ObjectStoreRef, Path)> {
-        let (scheme, path) = ObjectStoreScheme::parse(url).map_err(generic)?;
-        let options = &config.raw;
-        let store: ObjectStoreRef = match scheme {
-            ObjectStoreScheme::AmazonS3 => Arc::new(
-                configured(
-                    AmazonS3Builder::from_env().with_url(url.as_str()),
-                    options,
-                    |b, k: AmazonS3ConfigKey, v| b.with_config(k, v),
-                )
-                .build()?,
-            ),
-            ObjectStoreScheme::GoogleCloudStorage => Arc::new(
-                configured(
-                    GoogleCloudStorageBuilder::from_env().with_url(url.as_str()),
-                    options,
-                    |b, k: GoogleConfigKey, v| b.with_config(k, v),
-                )
-                .build()?,
-            ),
-            ObjectStoreScheme::MicrosoftAzure => Arc::new(
-                configured(
-                    MicrosoftAzureBuilder::from_env().with_url(url.as_str()),
-                    options,
-                    |b, k: AzureConfigKey, v| b.with_config(k, v),
-                )
-                .build()?,
-            ),
-            _ => return Err(DeltaTableError::InvalidTableLocation(url.to_string())),
-        };
+        let (store, path) = cloud_store(url, &config.raw)?;
         let store = match &config.runtime {
             Some(runtime) => Arc::new(DeltaIOStorageBackend::new(store, runtime.clone())) as _,
             None => store,
         };
         Ok((store, path))
     }
+}
+
+/// The store of an `s3://`, `gs://` or `az://` URL and the path in it: credentials from the
+/// environment, then `options`.
+fn cloud_store(
+    url: &Url,
+    options: &HashMap<String, String>,
+) -> Result<(ObjectStoreRef, Path), DeltaTableError> {
+    let (scheme, path) = ObjectStoreScheme::parse(url).map_err(generic)?;
+    let store: ObjectStoreRef = match scheme {
+        ObjectStoreScheme::AmazonS3 => Arc::new(
+            configured(
+                AmazonS3Builder::from_env().with_url(url.as_str()),
+                options,
+                |b, k: AmazonS3ConfigKey, v| b.with_config(k, v),
+            )
+            .build()?,
+        ),
+        ObjectStoreScheme::GoogleCloudStorage => Arc::new(
+            configured(
+                GoogleCloudStorageBuilder::from_env().with_url(url.as_str()),
+                options,
+                |b, k: GoogleConfigKey, v| b.with_config(k, v),
+            )
+            .build()?,
+        ),
+        ObjectStoreScheme::MicrosoftAzure => Arc::new(
+            configured(
+                MicrosoftAzureBuilder::from_env().with_url(url.as_str()),
+                options,
+                |b, k: AzureConfigKey, v| b.with_config(k, v),
+            )
+            .build()?,
+        ),
+        _ => return Err(DeltaTableError::InvalidTableLocation(url.to_string())),
+    };
+    Ok((store, path))
+}
+
+/// The bucket and prefix `location` (`s3://bucket/prefix/`, `gs://…`, `az://…`) names, with the
+/// credentials a warehouse there would use; None when `location` is not such a URL.
+pub fn bucket_at(location: &str) -> Option<Result<(ObjectStoreRef, Path), StoreError>> {
+    let url = Url::parse(location).ok()?;
+    if !SCHEMES.contains(&url.scheme()) {
+        return None;
+    }
+    Some(
+        cloud_store(&url, &HashMap::new()).map_err(|e| StoreError::Bucket {
+            location: location.to_string(),
+            reason: e.to_string(),
+        }),
+    )
 }
 
 /// delta-rs's default log store: commits by conditional put.

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::bucket::Bucket;
+use super::document::is_loadable_name;
 use super::{InputFormat, LoadProgress, Loader};
 use crate::IngestError;
 use crate::lines::{Parsed, ParsedLines, open_reader};
@@ -20,7 +22,14 @@ impl Loader {
         paths: &[PathBuf],
         progress: &dyn LoadProgress,
     ) -> Result<(), IngestError> {
-        let (files, stores, database_sources) = inputs(paths, self.options.format)?;
+        let (files, stores, database_sources, bucket_urls) = inputs(paths, self.options.format)?;
+        let mut buckets = Vec::new();
+        for url in &bucket_urls {
+            match Bucket::list(url).await {
+                Some(bucket) => buckets.push(bucket?),
+                None => unreachable!("inputs() takes only bucket URLs as buckets"),
+            }
+        }
         let mut databases = Vec::new();
         for source in database_sources {
             let display = source.display();
@@ -42,7 +51,8 @@ impl Loader {
             .map(|m| m.len())
             .sum::<u64>()
             + stores.iter().map(|s| s.bytes()).sum::<u64>()
-            + databases.iter().map(|d| d.bytes()).sum::<u64>();
+            + databases.iter().map(|d| d.bytes()).sum::<u64>()
+            + buckets.iter().map(|b| b.bytes()).sum::<u64>();
         progress.start(total);
         // Runs of NDJSON files go through one reader thread, which reads on from one file into
         // the next while the loader commits; small `.json` documents are read whole, here.
@@ -59,6 +69,9 @@ impl Loader {
                 self.load_lines(rest[..run].to_vec(), progress).await?;
                 rest = &rest[run..];
             }
+        }
+        for bucket in &buckets {
+            self.load_bucket(bucket, progress).await?;
         }
         for store in &stores {
             self.load_mlflow(store, progress).await?;
@@ -128,7 +141,7 @@ impl Loader {
         Ok(())
     }
 
-    /// An MLflow store: each run's events go in whole or, when rejected, not at all.
+    /// An MLflow file store: each run's events go in whole or, when rejected, not at all.
     async fn load_mlflow(
         &mut self,
         store: &mlflow::FileStore,
@@ -137,40 +150,108 @@ impl Loader {
         for bad in &store.problems {
             self.reject("", bad.location.clone(), bad.reason.clone())?;
         }
-        for experiment in &store.experiments {
+        self.add_mlflow_experiments(&store.experiments, progress)
+            .await?;
+        let mut experiment_of_run = HashMap::new();
+        for run_dir in &store.runs {
+            let run = mlflow::run_events(run_dir).map(|(run, events)| (run.run_id, events));
+            self.add_mlflow_run(&run_dir.experiment, run, &mut experiment_of_run, progress)
+                .await?;
+            progress.advance(run_dir.bytes);
+        }
+        let logged = store.logged_models.iter().map(|(experiment, path)| {
+            (
+                path.display().to_string(),
+                mlflow::logged_model(&experiment.name, path),
+            )
+        });
+        let registered = store
+            .registered_versions
+            .iter()
+            .map(|path| (path.display().to_string(), mlflow::registered_version(path)));
+        let models: Vec<_> = logged.chain(registered).collect();
+        self.add_mlflow_models(models, &experiment_of_run, progress)
+            .await
+    }
+
+    /// An MLflow tracking database, as [`Loader::load_mlflow`] a file store.
+    async fn load_mlflow_database(
+        &mut self,
+        store: &mlflow::DatabaseStore,
+        progress: &dyn LoadProgress,
+    ) -> Result<(), IngestError> {
+        self.add_mlflow_experiments(&store.experiments, progress)
+            .await?;
+        let mut experiment_of_run = HashMap::new();
+        let at = store.source.display();
+        for (experiment, run) in &store.runs {
+            let locations = mlflow::RunLocations {
+                run: format!("{at}:runs/{}", run.run_id),
+                model_history: format!("{at}:tags/{}/mlflow.log-model.history", run.run_id),
+            };
+            let events = match store.metrics(&run.run_id).await {
+                Ok(metrics) => mlflow::events_of_run(experiment, run, &metrics, &locations),
+                Err(bad) => Err(bad),
+            };
+            let run_events = events.map(|events| (run.run_id.clone(), events));
+            self.add_mlflow_run(experiment, run_events, &mut experiment_of_run, progress)
+                .await?;
+            progress.advance(store.bytes_of(&run.run_id));
+        }
+        let models = store
+            .models
+            .iter()
+            .map(|(m, at)| (at.clone(), Ok(m.clone())));
+        self.add_mlflow_models(models.collect(), &experiment_of_run, progress)
+            .await
+    }
+
+    async fn add_mlflow_experiments(
+        &mut self,
+        experiments: &[Arc<mlflow::Experiment>],
+        progress: &dyn LoadProgress,
+    ) -> Result<(), IngestError> {
+        for experiment in experiments {
             match mlflow::experiment_event(experiment) {
                 Ok(e) => self.add_line(&e.text, e.source, progress).await?,
                 Err(bad) => self.reject("", bad.location, bad.reason)?,
             }
         }
-        // Registered versions name only their run; its experiment is the job.
-        let mut experiment_of_run = HashMap::new();
-        for run_dir in &store.runs {
-            match mlflow::run_events(run_dir) {
-                Ok((run, events)) => {
-                    experiment_of_run.insert(run.run_id, run_dir.experiment.name.clone());
-                    for e in events {
-                        self.add_line(&e.text, e.source, progress).await?;
-                    }
-                    self.summary.mlflow_runs += 1;
+        Ok(())
+    }
+
+    /// One run's events, or why it is rejected; a loaded run's experiment is remembered, since
+    /// registered versions name only their run and its experiment is their job.
+    async fn add_mlflow_run(
+        &mut self,
+        experiment: &mlflow::Experiment,
+        run: Result<(String, Vec<crate::RawEvent>), mlflow::Bad>,
+        experiment_of_run: &mut HashMap<String, String>,
+        progress: &dyn LoadProgress,
+    ) -> Result<(), IngestError> {
+        match run {
+            Ok((run_id, events)) => {
+                experiment_of_run.insert(run_id, experiment.name.clone());
+                for e in events {
+                    self.add_line(&e.text, e.source, progress).await?;
                 }
-                Err(bad) => self.reject("", bad.location, bad.reason)?,
+                self.summary.mlflow_runs += 1;
+                Ok(())
             }
-            progress.advance(run_dir.bytes);
+            Err(bad) => self.reject("", bad.location, bad.reason),
         }
-        let logged = store
-            .logged_models
-            .iter()
-            .map(|(experiment, path)| (path, mlflow::logged_model(&experiment.name, path)));
-        let registered = store
-            .registered_versions
-            .iter()
-            .map(|path| (path, mlflow::registered_version(path)));
-        let models: Vec<_> = logged.chain(registered).collect();
-        for (path, model) in models {
-            let location = path.display().to_string();
-            // A model is linked to its run, so it comes in with it: not when the run was
-            // rejected (a later load brings both), nor when the store does not hold the run.
+    }
+
+    /// Models, with where each was read. A model is linked to its run, so it comes in with it:
+    /// not when the run was rejected (a later load brings both), nor when the store does not
+    /// hold the run.
+    async fn add_mlflow_models(
+        &mut self,
+        models: Vec<(String, Result<mlflow::ModelRecord, mlflow::Bad>)>,
+        experiment_of_run: &HashMap<String, String>,
+        progress: &dyn LoadProgress,
+    ) -> Result<(), IngestError> {
+        for (location, model) in models {
             let event = model.and_then(|m| {
                 match m.run_id.as_ref().and_then(|r| experiment_of_run.get(r)) {
                     Some(experiment) => mlflow::model_event(experiment, &m, &location),
@@ -185,111 +266,31 @@ impl Loader {
         }
         Ok(())
     }
-
-    /// An MLflow tracking database, as [`Loader::load_mlflow`] a file store.
-    async fn load_mlflow_database(
-        &mut self,
-        store: &mlflow::DatabaseStore,
-        progress: &dyn LoadProgress,
-    ) -> Result<(), IngestError> {
-        for experiment in &store.experiments {
-            match mlflow::experiment_event(experiment) {
-                Ok(e) => self.add_line(&e.text, e.source, progress).await?,
-                Err(bad) => self.reject("", bad.location, bad.reason)?,
-            }
-        }
-        let mut experiment_of_run = HashMap::new();
-        for (experiment, run) in &store.runs {
-            let locations = mlflow::RunLocations {
-                run: format!("{}:runs/{}", store.source.display(), run.run_id),
-                model_history: format!(
-                    "{}:tags/{}/mlflow.log-model.history",
-                    store.source.display(),
-                    run.run_id
-                ),
-            };
-            let events = match store.metrics(&run.run_id).await {
-                Ok(metrics) => mlflow::events_of_run(experiment, run, &metrics, &locations),
-                Err(bad) => Err(bad),
-            };
-            match events {
-                Ok(events) => {
-                    experiment_of_run.insert(run.run_id.clone(), experiment.name.clone());
-                    for e in events {
-                        self.add_line(&e.text, e.source, progress).await?;
-                    }
-                    self.summary.mlflow_runs += 1;
-                }
-                Err(bad) => self.reject("", bad.location, bad.reason)?,
-            }
-            progress.advance(store.bytes_of(&run.run_id));
-        }
-        for (model, location) in &store.models {
-            let experiment = model.run_id.as_ref().and_then(|r| experiment_of_run.get(r));
-            let event = match experiment {
-                Some(experiment) => mlflow::model_event(experiment, model, location),
-                None => Ok(None),
-            };
-            match event {
-                Ok(Some(e)) => self.add_line(&e.text, e.source, progress).await?,
-                Ok(None) => tracing::info!("{location}: its run is not loaded; skipped"),
-                Err(bad) => self.reject("", bad.location, bad.reason)?,
-            }
-        }
-        Ok(())
-    }
-
-    /// A `.json` file: one event (the OpenLineage client's file transport writes one per file,
-    /// pretty-printed in its debug mode) or several, however laid out.
-    async fn load_document(
-        &mut self,
-        text: &str,
-        display: &str,
-        progress: &dyn LoadProgress,
-    ) -> Result<(), IngestError> {
-        let mut values =
-            serde_json::Deserializer::from_str(text).into_iter::<serde::de::IgnoredAny>();
-        // Line numbers are counted as the values go by, never from the start again.
-        let (mut counted_to, mut line) = (0usize, 1usize);
-        loop {
-            let start = values.byte_offset();
-            match values.next() {
-                None => return Ok(()),
-                Some(Ok(_)) => {
-                    let value = &text[start..values.byte_offset()];
-                    let begins = start + (value.len() - value.trim_start().len());
-                    line += text[counted_to..begins].matches('\n').count();
-                    counted_to = begins;
-                    self.add_line(value, format!("{display}:{line}"), progress)
-                        .await?;
-                }
-                Some(Err(e)) => {
-                    // The rest of the document cannot be read past a syntax error.
-                    let location = format!("{display}:{}", e.line());
-                    return self.reject(
-                        text[start..].trim(),
-                        location,
-                        format!("invalid JSON: {e}"),
-                    );
-                }
-            }
-        }
-    }
 }
 
 /// What each path holds, by `format`: the files of those holding OpenLineage events, in order,
-/// the MLflow file stores, and the MLflow tracking databases.
+/// the MLflow file stores, the MLflow tracking databases, and bucket prefixes of events.
 type Inputs = (
     Vec<PathBuf>,
     Vec<mlflow::FileStore>,
     Vec<mlflow::DatabaseSource>,
+    Vec<String>,
 );
 
 fn inputs(paths: &[PathBuf], format: InputFormat) -> Result<Inputs, IngestError> {
     let mut files = Vec::new();
     let mut stores = Vec::new();
     let mut databases = Vec::new();
+    let mut buckets = Vec::new();
     for p in paths {
+        let text = p.to_string_lossy();
+        if is_bucket_url(&text) {
+            if format == InputFormat::Mlflow {
+                return Err(IngestError::NotAnMlflowStore { path: p.clone() });
+            }
+            buckets.push(text.into_owned());
+            continue;
+        }
         if format != InputFormat::OpenLineage {
             let database =
                 mlflow::DatabaseSource::of(p).map_err(|bad| IngestError::MlflowDatabase {
@@ -319,7 +320,13 @@ fn inputs(paths: &[PathBuf], format: InputFormat) -> Result<Inputs, IngestError>
             files_of(p, &mut files)?;
         }
     }
-    Ok((files, stores, databases))
+    Ok((files, stores, databases, buckets))
+}
+
+/// `s3://…`, `gs://…`, `az://…` (and the other object store schemes a warehouse may use).
+fn is_bucket_url(text: &str) -> bool {
+    text.split_once("://")
+        .is_some_and(|(scheme, _)| prov9_store::BUCKET_SCHEMES.contains(&scheme))
 }
 
 /// `.json` files up to this size are read whole, as JSON documents; larger ones line by line.
@@ -340,15 +347,7 @@ fn is_json_document(path: &Path) -> bool {
 }
 
 fn is_loadable(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let name = name.strip_suffix(".gz").unwrap_or(&name);
-    [".ndjson", ".jsonl", ".json"]
-        .iter()
-        .any(|ext| name.ends_with(ext))
+    is_loadable_name(path.file_name().and_then(|n| n.to_str()).unwrap_or(""))
 }
 
 fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError> {

@@ -1,11 +1,16 @@
-//! The bulk loader: NDJSON files (plain or gzip), directories of them, and MLflow stores.
+//! The bulk loader: NDJSON files (plain or gzip), directories of them, bucket prefixes of
+//! them, and MLflow stores.
 //!
 //! This file holds the public API: [`Loader`], its options, progress reports and summary. The
 //! other files each hold one part of a load; they only call files further down this list:
 //! * `files` — which files a path holds and in what format, read into the pipeline;
+//! * `bucket` — objects under an `s3://`, `gs://` or `az://` prefix, read into the pipeline;
+//! * `document` — a JSON document of events (a `.json` file, an object), into the pipeline;
 //! * `pipeline` — the three-stage batch pipeline: parse, normalise, commit;
 //! * `rejects` — bad input: written to the rejects file, or the load stops.
 
+mod bucket;
+mod document;
 mod files;
 mod pipeline;
 mod rejects;

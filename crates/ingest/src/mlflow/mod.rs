@@ -16,5 +16,6 @@ mod store;
 
 pub use database::{DatabaseSource, DatabaseStore};
 pub use events::{RunLocations, events_of_run, experiment_event, model_event, run_events};
-pub use models::{logged_model, registered_version};
-pub use store::{FileStore, is_file_store};
+pub use meta::Bad;
+pub use models::{ModelRecord, logged_model, registered_version};
+pub use store::{Experiment, FileStore, is_file_store};
