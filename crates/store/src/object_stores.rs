@@ -99,19 +99,15 @@ fn cloud_store(
     Ok((store, path))
 }
 
-/// The bucket and prefix `location` (`s3://bucket/prefix/`, `gs://…`, `az://…`) names, with the
-/// credentials a warehouse there would use; None when `location` is not such a URL.
-pub fn bucket_at(location: &str) -> Option<Result<(ObjectStoreRef, Path), StoreError>> {
-    let url = Url::parse(location).ok()?;
-    if !SCHEMES.contains(&url.scheme()) {
-        return None;
-    }
-    Some(
-        cloud_store(&url, &HashMap::new()).map_err(|e| StoreError::Bucket {
-            location: location.to_string(),
-            reason: e.to_string(),
-        }),
-    )
+/// The bucket and prefix `location` (`s3://bucket/prefix/`, `gs://…`, `az://…`: a scheme of
+/// [`SCHEMES`]) names, with the credentials a warehouse there would use.
+pub fn bucket_at(location: &str) -> Result<(ObjectStoreRef, Path), StoreError> {
+    let bad = |reason: String| StoreError::Bucket {
+        location: location.to_string(),
+        reason,
+    };
+    let url = Url::parse(location).map_err(|e| bad(e.to_string()))?;
+    cloud_store(&url, &HashMap::new()).map_err(|e| bad(e.to_string()))
 }
 
 /// delta-rs's default log store: commits by conditional put.

@@ -26,17 +26,9 @@ pub(super) struct Bucket {
 const MAX_OBJECT_BYTES: u64 = 1 << 30;
 
 impl Bucket {
-    /// The bucket `location` names (None when it names none), with its loadable objects listed.
-    pub(super) async fn list(location: &str) -> Option<Result<Bucket, IngestError>> {
-        let opened = prov9_store::bucket_at(location)?;
-        Some(Self::list_opened(location, opened).await)
-    }
-
-    async fn list_opened(
-        location: &str,
-        opened: Result<(Arc<dyn ObjectStore>, object_store::path::Path), prov9_store::StoreError>,
-    ) -> Result<Bucket, IngestError> {
-        let (store, prefix) = opened?;
+    /// The bucket prefix `location` names, with its loadable objects listed.
+    pub(super) async fn list(location: &str) -> Result<Bucket, IngestError> {
+        let (store, prefix) = prov9_store::bucket_at(location)?;
         let url = location.trim_end_matches('/').to_string();
         let mut objects: Vec<ObjectMeta> = store
             .list(Some(&prefix))
@@ -119,14 +111,7 @@ impl Loader {
             } else {
                 bytes.to_vec()
             };
-            match String::from_utf8(bytes) {
-                Ok(text) => self.load_document(&text, &name, progress).await?,
-                Err(e) => self.reject(
-                    "",
-                    format!("{name}:1"),
-                    format!("not UTF-8 text: {}", e.utf8_error()),
-                )?,
-            }
+            self.load_document_bytes(bytes, &name, progress).await?;
             progress.advance(object.size);
             self.summary.files += 1;
         }

@@ -6,6 +6,23 @@ use super::{LoadProgress, Loader};
 use crate::IngestError;
 
 impl Loader {
+    /// A document's bytes, which must be UTF-8 text.
+    pub(super) async fn load_document_bytes(
+        &mut self,
+        bytes: Vec<u8>,
+        display: &str,
+        progress: &dyn LoadProgress,
+    ) -> Result<(), IngestError> {
+        match String::from_utf8(bytes) {
+            Ok(text) => self.load_document(&text, display, progress).await,
+            Err(e) => self.reject(
+                "",
+                format!("{display}:1"),
+                format!("not UTF-8 text: {}", e.utf8_error()),
+            ),
+        }
+    }
+
     /// One document: one event (pretty-printed, say) or several, however laid out.
     pub(super) async fn load_document(
         &mut self,

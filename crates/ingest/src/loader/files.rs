@@ -25,10 +25,7 @@ impl Loader {
         let (files, stores, database_sources, bucket_urls) = inputs(paths, self.options.format)?;
         let mut buckets = Vec::new();
         for url in &bucket_urls {
-            match Bucket::list(url).await {
-                Some(bucket) => buckets.push(bucket?),
-                None => unreachable!("inputs() takes only bucket URLs as buckets"),
-            }
+            buckets.push(Bucket::list(url).await?);
         }
         let mut databases = Vec::new();
         for source in database_sources {
@@ -103,14 +100,7 @@ impl Loader {
         }
         progress.advance(counter.load(Ordering::Relaxed));
         let display = path.display().to_string();
-        match String::from_utf8(bytes) {
-            Ok(text) => self.load_document(&text, &display, progress).await?,
-            Err(e) => self.reject(
-                "",
-                format!("{display}:1"),
-                format!("not UTF-8 text: {}", e.utf8_error()),
-            )?,
-        }
+        self.load_document_bytes(bytes, &display, progress).await?;
         self.summary.files += 1;
         Ok(())
     }

@@ -13,197 +13,24 @@
 //! | `logged_models`, `logged_model_params` | logged models (MLflow 3) |
 //! | `model_versions`, `registered_model_aliases` | registered versions, stage, aliases |
 //!
-//! Every value is read as text (SQLite's own types, PostgreSQL's text format), so the two
-//! engines share every query and every conversion.
+//! [`source`] says where a database is, [`connection`] talks to either engine (every value as
+//! text); this file maps MLflow's schema.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+mod connection;
+mod source;
+
+pub use source::DatabaseSource;
 
 use super::events::MetricSeries;
 use super::meta::Bad;
 use super::models::{ModelRecord, flavor_of_mlmodel};
 use super::run::{Input, Point, Run, Status};
 use super::store::Experiment;
-
-/// Where a tracking database is: how the user named it on the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseSource {
-    /// A SQLite file (`mlflow.db`, or `sqlite:///mlflow.db` as MLflow's tracking URI says).
-    Sqlite(PathBuf),
-    /// A `postgresql://` URI (SQLAlchemy's `postgresql+psycopg2://` form taken too).
-    Postgres(String),
-}
-
-/// SQLite's file header.
-const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
-
-impl DatabaseSource {
-    /// The database `arg` names, if it names one: a tracking URI, or a SQLite file. A URI of an
-    /// engine prov9 does not read (MySQL, …) is an error saying so.
-    pub fn of(arg: &Path) -> Result<Option<DatabaseSource>, Bad> {
-        let text = arg.to_string_lossy();
-        if let Some(path) = text.strip_prefix("sqlite:///") {
-            return Ok(Some(DatabaseSource::Sqlite(PathBuf::from(path))));
-        }
-        if let Some((scheme, rest)) = text.split_once("://") {
-            let engine = scheme.split('+').next().unwrap_or(scheme);
-            return match engine {
-                "postgresql" | "postgres" => Ok(Some(DatabaseSource::Postgres(format!(
-                    "postgresql://{rest}"
-                )))),
-                "mysql" | "mssql" => Err(Bad::new(
-                    redact(&text),
-                    format!(
-                        "MLflow on {engine} is not read yet; prov9 reads MLflow's SQLite and \
-                         PostgreSQL databases and its mlruns/ file store"
-                    ),
-                )),
-                _ => Ok(None),
-            };
-        }
-        let mut head = [0u8; 16];
-        let is_sqlite = std::fs::File::open(arg)
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
-            .is_ok()
-            && &head == SQLITE_MAGIC;
-        Ok(is_sqlite.then(|| DatabaseSource::Sqlite(arg.to_path_buf())))
-    }
-
-    /// How messages name it (a URI without its password).
-    pub fn display(&self) -> String {
-        match self {
-            DatabaseSource::Sqlite(path) => path.display().to_string(),
-            DatabaseSource::Postgres(uri) => redact(uri),
-        }
-    }
-}
-
-/// A URI with its password replaced by `***`.
-fn redact(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else {
-        return uri.to_string();
-    };
-    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let Some((user_info, host)) = authority.rsplit_once('@') else {
-        return uri.to_string();
-    };
-    let user = user_info.split(':').next().unwrap_or("");
-    let password = if user_info.contains(':') { ":***" } else { "" };
-    let slash = if rest.contains('/') { "/" } else { "" };
-    format!("{scheme}://{user}{password}@{host}{slash}{path}")
-}
-
-/// An open connection; every value comes back as text.
-enum Connection {
-    Sqlite(Mutex<rusqlite::Connection>),
-    Postgres(tokio_postgres::Client),
-}
-
-type Rows = Vec<Vec<Option<String>>>;
-
-impl Connection {
-    async fn open(source: &DatabaseSource) -> Result<Connection, String> {
-        match source {
-            DatabaseSource::Sqlite(path) => {
-                if !path.is_file() {
-                    return Err("no such file".into());
-                }
-                // Read-only: MLflow may be writing to it; prov9 never does.
-                let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                let connection = rusqlite::Connection::open_with_flags(path, flags)
-                    .map_err(|e| e.to_string())?;
-                Ok(Connection::Sqlite(Mutex::new(connection)))
-            }
-            DatabaseSource::Postgres(uri) => {
-                let (client, connection) = tokio_postgres::connect(uri, tokio_postgres::NoTls)
-                    .await
-                    .map_err(|e| format!("cannot connect: {e}"))?;
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::warn!("MLflow database connection: {e}");
-                    }
-                });
-                Ok(Connection::Postgres(client))
-            }
-        }
-    }
-
-    async fn rows(&self, sql: &str) -> Result<Rows, String> {
-        match self {
-            Connection::Sqlite(connection) => {
-                let connection = connection.lock().map_err(|e| e.to_string())?;
-                sqlite_rows(&connection, sql).map_err(|e| e.to_string())
-            }
-            Connection::Postgres(client) => {
-                let messages = client.simple_query(sql).await.map_err(|e| {
-                    e.as_db_error()
-                        .map(|d| d.message().to_string())
-                        .unwrap_or_else(|| e.to_string())
-                })?;
-                Ok(messages
-                    .iter()
-                    .filter_map(|m| match m {
-                        tokio_postgres::SimpleQueryMessage::Row(row) => Some(
-                            (0..row.len())
-                                .map(|i| row.get(i).map(str::to_string))
-                                .collect(),
-                        ),
-                        _ => None,
-                    })
-                    .collect())
-            }
-        }
-    }
-
-    /// The columns of `table`, empty when there is no such table.
-    async fn columns(&self, table: &str) -> Result<Vec<String>, String> {
-        let sql = match self {
-            Connection::Sqlite(_) => {
-                format!("SELECT name FROM pragma_table_info({})", quote(table))
-            }
-            Connection::Postgres(_) => format!(
-                "SELECT column_name FROM information_schema.columns \
-                 WHERE table_schema = current_schema() AND table_name = {}",
-                quote(table)
-            ),
-        };
-        Ok(self
-            .rows(&sql)
-            .await?
-            .into_iter()
-            .filter_map(|mut r| r.remove(0))
-            .collect())
-    }
-}
-
-fn sqlite_rows(connection: &rusqlite::Connection, sql: &str) -> rusqlite::Result<Rows> {
-    use rusqlite::types::ValueRef;
-    let mut statement = connection.prepare(sql)?;
-    let width = statement.column_count();
-    let rows = statement.query_map([], |row| {
-        (0..width)
-            .map(|i| {
-                Ok(match row.get_ref(i)? {
-                    ValueRef::Null => None,
-                    ValueRef::Integer(v) => Some(v.to_string()),
-                    // `{:?}` keeps an exponent (1.7976931348623157e308), which parses back exactly.
-                    ValueRef::Real(v) => Some(format!("{v:?}")),
-                    ValueRef::Text(t) | ValueRef::Blob(t) => {
-                        Some(String::from_utf8_lossy(t).into_owned())
-                    }
-                })
-            })
-            .collect()
-    })?;
-    rows.collect()
-}
-
-/// A SQL string literal.
-fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
+use connection::{Connection, Rows, quote};
 
 /// Every revision of MLflow's tracking schema (its alembic `version_num`) up to MLflow 3.17.
 const KNOWN_REVISIONS: &[&str] = &[
@@ -863,42 +690,4 @@ fn number(value: &Option<String>, location: &str, field: &str) -> Result<f64, Ba
         .ok_or_else(|| Bad::new(location, format!("`{field}` is empty")))?;
     v.parse()
         .map_err(|_| Bad::new(location, format!("`{field}`: not a number: {v:?}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tracking_uris_name_their_database() {
-        let of = |s: &str| DatabaseSource::of(Path::new(s));
-        assert_eq!(
-            of("sqlite:////tmp/mlflow.db").unwrap(),
-            Some(DatabaseSource::Sqlite("/tmp/mlflow.db".into()))
-        );
-        assert_eq!(
-            of("sqlite:///mlflow.db").unwrap(),
-            Some(DatabaseSource::Sqlite("mlflow.db".into()))
-        );
-        assert_eq!(
-            of("postgresql+psycopg2://u:pw@db:5432/mlflow").unwrap(),
-            Some(DatabaseSource::Postgres(
-                "postgresql://u:pw@db:5432/mlflow".into()
-            ))
-        );
-        let mysql = of("mysql+pymysql://u:secret@db/mlflow").unwrap_err();
-        assert!(mysql.reason.contains("not read yet"), "{mysql:?}");
-        assert!(!mysql.location.contains("secret"), "{mysql:?}");
-        assert_eq!(of("s3://bucket/events/").unwrap(), None);
-    }
-
-    #[test]
-    fn passwords_stay_out_of_messages() {
-        assert_eq!(
-            redact("postgresql://mlflow:s3cret@db:5432/mlflow"),
-            "postgresql://mlflow:***@db:5432/mlflow"
-        );
-        assert_eq!(redact("postgresql://db/mlflow"), "postgresql://db/mlflow");
-        assert_eq!(redact("postgresql://u@db"), "postgresql://u@db");
-    }
 }
