@@ -17,5 +17,6 @@ mod pgwire;
 mod psql;
 mod readme;
 mod s3;
+mod shared_build;
 mod security;
 mod slt_wire;
