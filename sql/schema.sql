@@ -3,7 +3,8 @@
 -- This file is the reference for the tables in schema `public`; a test checks it against the
 -- code (crates/model/src/tables.rs), column by column. Tables are Delta Lake tables under the
 -- warehouse location (<location>/<table>/), so Spark, Trino, DuckDB and Polars read them too.
--- Tables may gain columns; none loses one without a note in the changelog.
+-- Tables may gain columns (at the end; a warehouse written before gains them, NULL for its old
+-- rows, the first time a newer prov9 opens it); none loses one without a note in the changelog.
 --
 -- Node ids (the values of *_id columns and of lineage_edges.src / dst) are readable strings:
 --   job:<namespace>:<name>                     a job
@@ -39,7 +40,15 @@ CREATE TABLE jobs (
     name                  VARCHAR NOT NULL,
     job_type              VARCHAR NOT NULL,  -- ingestion, preprocessing, training, evaluation, deployment, other
     description           VARCHAR,           -- documentation facet
-    source_code_location  VARCHAR            -- sourceCodeLocation facet (url)
+    source_code_location  VARCHAR,           -- sourceCodeLocation facet (url)
+    processing_type       VARCHAR,           -- jobType facet: BATCH, STREAMING
+    integration           VARCHAR,           -- jobType facet: AIRFLOW, DBT, SPARK, ...
+    integration_job_type  VARCHAR,           -- jobType facet: DAG, TASK, QUERY, MODEL, ...
+    owners                VARCHAR,           -- JSON: ownership facet [{"name", "type"}]
+    tags                  VARCHAR,           -- JSON: tags facet [{"key", "value", "source"}]
+    sql                   VARCHAR,           -- sql facet (query)
+    source_code_language  VARCHAR,           -- sourceCode facet
+    source_code           VARCHAR            -- sourceCode facet
 );
 
 -- One row per run in its latest state; every state change stays in events.
@@ -51,20 +60,28 @@ CREATE TABLE runs (
     started_at     TIMESTAMP,            -- time of the START event
     ended_at       TIMESTAMP,            -- time of the COMPLETE / FAIL / ABORT event
     code_version   VARCHAR,              -- sourceCodeLocation.version (a commit)
-    parameters     VARCHAR,              -- JSON: prov9_run.parameters, else training hyperparameters
+    parameters     VARCHAR,              -- JSON: prov9_run.parameters, else training
+                                         -- hyperparameters, else executionParameters (key: value)
     environment    VARCHAR,              -- JSON: prov9_run.environment + processing_engine;
                                          -- MLflow imports: {"mlflow": {…, lifecycleStage}, "tags": {…}}
     error_message  VARCHAR,              -- errorMessage facet
-    updated_at     TIMESTAMP             -- time of the newest event merged in
+    updated_at     TIMESTAMP,            -- time of the newest event merged in
+    root_run_id    VARCHAR,              -- parent facet's root (the DAG run of a task's query run)
+    tags           VARCHAR               -- JSON: tags run facet [{"key", "value", "source"}]
 );
 
+-- Every dataset a run or job declares, written or not (a failed run's outputs are here, with
+-- no version).
 CREATE TABLE datasets (
-    dataset_id   VARCHAR NOT NULL,
-    namespace    VARCHAR NOT NULL,
-    name         VARCHAR NOT NULL,
-    source_uri   VARCHAR,   -- dataSource facet
-    format       VARCHAR,   -- storage facet (fileFormat)
-    description  VARCHAR    -- documentation facet
+    dataset_id    VARCHAR NOT NULL,
+    namespace     VARCHAR NOT NULL,
+    name          VARCHAR NOT NULL,
+    source_uri    VARCHAR,   -- dataSource facet
+    format        VARCHAR,   -- storage facet (fileFormat)
+    description   VARCHAR,   -- documentation facet
+    dataset_type  VARCHAR,   -- datasetType facet: TABLE, VIEW, FILE, MODEL, ... (/subType)
+    owners        VARCHAR,   -- JSON: ownership facet [{"name", "type"}]
+    tags          VARCHAR    -- JSON: tags facet [{"key", "value", "source"}]
 );
 
 -- Versions: from the version facet (version_origin 'facet'); else, for the output of a
@@ -80,8 +97,8 @@ CREATE TABLE dataset_versions (
     created_by_run       VARCHAR,
     previous_version_id  VARCHAR,   -- the dataset's version before this one
     schema               VARCHAR,   -- JSON: schema facet fields
-    row_count            BIGINT,    -- outputStatistics.rowCount / dataQualityMetrics.rowCount
-    byte_size            BIGINT,    -- outputStatistics.size / dataQualityMetrics.bytes
+    row_count            BIGINT,    -- output/inputStatistics.rowCount, dataQualityMetrics.rowCount
+    byte_size            BIGINT,    -- output/inputStatistics.size, dataQualityMetrics.bytes
     quality              VARCHAR,   -- JSON: dataQualityMetrics, dataQualityAssertions
     version_origin       VARCHAR NOT NULL  -- facet, run, unversioned
 );
@@ -140,6 +157,9 @@ CREATE TABLE deployments (
 --   input   dataset version -> run, model version -> evaluation run
 --   output  run -> dataset version, run -> trained model version
 --   deployed  model version -> deployment
+--   parent  parent run -> child run (parent facet: an Airflow task -> its query runs), so the
+--           upstream of what a child wrote reaches what its parent read; leave it out with
+--           edge_type <> 'parent'
 -- Version succession (previous_version_id) is not an edge.
 CREATE TABLE lineage_edges (
     src         VARCHAR NOT NULL,
@@ -157,4 +177,19 @@ CREATE TABLE column_lineage (
     dst_column           VARCHAR NOT NULL,
     transformation       VARCHAR,   -- TYPE/SUBTYPE of each transformation, or the description
     run_id               VARCHAR
+);
+
+-- Data quality assertions (dataQualityAssertions facet: dbt tests, Great Expectations, Soda),
+-- one row per assertion per run, on the dataset version the run read or wrote.
+CREATE TABLE quality_checks (
+    dataset_version_id  VARCHAR NOT NULL,
+    run_id              VARCHAR,
+    assertion           VARCHAR NOT NULL,   -- not_null, unique, accepted_values, ...
+    column_name         VARCHAR,            -- NULL: the whole dataset
+    success             BOOLEAN,
+    severity            VARCHAR,            -- error, warn (where sent)
+    failures            BIGINT,             -- rows that failed (where sent)
+    actual              VARCHAR,            -- as sent
+    expected            VARCHAR,            -- as sent
+    checked_at          TIMESTAMP NOT NULL  -- the event's time
 );

@@ -12,14 +12,14 @@ use crate::common::*;
 use crate::psql::{has_psql, psql};
 
 /// A ```sql block (or an example file): its text, and why it is not run, if it is not.
-struct Block {
-    text: String,
-    not_run: Option<String>,
+pub(crate) struct Block {
+    pub(crate) text: String,
+    pub(crate) not_run: Option<String>,
     /// Where it is, for messages: `README.md:41` or a file's path.
     name: String,
 }
 
-fn sql_blocks(markdown: &str) -> Vec<Block> {
+pub(crate) fn sql_blocks(markdown: &str) -> Vec<Block> {
     const NOT_RUN: &str = "<!-- not run against the demo:";
     let lines: Vec<&str> = markdown.lines().collect();
     let mut blocks = Vec::new();

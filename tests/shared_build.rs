@@ -12,7 +12,15 @@ use std::process::Command;
 fn resolved_features(args: &[&str]) -> BTreeMap<String, String> {
     let output = Command::new(env!("CARGO"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["tree", "--locked", "--offline", "--prefix", "none", "--format", "{p}|{f}"])
+        .args([
+            "tree",
+            "--locked",
+            "--offline",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}|{f}",
+        ])
         .args(args)
         .output()
         .expect("cargo tree runs");
@@ -38,7 +46,11 @@ fn resolved_features(args: &[&str]) -> BTreeMap<String, String> {
 fn cargo_run_and_cargo_test_resolve_the_same_features() {
     let run = resolved_features(&["--package", "prov9", "--edges", "normal,build"]);
     let test = resolved_features(&["--workspace", "--edges", "normal,build,dev"]);
-    assert!(run.len() > 100, "cargo tree listed only {} crates", run.len());
+    assert!(
+        run.len() > 100,
+        "cargo tree listed only {} crates",
+        run.len()
+    );
     let drifted: Vec<String> = run
         .iter()
         .filter_map(|(package, run_features)| {

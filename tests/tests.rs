@@ -8,6 +8,7 @@ mod common;
 
 mod clients;
 mod crash;
+mod dbt;
 mod http_ingest;
 mod live;
 mod load;
@@ -17,6 +18,7 @@ mod pgwire;
 mod psql;
 mod readme;
 mod s3;
-mod shared_build;
 mod security;
+mod shared_build;
 mod slt_wire;
+mod upgrade;

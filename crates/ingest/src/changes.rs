@@ -23,6 +23,7 @@ pub struct Changes {
     pub deployments: Vec<DeploymentRow>,
     pub lineage_edges: Vec<LineageEdgeRow>,
     pub column_lineage: Vec<ColumnLineageRow>,
+    pub quality_checks: Vec<QualityCheckRow>,
     /// Per table, the ids of mutable rows first created by this batch (the others update stored
     /// rows).
     pub(crate) created: HashMap<&'static str, HashSet<String>>,
@@ -106,6 +107,7 @@ impl Changes {
         self.deployments.extend(later.deployments);
         self.lineage_edges.extend(later.lineage_edges);
         self.column_lineage.extend(later.column_lineage);
+        self.quality_checks.extend(later.quality_checks);
         for (table, ids) in later.created {
             self.created.entry(table).or_default().extend(ids);
         }
@@ -165,6 +167,9 @@ impl Changes {
         add(ColumnLineageRow::NAME, self.column_lineage.len(), &|| {
             ColumnLineageRow::to_batch(&self.column_lineage)
         });
+        add(QualityCheckRow::NAME, self.quality_checks.len(), &|| {
+            QualityCheckRow::to_batch(&self.quality_checks)
+        });
         out
     }
 
@@ -215,6 +220,7 @@ impl Changes {
         c.insert(DeploymentRow::NAME, self.deployments.len());
         c.insert(LineageEdgeRow::NAME, self.lineage_edges.len());
         c.insert(ColumnLineageRow::NAME, self.column_lineage.len());
+        c.insert(QualityCheckRow::NAME, self.quality_checks.len());
         RowCounts(c)
     }
 
@@ -294,6 +300,12 @@ impl Changes {
                 ColumnLineageRow::NAME,
                 &self.column_lineage,
                 ColumnLineageRow::to_batch,
+            ),
+            append(
+                warehouse,
+                QualityCheckRow::NAME,
+                &self.quality_checks,
+                QualityCheckRow::to_batch,
             ),
         )?;
         append(warehouse, EventRow::NAME, &self.events, EventRow::to_batch).await?;

@@ -92,6 +92,16 @@ impl Keyed for LineageEdgeRow {
         digest(&[&self.src, &self.dst, &self.edge_type])
     }
 }
+impl Keyed for QualityCheckRow {
+    fn key(&self) -> KeyDigest {
+        digest(&[
+            &self.dataset_version_id,
+            opt(&self.run_id),
+            &self.assertion,
+            opt(&self.column_name),
+        ])
+    }
+}
 impl Keyed for ColumnLineageRow {
     fn key(&self) -> KeyDigest {
         digest(&[

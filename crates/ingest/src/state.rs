@@ -21,9 +21,10 @@ pub struct WarehouseState {
     pub(crate) datasets: HashMap<String, DatasetRow>,
     pub(crate) versions: HashMap<String, DatasetVersionRow>,
     pub(crate) models: HashMap<String, ModelVersionRow>,
-    /// (run id, dataset id) -> the version the run read: an input resolves once per run, so
-    /// a run's START and COMPLETE cannot link it to two versions.
-    pub(crate) run_inputs: HashMap<(String, String), String>,
+    /// (run id, dataset id) -> the version the run read, and the time of the event that first
+    /// named it: an input resolves once per run, so a run's START and COMPLETE cannot link it to
+    /// two versions (unless the first found none, see `link_inputs`).
+    pub(crate) run_inputs: HashMap<(String, String), (String, DateTime<Utc>)>,
     /// Per dataset id: (created_at, version_id), sorted by time.
     pub(crate) versions_by_dataset: HashMap<String, Vec<(DateTime<Utc>, String)>>,
 }
@@ -68,6 +69,7 @@ impl WarehouseState {
         keys_of!(MetricRow);
         keys_of!(DeploymentRow);
         keys_of!(ColumnLineageRow);
+        keys_of!(QualityCheckRow);
 
         macro_rules! rows_of {
             ($row:ty, $map:ident, $id:ident) => {
@@ -95,10 +97,15 @@ impl WarehouseState {
                 if edge.edge_type == "input"
                     && let Some(version) = state.versions.get(&edge.src)
                 {
-                    state.run_inputs.insert(
-                        (edge.dst.clone(), version.dataset_id.clone()),
-                        edge.src.clone(),
-                    );
+                    // A run re-linked from its dataset's `unversioned` node to a version that
+                    // arrived late has both edges: the version is the one it read.
+                    let key = (edge.dst.clone(), version.dataset_id.clone());
+                    let unversioned = version.version_origin == "unversioned";
+                    if !(unversioned && state.run_inputs.contains_key(&key)) {
+                        state
+                            .run_inputs
+                            .insert(key, (edge.src.clone(), edge.event_time));
+                    }
                 }
             }
         }

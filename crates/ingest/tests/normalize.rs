@@ -1,80 +1,18 @@
 //! Normalisation and loading against a real (in-memory) Delta warehouse.
 
+mod common;
+
+use common::*;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use prov9_ingest::{IngestError, LoadOptions, LoadProgress, Loader, RawEvent, RowCounts};
+use prov9_ingest::{LoadOptions, LoadProgress, Loader, RowCounts};
 use prov9_model::column::ColumnValue;
 use prov9_model::tables::{
-    DatasetRow, DatasetVersionRow, JobRow, LineageEdgeRow, MetricRow, RunRow, TABLE_NAMES,
+    DatasetRow, DatasetVersionRow, JobRow, LineageEdgeRow, MetricRow, TABLE_NAMES,
 };
 use prov9_store::Warehouse;
 use serde_json::{Value, json};
-
-fn raw(events: &[Value]) -> Vec<RawEvent> {
-    events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| RawEvent {
-            text: e.to_string(),
-            source: format!("test:{}", i + 1),
-        })
-        .collect()
-}
-
-fn run_event(
-    kind: &str,
-    time: &str,
-    run: &str,
-    job: &str,
-    inputs: Value,
-    outputs: Value,
-    facets: Value,
-) -> Value {
-    json!({"eventType": kind, "eventTime": time, "producer": "test",
-           "run": {"runId": run, "facets": facets}, "job": {"namespace": "ns", "name": job},
-           "inputs": inputs, "outputs": outputs})
-}
-
-async fn load(
-    warehouse: &Warehouse,
-    events: &[Value],
-    batch_events: usize,
-) -> Result<prov9_ingest::LoadSummary, IngestError> {
-    let options = LoadOptions {
-        batch_events,
-        ..LoadOptions::default()
-    };
-    let mut loader = Loader::new(warehouse.clone(), options).await?;
-    loader.load_events(raw(events)).await
-}
-
-async fn runs(warehouse: &Warehouse) -> Vec<RunRow> {
-    let mut rows: Vec<RunRow> = Vec::new();
-    for b in warehouse.read("runs", &[]).await.unwrap() {
-        rows.extend(RunRow::from_batch(&b).unwrap());
-    }
-    rows.sort_by(|a, b| a.run_id.cmp(&b.run_id));
-    rows
-}
-
-async fn edges(warehouse: &Warehouse) -> Vec<(String, String)> {
-    let mut rows: Vec<(String, String)> = Vec::new();
-    for b in warehouse.read("lineage_edges", &[]).await.unwrap() {
-        rows.extend(
-            LineageEdgeRow::from_batch(&b)
-                .unwrap()
-                .into_iter()
-                .map(|e| (e.src, e.dst)),
-        );
-    }
-    rows.sort();
-    rows
-}
-
-async fn count(warehouse: &Warehouse, table: &str) -> i64 {
-    let batches = warehouse.read(table, &[]).await.unwrap();
-    batches.iter().map(|b| b.num_rows() as i64).sum()
-}
 
 #[tokio::test]
 async fn a_run_merges_across_batches_and_loads() {
@@ -396,6 +334,83 @@ async fn an_input_resolves_once_per_run() {
         .map(|(s, _)| s)
         .collect();
     assert_eq!(into_c, vec!["dataset:n:d@p1".to_string()]);
+}
+
+#[tokio::test]
+async fn an_input_named_before_its_version_arrived_links_to_it() {
+    // Arrival order, one batch (one HTTP request) each, as dbt-ol sends: the consumer's START,
+    // then the producer's COMPLETE with an earlier time, then the consumer's end.
+    let wh = Warehouse::open("memory://").await.unwrap();
+    let d = json!([{"namespace": "n", "name": "d"}]);
+    let arrivals = [
+        run_event(
+            "START",
+            "2026-01-01T01:00:00Z",
+            "c",
+            "use",
+            d.clone(),
+            json!([]),
+            json!({}),
+        ),
+        run_event(
+            "COMPLETE",
+            "2026-01-01T00:30:00Z",
+            "p1",
+            "make",
+            json!([]),
+            d.clone(),
+            json!({}),
+        ),
+        run_event(
+            "RUNNING",
+            "2026-01-01T01:10:00Z",
+            "c",
+            "use",
+            d.clone(),
+            json!([]),
+            json!({}),
+        ),
+        run_event(
+            "COMPLETE",
+            "2026-01-01T02:00:00Z",
+            "c",
+            "use",
+            d.clone(),
+            json!([]),
+            json!({}),
+        ),
+    ];
+    for event in &arrivals[..3] {
+        load(&wh, std::slice::from_ref(event), 100).await.unwrap();
+    }
+    // A new loader (the state read back from the warehouse) keeps the re-linked version.
+    let version_2 = run_event(
+        "COMPLETE",
+        "2026-01-01T00:45:00Z",
+        "p2",
+        "make",
+        json!([]),
+        d,
+        json!({}),
+    );
+    load(&wh, &[version_2, arrivals[3].clone()], 100)
+        .await
+        .unwrap();
+    let into_c: Vec<String> = edges(&wh)
+        .await
+        .into_iter()
+        .filter(|(_, d)| d == "run:c")
+        .map(|(s, _)| s)
+        .collect();
+    // The first edge stays; the version written before the START is linked, and only it (p2's
+    // version, also before the START, arrived after the run was re-linked).
+    assert_eq!(
+        into_c,
+        vec![
+            "dataset:n:d@p1".to_string(),
+            "dataset:n:d@unversioned".to_string()
+        ]
+    );
 }
 
 #[tokio::test]

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StringArray, StringBuilder,
-    TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, ListArray, StringArray,
+    StringBuilder, TimestampMicrosecondArray,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{
@@ -121,6 +121,22 @@ impl ColumnValue for Option<f64> {
     }
     fn read(array: &dyn Array, i: usize) -> Option<Self> {
         let a = array.as_primitive_opt::<Float64Type>()?;
+        Some((!a.is_null(i)).then(|| a.value(i)))
+    }
+}
+
+impl ColumnValue for Option<bool> {
+    fn data_type() -> DataType {
+        DataType::Boolean
+    }
+    fn nullable() -> bool {
+        true
+    }
+    fn build<'a>(values: impl Iterator<Item = &'a Self> + Clone) -> ArrayRef {
+        Arc::new(values.copied().collect::<BooleanArray>())
+    }
+    fn read(array: &dyn Array, i: usize) -> Option<Self> {
+        let a = array.as_boolean_opt()?;
         Some((!a.is_null(i)).then(|| a.value(i)))
     }
 }

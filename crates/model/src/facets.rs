@@ -249,6 +249,134 @@ pub fn description(facets: &Facets) -> Option<String> {
     get_str(facets, "documentation", "description")
 }
 
+/// `parent.root.run.runId`: the root of a run hierarchy (the DAG run above a task's parent).
+pub fn root_run_id(run: &Facets) -> Option<String> {
+    get(run, "parent", "root")?
+        .get("run")?
+        .get("runId")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// `jobType.processingType` (BATCH, STREAMING)
+pub fn processing_type(job: &Facets) -> Option<String> {
+    get_str(job, "jobType", "processingType")
+}
+
+/// `jobType.integration` (AIRFLOW, DBT, SPARK, …)
+pub fn integration(job: &Facets) -> Option<String> {
+    get_str(job, "jobType", "integration")
+}
+
+/// `jobType.jobType` (DAG, TASK, QUERY, MODEL, …)
+pub fn integration_job_type(job: &Facets) -> Option<String> {
+    get_str(job, "jobType", "jobType")
+}
+
+/// `sql.query`
+pub fn sql(job: &Facets) -> Option<String> {
+    get_str(job, "sql", "query")
+}
+
+/// `sourceCode.language`
+pub fn source_code_language(job: &Facets) -> Option<String> {
+    get_str(job, "sourceCode", "language")
+}
+
+/// `sourceCode.sourceCode`
+pub fn source_code(job: &Facets) -> Option<String> {
+    get_str(job, "sourceCode", "sourceCode")
+}
+
+/// `ownership.owners`, as JSON text.
+pub fn owners(facets: &Facets) -> Option<String> {
+    non_empty_list(get(facets, "ownership", "owners")?)
+}
+
+/// `tags.tags` (job, run or dataset), as JSON text.
+pub fn tags(facets: &Facets) -> Option<String> {
+    non_empty_list(get(facets, "tags", "tags")?)
+}
+
+fn non_empty_list(v: &Value) -> Option<String> {
+    v.as_array()
+        .filter(|a| !a.is_empty())
+        .map(|_| v.to_string())
+}
+
+/// `datasetType.datasetType`, with `/subType` when there is one (`TABLE`, `VIEW/materialized`).
+pub fn dataset_type(dataset: &Facets) -> Option<String> {
+    let kind = get_str(dataset, "datasetType", "datasetType").filter(|k| !k.is_empty())?;
+    Some(
+        match get_str(dataset, "datasetType", "subType").filter(|s| !s.is_empty()) {
+            Some(sub) => format!("{kind}/{sub}"),
+            None => kind,
+        },
+    )
+}
+
+/// `executionParameters.parameters` as one JSON object (`key` → `value`), for runs whose
+/// producer states its parameters this way (Spark, dbt).
+pub fn execution_parameters(run: &Facets) -> Option<Map<String, Value>> {
+    let parameters = get(run, "executionParameters", "parameters")?.as_array()?;
+    let map: Map<String, Value> = parameters
+        .iter()
+        .filter_map(|p| {
+            let key = p.get("key").or_else(|| p.get("name"))?.as_str()?;
+            Some((
+                key.to_string(),
+                p.get("value").cloned().unwrap_or(Value::Null),
+            ))
+        })
+        .collect();
+    (!map.is_empty()).then_some(map)
+}
+
+/// One entry of a `dataQualityAssertions` facet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assertion {
+    pub assertion: String,
+    pub success: Option<bool>,
+    pub column: Option<String>,
+    pub severity: Option<String>,
+    pub failures: Option<i64>,
+    pub actual: Option<String>,
+    pub expected: Option<String>,
+}
+
+/// The assertions of a `dataQualityAssertions` facet (input facets first, as the spec puts it;
+/// the dataset's own facets too). Entries without an `assertion` name are skipped.
+pub fn quality_assertions(io: &Facets, dataset: &Facets) -> Vec<Assertion> {
+    let Some(list) = get(io, "dataQualityAssertions", "assertions")
+        .or_else(|| get(dataset, "dataQualityAssertions", "assertions"))
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    let text = |v: &Value, field: &str| match v.get(field)? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    };
+    list.iter()
+        .filter_map(|a| {
+            Some(Assertion {
+                assertion: a.get("assertion")?.as_str()?.to_string(),
+                success: a.get("success").and_then(Value::as_bool),
+                column: a
+                    .get("column")
+                    .and_then(Value::as_str)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string),
+                severity: text(a, "severity"),
+                failures: a.get("failures").and_then(Value::as_i64),
+                actual: text(a, "actual").or_else(|| text(a, "actualValue")),
+                expected: text(a, "expected").or_else(|| text(a, "expectedValue")),
+            })
+        })
+        .collect()
+}
+
 /// `processing_engine` (name, version) as environment.
 pub fn processing_engine(run: &Facets) -> Option<&Value> {
     run.get("processing_engine")
@@ -279,15 +407,18 @@ pub fn schema_fields(dataset: &Facets) -> Option<String> {
     get(dataset, "schema", "fields").map(Value::to_string)
 }
 
-/// Row count from `outputStatistics` or `dataQualityMetrics`.
+/// Row count from `outputStatistics`, `inputStatistics` or `dataQualityMetrics`.
 pub fn row_count(io: &Facets) -> Option<i64> {
     get_i64(io, "outputStatistics", "rowCount")
+        .or_else(|| get_i64(io, "inputStatistics", "rowCount"))
         .or_else(|| get_i64(io, "dataQualityMetrics", "rowCount"))
 }
 
-/// Byte size from `outputStatistics.size` or `dataQualityMetrics.bytes`.
+/// Byte size from `outputStatistics.size`, `inputStatistics.size` or `dataQualityMetrics.bytes`.
 pub fn byte_size(io: &Facets) -> Option<i64> {
-    get_i64(io, "outputStatistics", "size").or_else(|| get_i64(io, "dataQualityMetrics", "bytes"))
+    get_i64(io, "outputStatistics", "size")
+        .or_else(|| get_i64(io, "inputStatistics", "size"))
+        .or_else(|| get_i64(io, "dataQualityMetrics", "bytes"))
 }
 
 /// `dataQualityMetrics` (and `dataQualityAssertions`), as JSON text.

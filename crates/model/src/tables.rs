@@ -34,6 +34,23 @@ define_table! {
         job_type: String,
         description: Option<String>,
         source_code_location: Option<String>,
+        // Columns added after schema v1's first release go last: a warehouse written before
+        // gains them at the end when it is opened (crates/store: `Warehouse::open`).
+        /// `jobType` facet: BATCH or STREAMING.
+        processing_type: Option<String>,
+        /// `jobType` facet: the producer (AIRFLOW, DBT, SPARK, …).
+        integration: Option<String>,
+        /// `jobType` facet: the job's kind within its integration (DAG, TASK, QUERY, MODEL, …).
+        integration_job_type: Option<String>,
+        /// `ownership` facet: JSON `[{"name", "type"}]`.
+        owners: Option<String>,
+        /// `tags` facet: JSON `[{"key", "value", "source"}]`.
+        tags: Option<String>,
+        /// `sql` facet: the query.
+        sql: Option<String>,
+        /// `sourceCode` facet: the language and the code.
+        source_code_language: Option<String>,
+        source_code: Option<String>,
     }
 }
 
@@ -53,6 +70,10 @@ define_table! {
         error_message: Option<String>,
         /// The time of the newest event merged into this row.
         updated_at: Option<DateTime<Utc>>,
+        /// `parent` facet: the root of the run's hierarchy (an Airflow DAG run for a task run).
+        root_run_id: Option<String>,
+        /// `tags` run facet: JSON `[{"key", "value", "source"}]`.
+        tags: Option<String>,
     }
 }
 
@@ -65,6 +86,12 @@ define_table! {
         source_uri: Option<String>,
         format: Option<String>,
         description: Option<String>,
+        /// `datasetType` facet: TABLE, VIEW, FILE, TOPIC, MODEL, …, with its subtype after a `/`.
+        dataset_type: Option<String>,
+        /// `ownership` facet: JSON `[{"name", "type"}]`.
+        owners: Option<String>,
+        /// `tags` facet: JSON `[{"key", "value", "source"}]`.
+        tags: Option<String>,
     }
 }
 
@@ -171,9 +198,32 @@ define_table! {
     }
 }
 
+define_table! {
+    /// One data quality assertion checked on a dataset version (`dataQualityAssertions` facet:
+    /// dbt tests, Great Expectations, Soda).
+    QualityCheckRow => "quality_checks" {
+        dataset_version_id: String,
+        /// The run that checked it (a dbt test run reads the model it tests).
+        run_id: Option<String>,
+        /// The check, as the producer names it: not_null, unique, accepted_values, …
+        assertion: String,
+        /// The column checked; NULL for a check of the whole dataset.
+        column_name: Option<String>,
+        success: Option<bool>,
+        /// error or warn, where the producer says.
+        severity: Option<String>,
+        /// The rows that failed, where the producer says.
+        failures: Option<i64>,
+        /// What was found and what was expected, as sent (JSON text), where the producer says.
+        actual: Option<String>,
+        expected: Option<String>,
+        checked_at: DateTime<Utc>,
+    }
+}
+
 /// The names of all tables, in the order a batch commits them (`events` last, see the ingest
 /// crate: an event is only known once everything derived from it is stored).
-pub const TABLE_NAMES: [&str; 11] = [
+pub const TABLE_NAMES: [&str; 12] = [
     JobRow::NAME,
     RunRow::NAME,
     DatasetRow::NAME,
@@ -184,6 +234,7 @@ pub const TABLE_NAMES: [&str; 11] = [
     DeploymentRow::NAME,
     LineageEdgeRow::NAME,
     ColumnLineageRow::NAME,
+    QualityCheckRow::NAME,
     EventRow::NAME,
 ];
 
@@ -200,6 +251,7 @@ pub fn lookup_columns(table: &str) -> &'static [&'static str] {
         "metrics" => &["run_id"],
         "deployments" => &["deployment_id", "model_version_id"],
         "lineage_edges" => &["src", "dst", "run_id"],
+        "quality_checks" => &["dataset_version_id", "run_id"],
         _ => &[],
     }
 }
@@ -245,6 +297,7 @@ pub fn schema_of(table: &str) -> Option<arrow::datatypes::SchemaRef> {
         "deployments" => DeploymentRow::schema(),
         "lineage_edges" => LineageEdgeRow::schema(),
         "column_lineage" => ColumnLineageRow::schema(),
+        "quality_checks" => QualityCheckRow::schema(),
         _ => return None,
     })
 }
@@ -292,6 +345,8 @@ mod tests {
             environment: None,
             error_message: Some("boom".into()),
             updated_at: Some(t),
+            root_run_id: Some("run:root".into()),
+            tags: None,
         }];
         assert_eq!(RunRow::from_batch(&RunRow::to_batch(&runs)).unwrap(), runs);
     }

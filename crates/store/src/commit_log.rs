@@ -30,6 +30,8 @@ pub mod source {
     pub const CREATED: &str = "created";
     /// The first commit of a warehouse written before warehouse commits existed.
     pub const ADOPTED: &str = "adopted";
+    /// Tables gained the columns a newer prov9 added to the schema.
+    pub const UPGRADED: &str = "upgraded";
 }
 
 /// One warehouse commit.

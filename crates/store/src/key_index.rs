@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{AsArray, RecordBatch, RecordBatchOptions};
+use arrow::array::{AsArray, RecordBatch, RecordBatchOptions, new_null_array};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::error::ArrowError;
@@ -362,14 +362,16 @@ impl KeyIndex {
             return Err(self.parquet(path, format!("no row {row}")));
         };
         let file_schema = Arc::clone(metadata.schema());
+        // A file written before the table gained a column lacks it: that column reads as NULL.
+        let key_root = file_schema
+            .index_of(self.column)
+            .map_err(|e| self.parquet(path, e))?;
         let roots: Vec<usize> = schema
             .fields()
             .iter()
-            .map(|f| f.name().as_str())
-            .chain([self.column])
-            .map(|name| file_schema.index_of(name))
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.parquet(path, e))?;
+            .filter_map(|f| file_schema.index_of(f.name()).ok())
+            .chain([key_root])
+            .collect();
         let mask = ProjectionMask::roots(metadata.parquet_schema(), roots.iter().copied());
         let selection = RowSelection::from(vec![
             RowSelector::skip(offset),
@@ -401,7 +403,10 @@ impl KeyIndex {
         let columns = schema
             .fields()
             .iter()
-            .map(|f| cast(batch.column(read.index_of(f.name())?), f.data_type()))
+            .map(|f| match read.index_of(f.name()) {
+                Ok(i) => cast(batch.column(i), f.data_type()),
+                Err(_) => Ok(new_null_array(f.data_type(), batch.num_rows())),
+            })
             .collect::<Result<Vec<_>, ArrowError>>()?;
         // No columns at all for `count(*)`: the row count says it.
         let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));

@@ -10,11 +10,13 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use datafusion::catalog::Session;
+use datafusion::common::ScalarValue;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
-use datafusion::physical_expr::expressions::{Column, in_list, lit};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::{Column, Literal, in_list, lit};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::projection::ProjectionExec;
@@ -186,13 +188,8 @@ impl TableProvider for LiveTable {
             .map_err(|e| external(StoreError::delta(self.name, e)))?;
         let provider: Arc<dyn TableProvider> = table.table_provider().await?;
         let Some(tail) = tail else {
-            return provider
-                .scan(
-                    state,
-                    projection.map(<[usize]>::to_vec).as_ref(),
-                    filters,
-                    limit,
-                )
+            return self
+                .scan_version(state, &provider, projection, filters, limit)
                 .await;
         };
         let stored = self
@@ -219,9 +216,8 @@ impl LiveTable {
             .map(|k| self.schema.index_of(k))
             .transpose()?;
         let (Some(key), false) = (key, replaced.is_empty()) else {
-            let projection = projection.map(<[usize]>::to_vec);
-            return provider
-                .scan(state, projection.as_ref(), filters, limit)
+            return self
+                .scan_version(state, provider, projection, filters, limit)
                 .await;
         };
         let wanted: Vec<usize> = projection.map_or_else(
@@ -232,7 +228,9 @@ impl LiveTable {
         if !read.contains(&key) {
             read.push(key);
         }
-        let scan = provider.scan(state, Some(&read), filters, None).await?;
+        let scan = self
+            .scan_version(state, provider, Some(&read), filters, None)
+            .await?;
         let scan_schema = scan.schema();
         let key_at = read
             .iter()
@@ -245,7 +243,7 @@ impl LiveTable {
         if read.len() == wanted.len() {
             return Ok(filtered);
         }
-        let columns: Vec<(Arc<dyn datafusion::physical_expr::PhysicalExpr>, String)> = wanted
+        let columns: Vec<(Arc<dyn PhysicalExpr>, String)> = wanted
             .iter()
             .enumerate()
             .map(|(at, c)| {
@@ -254,6 +252,61 @@ impl LiveTable {
             })
             .collect();
         Ok(Arc::new(ProjectionExec::try_new(columns, filtered)?))
+    }
+
+    /// Scan one version of the table through Delta's `provider`, in this table's columns. A
+    /// version written before the table gained columns (a time-travel query to before an
+    /// upgrade) lacks them: they read as NULL, and filters on them are left to DataFusion
+    /// (every filter but a key pin is inexact, and key columns are never new).
+    async fn scan_version(
+        &self,
+        state: &dyn Session,
+        provider: &Arc<dyn TableProvider>,
+        projection: Option<&[usize]>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let version_schema = provider.schema();
+        if version_schema.fields().len() == self.schema.fields().len() {
+            let projection = projection.map(<[usize]>::to_vec);
+            return provider
+                .scan(state, projection.as_ref(), filters, limit)
+                .await;
+        }
+        let wanted: Vec<usize> = projection.map_or_else(
+            || (0..self.schema.fields().len()).collect(),
+            <[usize]>::to_vec,
+        );
+        let present: Vec<usize> = wanted
+            .iter()
+            .filter_map(|&c| version_schema.index_of(self.schema.field(c).name()).ok())
+            .collect();
+        let filters: Vec<Expr> = filters
+            .iter()
+            .filter(|f| {
+                f.column_refs()
+                    .iter()
+                    .all(|c| version_schema.index_of(c.name()).is_ok())
+            })
+            .cloned()
+            .collect();
+        let scan = provider
+            .scan(state, Some(&present), &filters, limit)
+            .await?;
+        let scan_schema = scan.schema();
+        let columns = wanted
+            .iter()
+            .map(|&c| {
+                let field = self.schema.field(c);
+                let name = field.name().clone();
+                let expr: Arc<dyn PhysicalExpr> = match scan_schema.index_of(&name) {
+                    Ok(at) => Arc::new(Column::new(&name, at)),
+                    Err(_) => Arc::new(Literal::new(ScalarValue::try_from(field.data_type())?)),
+                };
+                Ok((expr, name))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Arc::new(ProjectionExec::try_new(columns, scan)?))
     }
 
     /// The tail's rows of this table, in the table's schema; only the rows of `keys` when given.

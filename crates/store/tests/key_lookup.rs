@@ -22,6 +22,8 @@ fn run(i: usize, state: &str) -> RunRow {
         environment: None,
         error_message: None,
         updated_at: None,
+        root_run_id: None,
+        tags: None,
     }
 }
 

@@ -18,6 +18,8 @@ fn runs(ids: impl Iterator<Item = usize>) -> Vec<RunRow> {
         environment: None,
         error_message: None,
         updated_at: None,
+        root_run_id: None,
+        tags: None,
     })
     .collect()
 }

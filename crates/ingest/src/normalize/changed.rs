@@ -53,3 +53,13 @@ impl Normalizer<'_> {
         }
     }
 }
+
+/// Whether an event sends a value the stored row lacks or holds otherwise.
+pub(super) fn sends_news<T: PartialEq>(seen: &Option<T>, stored: &Option<T>) -> bool {
+    seen.is_some() && seen != stored
+}
+
+/// The event's value when it sends one, else the stored one.
+pub(super) fn newer_or_kept<T: Clone>(seen: Option<T>, stored: &Option<T>) -> Option<T> {
+    seen.or_else(|| stored.clone())
+}

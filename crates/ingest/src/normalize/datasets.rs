@@ -8,14 +8,16 @@ use prov9_model::openlineage::{Dataset, Facets};
 use prov9_model::tables::{DatasetRow, DatasetVersionRow};
 
 use super::Normalizer;
-use super::changed::mark_changed;
+use super::changed::{mark_changed, newer_or_kept, sends_news};
 
 impl Normalizer<'_> {
     pub(super) fn upsert_dataset(&mut self, d: &Dataset) -> String {
         let dataset_id = ids::dataset_id(&d.namespace, &d.name);
-        let source_uri = facets::source_uri(&d.facets);
-        let format = facets::format(&d.facets);
-        let description = facets::description(&d.facets);
+        let f = &d.facets;
+        let (source_uri, format) = (facets::source_uri(f), facets::format(f));
+        let description = facets::description(f);
+        let (dataset_type, owners, tags) =
+            (facets::dataset_type(f), facets::owners(f), facets::tags(f));
         let merged = match self.state.datasets.get(&dataset_id) {
             None => {
                 self.changes.mark_created(DatasetRow::NAME, &dataset_id);
@@ -26,28 +28,36 @@ impl Normalizer<'_> {
                     source_uri,
                     format,
                     description,
+                    dataset_type,
+                    owners,
+                    tags,
                 }
             }
             Some(old) => {
                 // Every input and output of every event lands here and most change nothing:
-                // merged by reference first, copied only when it differs.
-                let source_uri = old.source_uri.as_ref().or(source_uri.as_ref());
-                let format = old.format.as_ref().or(format.as_ref());
-                let description = description.as_ref().or(old.description.as_ref());
-                if (source_uri, format, description)
-                    == (
-                        old.source_uri.as_ref(),
-                        old.format.as_ref(),
-                        old.description.as_ref(),
-                    )
+                // compared by reference first, copied only when it differs. Where a dataset is
+                // and its format are kept as first seen; what describes it is the newest sent.
+                let source_uri = if_missing(&old.source_uri, || source_uri);
+                let format = if_missing(&old.format, || format);
+                if source_uri.is_none()
+                    && format.is_none()
+                    && !sends_news(&description, &old.description)
+                    && !sends_news(&dataset_type, &old.dataset_type)
+                    && !sends_news(&owners, &old.owners)
+                    && !sends_news(&tags, &old.tags)
                 {
                     return dataset_id;
                 }
                 DatasetRow {
-                    source_uri: source_uri.cloned(),
-                    format: format.cloned(),
-                    description: description.cloned(),
-                    ..old.clone()
+                    dataset_id: old.dataset_id.clone(),
+                    namespace: old.namespace.clone(),
+                    name: old.name.clone(),
+                    source_uri: source_uri.or_else(|| old.source_uri.clone()),
+                    format: format.or_else(|| old.format.clone()),
+                    description: newer_or_kept(description, &old.description),
+                    dataset_type: newer_or_kept(dataset_type, &old.dataset_type),
+                    owners: newer_or_kept(owners, &old.owners),
+                    tags: newer_or_kept(tags, &old.tags),
                 }
             }
         };
@@ -124,36 +134,64 @@ impl Normalizer<'_> {
                     version_origin: origin.to_string(),
                 }
             }
-            // A version first seen as an input is refined when its producer's output arrives:
-            // what it lacks is taken from this event (and only that is read from the facets).
-            Some(old) => {
-                let created_by_run = if_missing(&old.created_by_run, || run_id.map(str::to_string));
-                let schema = if_missing(&old.schema, || facets::schema_fields(&d.facets));
-                let row_count = if_missing(&old.row_count, || facets::row_count(&d.io_facets));
-                let byte_size = if_missing(&old.byte_size, || facets::byte_size(&d.io_facets));
-                let quality = if_missing(&old.quality, || facets::quality(&d.io_facets, &d.facets));
-                if created_by_run.is_none()
-                    && schema.is_none()
-                    && row_count.is_none()
-                    && byte_size.is_none()
-                    && quality.is_none()
-                {
-                    return version_id;
-                }
-                DatasetVersionRow {
-                    created_by_run: old.created_by_run.clone().or(created_by_run),
-                    schema: old.schema.clone().or(schema),
-                    row_count: old.row_count.or(row_count),
-                    byte_size: old.byte_size.or(byte_size),
-                    quality: old.quality.clone().or(quality),
-                    ..old.clone()
-                }
-            }
+            // A version first seen as an input is refined when its producer's output arrives.
+            Some(old) => match refined(old, d, run_id) {
+                Some(row) => row,
+                None => return version_id,
+            },
         };
         self.state.versions.insert(version_id.clone(), merged);
         mark_changed(&mut self.changed.versions, &version_id);
         version_id
     }
+
+    /// Fill in what a stored version lacks from the facets a run that read it sends (its
+    /// `inputStatistics`, the quality a dbt test found).
+    pub(super) fn refine_input(&mut self, version_id: &str, d: &Dataset) {
+        if d.io_facets.is_empty() {
+            return;
+        }
+        let Some(row) = self
+            .state
+            .versions
+            .get(version_id)
+            .and_then(|old| refined(old, d, None))
+        else {
+            return;
+        };
+        self.state.versions.insert(version_id.to_string(), row);
+        mark_changed(&mut self.changed.versions, version_id);
+    }
+}
+
+/// A stored version with what it lacks taken from this event (and only that is read from the
+/// facets), or `None` when the event adds nothing.
+fn refined(
+    old: &DatasetVersionRow,
+    d: &Dataset,
+    run_id: Option<&str>,
+) -> Option<DatasetVersionRow> {
+    let created_by_run = if_missing(&old.created_by_run, || run_id.map(str::to_string));
+    let schema = if_missing(&old.schema, || facets::schema_fields(&d.facets));
+    let row_count = if_missing(&old.row_count, || facets::row_count(&d.io_facets));
+    let byte_size = if_missing(&old.byte_size, || facets::byte_size(&d.io_facets));
+    let quality = if_missing(&old.quality, || facets::quality(&d.io_facets, &d.facets));
+    if created_by_run.is_none()
+        && schema.is_none()
+        && row_count.is_none()
+        && byte_size.is_none()
+        && quality.is_none()
+    {
+        return None;
+    }
+    Some(DatasetVersionRow {
+        created_by_run: old.created_by_run.clone().or(created_by_run),
+        schema: old.schema.clone().or(schema),
+        row_count: old.row_count.or(row_count),
+        byte_size: old.byte_size.or(byte_size),
+        quality: old.quality.clone().or(quality),
+        ..old.clone()
+    })
 }
 
 /// A value the stored row lacks, read from the event (only then).

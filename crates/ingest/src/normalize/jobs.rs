@@ -1,5 +1,6 @@
 //! `jobs` rows: created on first sight, then merged. A job's type is the first one seen other
-//! than `other`: its job facet's, else the one its run's facets imply.
+//! than `other`: its job facet's, else the one its run's facets imply. The standard facets'
+//! values (jobType, ownership, tags, sql, sourceCode, …) are the newest event's that sends them.
 
 use prov9_model::ModelError;
 use prov9_model::facets;
@@ -8,7 +9,7 @@ use prov9_model::openlineage::Job;
 use prov9_model::tables::JobRow;
 
 use super::Normalizer;
-use super::changed::mark_changed;
+use super::changed::{mark_changed, newer_or_kept, sends_news};
 
 impl Normalizer<'_> {
     pub(super) fn upsert_job(
@@ -23,46 +24,47 @@ impl Normalizer<'_> {
             .map(|f| f.job_type)
             .or(inferred_type.map(str::to_string))
             .unwrap_or_else(|| "other".into());
-        let description = facets::description(&job.facets);
-        let source_code_location = facets::source_code_location(&job.facets);
+        let seen = job_row(job_id.clone(), job, job_type);
         let merged = match self.state.jobs.get(&job_id) {
             None => {
                 self.changes.mark_created(JobRow::NAME, &job_id);
-                JobRow {
-                    job_id: job_id.clone(),
-                    namespace: job.namespace.clone(),
-                    name: job.name.clone(),
-                    job_type,
-                    description,
-                    source_code_location,
-                }
+                seen
             }
             Some(old) => {
-                // Merged by reference first: most events of a known job change nothing, and
+                // Compared by reference first: most events of a known job change nothing, and
                 // nothing is copied then.
-                let merged_type = if old.job_type == "other" {
-                    &job_type
-                } else {
-                    &old.job_type
-                };
-                let description = description.as_ref().or(old.description.as_ref());
-                let location = source_code_location
-                    .as_ref()
-                    .or(old.source_code_location.as_ref());
-                if (merged_type, description, location)
-                    == (
-                        &old.job_type,
-                        old.description.as_ref(),
-                        old.source_code_location.as_ref(),
-                    )
-                {
+                let takes_type = old.job_type == "other" && seen.job_type != "other";
+                if !takes_type && !news_of(&seen, old) {
                     return Ok(job_id);
                 }
                 JobRow {
-                    job_type: merged_type.clone(),
-                    description: description.cloned(),
-                    source_code_location: location.cloned(),
-                    ..old.clone()
+                    job_id: old.job_id.clone(),
+                    namespace: old.namespace.clone(),
+                    name: old.name.clone(),
+                    job_type: if takes_type {
+                        seen.job_type
+                    } else {
+                        old.job_type.clone()
+                    },
+                    description: newer_or_kept(seen.description, &old.description),
+                    source_code_location: newer_or_kept(
+                        seen.source_code_location,
+                        &old.source_code_location,
+                    ),
+                    processing_type: newer_or_kept(seen.processing_type, &old.processing_type),
+                    integration: newer_or_kept(seen.integration, &old.integration),
+                    integration_job_type: newer_or_kept(
+                        seen.integration_job_type,
+                        &old.integration_job_type,
+                    ),
+                    owners: newer_or_kept(seen.owners, &old.owners),
+                    tags: newer_or_kept(seen.tags, &old.tags),
+                    sql: newer_or_kept(seen.sql, &old.sql),
+                    source_code_language: newer_or_kept(
+                        seen.source_code_language,
+                        &old.source_code_language,
+                    ),
+                    source_code: newer_or_kept(seen.source_code, &old.source_code),
                 }
             }
         };
@@ -70,4 +72,39 @@ impl Normalizer<'_> {
         mark_changed(&mut self.changed.jobs, &job_id);
         Ok(job_id)
     }
+}
+
+/// The `jobs` row as one event's job facets describe it.
+fn job_row(job_id: String, job: &Job, job_type: String) -> JobRow {
+    let f = &job.facets;
+    JobRow {
+        job_id,
+        namespace: job.namespace.clone(),
+        name: job.name.clone(),
+        job_type,
+        description: facets::description(f),
+        source_code_location: facets::source_code_location(f),
+        processing_type: facets::processing_type(f),
+        integration: facets::integration(f),
+        integration_job_type: facets::integration_job_type(f),
+        owners: facets::owners(f),
+        tags: facets::tags(f),
+        sql: facets::sql(f),
+        source_code_language: facets::source_code_language(f),
+        source_code: facets::source_code(f),
+    }
+}
+
+/// Whether an event's view of a job sends a facet value the stored row does not have.
+fn news_of(seen: &JobRow, old: &JobRow) -> bool {
+    sends_news(&seen.description, &old.description)
+        || sends_news(&seen.source_code_location, &old.source_code_location)
+        || sends_news(&seen.processing_type, &old.processing_type)
+        || sends_news(&seen.integration, &old.integration)
+        || sends_news(&seen.integration_job_type, &old.integration_job_type)
+        || sends_news(&seen.owners, &old.owners)
+        || sends_news(&seen.tags, &old.tags)
+        || sends_news(&seen.sql, &old.sql)
+        || sends_news(&seen.source_code_language, &old.source_code_language)
+        || sends_news(&seen.source_code, &old.source_code)
 }

@@ -35,7 +35,11 @@ impl Normalizer<'_> {
     }
 
     /// Inputs: every event that names them links them to the run. An input without a version
-    /// keeps the version it resolved to when the run first named it.
+    /// keeps the version it resolved to when the run first named it, unless no version was
+    /// known then and one created before that moment has arrived since: producers that send a
+    /// run's events late (dbt-ol sends every START first, then every end) would otherwise link
+    /// a dbt test to its model's `unversioned` node. The first edge stays (edges are only ever
+    /// added).
     pub(super) fn link_inputs(
         &mut self,
         run_id: &str,
@@ -50,14 +54,23 @@ impl Normalizer<'_> {
                 facets::dataset_version(&input.facets),
                 self.state.run_inputs.get(&key),
             ) {
-                (None, Some(v)) => v.clone(),
+                (None, Some((pinned, first))) => match self.arrived_since(pinned, &key.1, *first) {
+                    Some(version) => {
+                        let version = version.to_string();
+                        let first = *first;
+                        self.state.run_inputs.insert(key, (version.clone(), first));
+                        version
+                    }
+                    None => pinned.clone(),
+                },
                 _ => {
                     let v = self.resolve_input(input, at);
-                    self.state.run_inputs.insert(key, v.clone());
+                    self.state.run_inputs.insert(key, (v.clone(), at));
                     v
                 }
             };
             self.edge(&version_id, run_id, "input", run_id, at);
+            self.refine_input(&version_id, input);
             resolved.push(ResolvedInput {
                 namespace: input.namespace.clone(),
                 name: input.name.clone(),
@@ -65,6 +78,20 @@ impl Normalizer<'_> {
             });
         }
         resolved
+    }
+
+    /// The version of `dataset_id` created at or before `first` when the run's input was
+    /// pinned to the dataset's `unversioned` node: it arrived after the run first named it.
+    fn arrived_since(&self, pinned: &str, dataset_id: &str, first: DateTime<Utc>) -> Option<&str> {
+        let unversioned = self
+            .state
+            .versions
+            .get(pinned)
+            .is_some_and(|v| v.version_origin == "unversioned");
+        if !unversioned {
+            return None;
+        }
+        self.state.latest_version(dataset_id, first, false)
     }
 
     /// The outputs of a completed run: a version of each (the facet's, else one named after
@@ -86,6 +113,7 @@ impl Normalizer<'_> {
             };
             let version_id = self.ensure_version(output, &version, origin, at, Some(run_id));
             self.edge(run_id, &version_id, "output", run_id, at);
+            self.record_quality_checks(&version_id, output, run_id, at);
             for (c, src) in edges {
                 let row = ColumnLineageRow {
                     src_dataset_version: src,

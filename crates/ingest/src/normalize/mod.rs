@@ -8,7 +8,10 @@
 //! * an output of a completed run without a version facet becomes a new version named after the
 //!   run; `previous_version_id` links it to the version before it;
 //! * edges run in the direction data flows: input version -> run -> output version, model version
-//!   -> evaluation run, run -> trained model version, model version -> deployment.
+//!   -> evaluation run, run -> trained model version, model version -> deployment, and parent
+//!   run -> child run (the `parent` facet: an Airflow task's query runs under the task run);
+//! * a run's outputs are recorded as datasets from its first event, but get a version only when
+//!   the run completes (a failed run wrote nothing prov9 can point at).
 //!
 //! This file holds the [`Normalizer`] and its entry points (a batch in, [`Changes`] out, each
 //! event dispatched by kind and recorded in `events`). The other files each add the methods of
@@ -17,6 +20,7 @@
 //! * `models` — model versions, metrics and deployments;
 //! * `lineage` — lineage edges: a run's inputs, its outputs and their column lineage;
 //! * `jobs` — `jobs` rows;
+//! * `quality` — `quality_checks` rows from `dataQualityAssertions`;
 //! * `datasets` — `datasets` and `dataset_versions` rows, and the version an input refers to;
 //! * `changed` — the bookkeeping of new and changed rows every family uses;
 //! * `validate` — what a bad event is rejected for before any of it is applied.
@@ -26,6 +30,7 @@ mod datasets;
 mod jobs;
 mod lineage;
 mod models;
+mod quality;
 mod runs;
 mod validate;
 

@@ -66,8 +66,21 @@ impl Normalizer<'_> {
         let custom = RunFacets::read(run_facets)?;
         let job_id = self.upsert_job(job, custom.job_type())?;
         let row = run_row(&run_id, job_id, event_type, at, run_facets, &custom, job);
+        if let Some(parent) = &row.parent_run_id {
+            // The parent run (an Airflow task above its query runs) is upstream of its children:
+            // what the task read reaches what its queries wrote.
+            let parent = parent.clone();
+            self.edge(&parent, &run_id, "parent", &run_id, at);
+        }
         self.merge_run(row, event_type);
         let inputs = self.link_inputs(&run_id, &event.inputs, at);
+        // Assertions are results: read from a run's end (dbt-ol repeats them on the START,
+        // before the version its test read may be known).
+        if !matches!(event_type, Some(EventType::Start | EventType::Running)) {
+            for (input, read) in event.inputs.iter().zip(&inputs) {
+                self.record_quality_checks(&read.version_id, input, &run_id, at);
+            }
+        }
         if let Some(p) = &custom.preprocessing {
             self.record_transformations(&run_id, p);
         }
@@ -82,6 +95,10 @@ impl Normalizer<'_> {
             None | Some(EventType::Complete) | Some(EventType::Other)
         );
         if !produced {
+            // The datasets it declares exist, even if this run never writes them.
+            for output in &event.outputs {
+                self.upsert_dataset(output);
+            }
             return Ok(());
         }
         self.record_outputs(&run_id, run_uuid, &event.outputs, &inputs, at);
@@ -163,6 +180,8 @@ impl Normalizer<'_> {
                         newest(newer, new.error_message, &old.error_message)
                     },
                     updated_at: old.updated_at.max(new.updated_at),
+                    root_run_id: old.root_run_id.clone().or(new.root_run_id),
+                    tags: newest(newer, new.tags, &old.tags),
                 }
             }
         };
@@ -190,6 +209,9 @@ fn run_row(
             .as_ref()
             .and_then(|t| t.hyperparameters.clone());
     }
+    if parameters.is_none() {
+        parameters = facets::execution_parameters(run_facets);
+    }
     let mut environment = custom.run.as_ref().and_then(|f| f.environment.clone());
     if let Some(engine) = facets::processing_engine(run_facets) {
         environment
@@ -208,6 +230,8 @@ fn run_row(
         environment: environment.map(|e| Value::Object(e).to_string()),
         error_message: facets::error_message(run_facets),
         updated_at: Some(at),
+        root_run_id: facets::root_run_id(run_facets).map(|r| ids::run_id(&r)),
+        tags: facets::tags(run_facets),
     }
 }
 

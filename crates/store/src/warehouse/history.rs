@@ -207,7 +207,10 @@ impl Warehouse {
     /// The warehouse as it was at `time`: the last commit made at or before it.
     pub async fn snapshot_as_of(&self, time: DateTime<Utc>) -> Result<Arc<Snapshot>, StoreError> {
         let commits = self.commits().await?;
-        let at = commits.partition_point(|c| c.committed_at <= time);
+        // Compared in microseconds, the precision `prov9_commits` shows: a commit's time pasted
+        // from there reads that commit (it was kept in nanoseconds).
+        let micros = time.timestamp_micros();
+        let at = commits.partition_point(|c| c.committed_at.timestamp_micros() <= micros);
         if at == 0 {
             return Err(StoreError::BeforeHistory {
                 asked: time,

@@ -2,8 +2,9 @@
 //! table at a version — and, in `history.rs`, the warehouse commits that make a batch visible.
 
 mod history;
+mod upgrade;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
@@ -21,6 +22,7 @@ use prov9_model::tables::{TABLE_NAMES, schema_of};
 use tokio::sync::{RwLock, RwLockReadGuard};
 use url::Url;
 
+use crate::commit_log::source;
 use crate::writer_properties::writer_properties;
 use crate::{LiveTable, StoreError, WarehouseLocation};
 use history::History;
@@ -111,6 +113,7 @@ impl Warehouse {
         let memory: Option<Arc<dyn ObjectStore>> =
             matches!(location, WarehouseLocation::Memory).then(|| Arc::new(InMemory::new()) as _);
         let (mut tables, mut local) = (HashMap::new(), HashMap::new());
+        let mut any_upgraded = false;
         for name in TABLE_NAMES {
             let url = root
                 .join(&format!("{name}/"))
@@ -135,7 +138,8 @@ impl Warehouse {
                 })?;
                 local.insert(name, Arc::new(dir));
             }
-            let table = open_table(name, url, memory.clone()).await?;
+            let (table, upgraded) = open_table(name, url, memory.clone()).await?;
+            any_upgraded |= upgraded;
             tables.insert(name, RwLock::new(table));
         }
         let history = History::open(&location, &root, memory).await?;
@@ -151,6 +155,11 @@ impl Warehouse {
         };
         if adopt {
             warehouse.adopt().await?;
+        } else if any_upgraded {
+            // The upgraded tables' new versions become the ones every reader sees.
+            warehouse
+                .publish(source::UPGRADED, BTreeMap::new(), None, None)
+                .await?;
         }
         Ok(warehouse)
     }
@@ -514,23 +523,24 @@ fn version_number(table: &DeltaTable) -> i64 {
     table.version().map_or(-1, |v| v as i64)
 }
 
+/// Open (or create) one table; true when it was upgraded (gained columns).
 async fn open_table(
     name: &'static str,
     url: Url,
     memory: Option<Arc<dyn ObjectStore>>,
-) -> Result<DeltaTable, StoreError> {
+) -> Result<(DeltaTable, bool), StoreError> {
     let delta = |e| StoreError::delta(name, e);
     let mut builder = deltalake::DeltaTableBuilder::from_url(url.clone()).map_err(delta)?;
     if let Some(store) = memory {
         builder = builder.with_storage_backend(store, url);
     }
     let mut table = builder.build().map_err(delta)?;
+    let schema = schema_of(name).ok_or_else(|| StoreError::UnknownTable(name.to_string()))?;
     // Check first: loading a missing table makes delta-rs log an error before it says so.
     if table.verify_deltatable_existence().await.map_err(delta)? {
         table.load().await.map_err(delta)?;
-        return Ok(table);
+        return upgrade::add_missing_columns(name, table, &schema).await;
     }
-    let schema = schema_of(name).ok_or_else(|| StoreError::UnknownTable(name.to_string()))?;
     let kernel: StructType = schema
         .as_ref()
         .try_into_kernel()
@@ -542,9 +552,9 @@ async fn open_table(
         .with_save_mode(SaveMode::Ignore)
         .await;
     match created {
-        Ok(t) => Ok(t),
+        Ok(t) => Ok((t, false)),
         // Another process created it first: use theirs.
-        Err(_) if table.load().await.is_ok() => Ok(table),
+        Err(_) if table.load().await.is_ok() => Ok((table, false)),
         Err(e) => Err(delta(e)),
     }
 }
