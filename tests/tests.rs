@@ -10,6 +10,7 @@ mod clients;
 mod crash;
 mod dbt;
 mod http_ingest;
+mod job_hierarchy;
 mod live;
 mod load;
 mod mlflow_import;

@@ -15,9 +15,11 @@ import java.util.*;
 public class ClientTest {
     // sql/schema.sql: the tables of schema public, and the columns of runs in order.
     static final List<String> TABLES = List.of("events", "jobs", "runs", "datasets", "dataset_versions",
-            "transformations", "model_versions", "metrics", "deployments", "lineage_edges", "column_lineage");
+            "transformations", "model_versions", "metrics", "deployments", "lineage_edges", "column_lineage",
+            "quality_checks");
     static final List<String> RUNS_COLUMNS = List.of("run_id", "job_id", "parent_run_id", "state", "started_at",
-            "ended_at", "code_version", "parameters", "environment", "error_message", "updated_at");
+            "ended_at", "code_version", "parameters", "environment", "error_message", "updated_at", "root_run_id",
+            "tags");
     static final Set<String> RUNS_NOT_NULL = Set.of("run_id", "job_id", "state");
     static final Set<String> RUNS_TIMESTAMPS = Set.of("started_at", "ended_at", "updated_at");
 
@@ -136,7 +138,7 @@ public class ClientTest {
             return viaStatement + " runs";
         });
 
-        check("getTables(null, \"public\", \"%\", {TABLE, VIEW}): the 11 tables and the views lineage_nodes, prov9_commits", () -> {
+        check("getTables(null, \"public\", \"%\", {TABLE, VIEW}): the 12 tables and the views lineage_nodes, prov9_commits", () -> {
             Map<String, String> found = new TreeMap<>();
             try (Connection c = connect();
                  ResultSet rs = c.getMetaData().getTables(null, "public", "%", new String[]{"TABLE", "VIEW"})) {

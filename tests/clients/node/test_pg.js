@@ -12,7 +12,7 @@ const pg = require('pg');
 
 // sql/schema.sql: the columns of runs in order.
 const RUNS_COLUMNS = ['run_id', 'job_id', 'parent_run_id', 'state', 'started_at', 'ended_at',
-  'code_version', 'parameters', 'environment', 'error_message', 'updated_at'];
+  'code_version', 'parameters', 'environment', 'error_message', 'updated_at', 'root_run_id', 'tags'];
 const TIMESTAMPTZ = 1184;
 const TEXT_OIDS = [25, 1043];
 
