@@ -6,6 +6,7 @@
 
 mod common;
 
+mod airflow;
 mod clients;
 mod crash;
 mod dbt;
