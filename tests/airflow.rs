@@ -13,16 +13,6 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
-fn airflow_bin() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("AIRFLOW_BIN") {
-        return Some(PathBuf::from(path));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("airflow"))
-        .find(|candidate| candidate.is_file())
-}
-
 /// One Airflow installation in a temporary home, its components stopped on drop.
 struct Airflow {
     bin: PathBuf,
@@ -35,16 +25,14 @@ impl Airflow {
     fn new(bin: PathBuf, home: &Path, prov9_http_port: u16) -> Airflow {
         let dags = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/airflow/dags");
         let api_port = free_port();
-        let venv_bin = bin.parent().unwrap().to_path_buf();
-        let path = std::env::join_paths(std::iter::once(venv_bin).chain(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        )))
-        .unwrap();
         let transport = format!(
             r#"{{"type": "http", "url": "http://127.0.0.1:{prov9_http_port}", "endpoint": "api/v1/lineage"}}"#
         );
         let env = [
-            ("PATH", path.to_string_lossy().into_owned()),
+            (
+                "PATH",
+                path_with_folder_of(&bin).to_string_lossy().into_owned(),
+            ),
             ("AIRFLOW_HOME", home.to_string_lossy().into_owned()),
             (
                 "AIRFLOW__CORE__DAGS_FOLDER",
@@ -156,7 +144,7 @@ fn wait_for<T>(airflow: &Airflow, what: &str, mut check: impl FnMut() -> Option<
 
 #[test]
 fn an_airflow_dag_run_under_the_scheduler() {
-    let Some(bin) = airflow_bin() else {
+    let Some(bin) = venv_tool("AIRFLOW_BIN", "airflow") else {
         assert!(missing_client(
             "Airflow (pip install -r tests/airflow/requirements.txt)"
         ));

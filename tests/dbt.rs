@@ -6,21 +6,11 @@
 //!
 //! dbt-ol comes from `DBT_OL` (a path) or PATH; .ci/run installs it into a virtualenv of its own.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::common::*;
 use crate::readme::sql_blocks;
-
-fn dbt_ol() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("DBT_OL") {
-        return Some(PathBuf::from(path));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("dbt-ol"))
-        .find(|candidate| candidate.is_file())
-}
 
 fn copy_project(to: &Path) {
     let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dbt/shop");
@@ -37,7 +27,7 @@ fn copy_project(to: &Path) {
 
 #[test]
 fn dbt_ol_sends_models_tests_and_their_results() {
-    let Some(dbt_ol) = dbt_ol() else {
+    let Some(dbt_ol) = venv_tool("DBT_OL", "dbt-ol") else {
         assert!(missing_client(
             "dbt-ol (pip install -r tests/dbt/requirements.txt)"
         ));
@@ -48,16 +38,10 @@ fn dbt_ol_sends_models_tests_and_their_results() {
     let project = dir.path().join("shop");
     copy_project(&project);
 
-    // dbt-ol runs `dbt` from PATH: the one installed next to it.
-    let bin = dbt_ol.parent().unwrap();
-    let path = std::env::join_paths(std::iter::once(bin.to_path_buf()).chain(
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-    ))
-    .unwrap();
     let out = Command::new(&dbt_ol)
         .args(["build", "--profiles-dir", ".", "--project-dir", "."])
         .current_dir(&project)
-        .env("PATH", path)
+        .env("PATH", path_with_folder_of(&dbt_ol))
         .env("SHOP_DUCKDB", project.join("shop.duckdb"))
         .env(
             "OPENLINEAGE_URL",

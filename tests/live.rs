@@ -171,6 +171,43 @@ fn as_of_answers_as_the_warehouse_was_and_maintenance_changes_nothing() {
 }
 
 #[test]
+fn a_stored_row_updated_in_the_live_tail_reads_its_new_state() {
+    // A run's START is folded into the tables; its COMPLETE waits in the live tail, and every
+    // read of runs (and of jobs, whose row the COMPLETE also changes) must show the tail's row
+    // instead of the stored one.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("wh"), &["--fold-every", "200ms"]);
+    let event = |kind: &str, minute: u32, facets: &str| {
+        format!(
+            r#"{{"eventType":"{kind}","eventTime":"2026-03-01T00:{minute:02}:00Z","producer":"t","run":{{"runId":"01937a4c-0000-7000-8000-0000000000a1"}},"job":{{"namespace":"n","name":"j","facets":{{{facets}}}}},"inputs":[],"outputs":[]}}"#
+        )
+    };
+    let (status, body) = post(server.http_port, &[], &event("START", 0, ""));
+    assert_eq!(status, 201, "{body}");
+    let folded = "SELECT count(*) FROM prov9_commits WHERE source = 'http'";
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while server_csv(server.port, folded) == ["0"] {
+        assert!(std::time::Instant::now() < deadline, "no fold-in");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let complete = event(
+        "COMPLETE",
+        1,
+        r#""jobType":{"processingType":"BATCH","integration":"AIRFLOW","jobType":"TASK"}"#,
+    );
+    let (status, body) = post(server.http_port, &[], &complete);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        server_csv(
+            server.port,
+            "SELECT r.state, j.integration FROM runs r JOIN jobs j USING (job_id)"
+        ),
+        ["COMPLETE,AIRFLOW"]
+    );
+    assert_eq!(server_csv(server.port, "SELECT count(*) FROM runs"), ["1"]);
+}
+
+#[test]
 fn acknowledged_events_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("wh");

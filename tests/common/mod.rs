@@ -345,9 +345,17 @@ fn server_query(port: u16, query: &str) -> Vec<Vec<Option<String>>> {
         let messages = client
             .simple_query(query)
             .await
-            .unwrap_or_else(|e| panic!("{query}: {e}"));
+            .unwrap_or_else(|e| panic!("{query}: {}", error_text(&e)));
         simple_rows(&messages)
     })
+}
+
+/// A client error with the server's SQLSTATE and message (`Display` says only "db error").
+pub fn error_text(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
 }
 
 /// A trusted connection to a server on loopback (its connection task spawned).
@@ -616,4 +624,25 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A command-line tool installed in a virtualenv of its own (.ci/run): the path in `env_var`,
+/// else `name` on PATH.
+pub fn venv_tool(env_var: &str, name: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(env_var) {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// PATH with the folder of `tool` first: a virtualenv's tool runs its siblings (`dbt-ol` runs
+/// `dbt`, Airflow runs `airflow` and `python`) from PATH.
+pub fn path_with_folder_of(tool: &Path) -> std::ffi::OsString {
+    let folder = tool.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(folder).chain(std::env::split_paths(&rest)))
+        .expect("PATH entries hold no separator")
 }

@@ -237,7 +237,13 @@ impl LiveTable {
             .position(|c| *c == key)
             .expect("the key is read");
         let key_column = Arc::new(Column::new(self.schema.field(key).name(), key_at));
-        let list = replaced.into_iter().map(|k| lit(k)).collect();
+        // Typed as the scan reads the key (Utf8View from Parquet): the filter is pushed into the
+        // Parquet reader, whose comparison kernels refuse to compare Utf8View with Utf8.
+        let key_type = scan_schema.field(key_at).data_type().clone();
+        let list = replaced
+            .into_iter()
+            .map(|k| Ok(lit(ScalarValue::Utf8(Some(k)).cast_to(&key_type)?)))
+            .collect::<Result<Vec<_>>>()?;
         let not_replaced = in_list(key_column, list, &true, &scan_schema)?;
         let filtered: Arc<dyn ExecutionPlan> = Arc::new(FilterExec::try_new(not_replaced, scan)?);
         if read.len() == wanted.len() {
