@@ -70,8 +70,8 @@ CREATE TABLE runs (
     tags           VARCHAR               -- JSON: tags run facet [{"key", "value", "source"}]
 );
 
--- Every dataset a run or job declares, written or not (a failed run's outputs are here, with
--- no version).
+-- Every dataset an event names, written or not (a failed run's outputs are here, with no
+-- version).
 CREATE TABLE datasets (
     dataset_id    VARCHAR NOT NULL,
     namespace     VARCHAR NOT NULL,
@@ -185,6 +185,7 @@ CREATE TABLE quality_checks (
     dataset_version_id  VARCHAR NOT NULL,
     run_id              VARCHAR,
     assertion           VARCHAR NOT NULL,   -- not_null, unique, accepted_values, ...
+    check_name          VARCHAR,            -- the producer's name for the check (dbt's test name)
     column_name         VARCHAR,            -- NULL: the whole dataset
     success             BOOLEAN,
     severity            VARCHAR,            -- error, warn (where sent)

@@ -12,19 +12,6 @@ use std::process::Command;
 use crate::common::*;
 use crate::readme::sql_blocks;
 
-fn copy_project(to: &Path) {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dbt/shop");
-    for sub in ["", "models", "seeds"] {
-        std::fs::create_dir_all(to.join(sub)).unwrap();
-        for entry in std::fs::read_dir(from.join(sub)).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_file() {
-                std::fs::copy(entry.path(), to.join(sub).join(entry.file_name())).unwrap();
-            }
-        }
-    }
-}
-
 #[test]
 fn dbt_ol_sends_models_tests_and_their_results() {
     let Some(dbt_ol) = venv_tool("DBT_OL", "dbt-ol") else {
@@ -36,7 +23,10 @@ fn dbt_ol_sends_models_tests_and_their_results() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("wh"), &[]);
     let project = dir.path().join("shop");
-    copy_project(&project);
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dbt/shop"),
+        &project,
+    );
 
     let out = Command::new(&dbt_ol)
         .args(["build", "--profiles-dir", ".", "--project-dir", "."])

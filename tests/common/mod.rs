@@ -646,3 +646,17 @@ pub fn path_with_folder_of(tool: &Path) -> std::ffi::OsString {
     std::env::join_paths(std::iter::once(folder).chain(std::env::split_paths(&rest)))
         .expect("PATH entries hold no separator")
 }
+
+/// Copy a folder and everything under it.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

@@ -98,7 +98,9 @@ impl Keyed for QualityCheckRow {
             &self.dataset_version_id,
             opt(&self.run_id),
             &self.assertion,
+            opt(&self.check_name),
             opt(&self.column_name),
+            opt(&self.expected),
         ])
     }
 }

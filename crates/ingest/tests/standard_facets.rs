@@ -201,17 +201,45 @@ async fn standard_facets_fill_their_columns() {
 #[tokio::test]
 async fn quality_assertions_become_checks_once() {
     let wh = Warehouse::open("memory://").await.unwrap();
-    let events = dag_and_tests();
+    let mut events = dag_and_tests();
+    // The test run's assertions also on its START (ignored: results come with the end) and on a
+    // later OTHER event (the same checks: recorded once). Two checks of one kind on one column
+    // are told apart by their names.
+    let test = events.last().unwrap().clone();
+    let mut start = test.clone();
+    start["eventType"] = json!("START");
+    start["eventTime"] = json!("2026-03-01T00:59:00Z");
+    start["inputs"][0]["inputFacets"]["dataQualityAssertions"]["assertions"][0]["success"] =
+        json!(true);
+    let mut other = test.clone();
+    other["eventType"] = json!("OTHER");
+    other["eventTime"] = json!("2026-03-01T01:01:00Z");
+    let assertions = &mut events.last_mut().unwrap()["inputs"][0]["inputFacets"]["dataQualityAssertions"]
+        ["assertions"];
+    for (name, values) in [
+        ("status_is_known", "[a, b]"),
+        ("status_is_not_legacy", "[c]"),
+    ] {
+        assertions.as_array_mut().unwrap().push(json!({
+            "assertion": "accepted_values", "column": "status", "success": true,
+            "name": name, "expected": values}));
+    }
+    other["inputs"][0]["inputFacets"]["dataQualityAssertions"]["assertions"] = assertions.clone();
+    // A test run that only ever started: no results.
+    let mut unfinished = start.clone();
+    unfinished["run"]["runId"] = json!("t2");
+    events.extend([start, other, unfinished]);
     load(&wh, &events, 100).await.unwrap();
     // Loaded again, split differently: nothing is added twice.
     load(&wh, &events, 2).await.unwrap();
     let mut checks = rows(&wh, "quality_checks", QualityCheckRow::from_batch).await;
-    checks.sort_by(|a, b| a.assertion.cmp(&b.assertion));
+    checks.sort_by(|a, b| (&a.assertion, &a.check_name).cmp(&(&b.assertion, &b.check_name)));
     let summary: Vec<_> = checks
         .iter()
         .map(|c| {
             (
                 c.assertion.as_str(),
+                c.check_name.as_deref(),
                 c.column_name.as_deref(),
                 c.success,
                 c.severity.as_deref(),
@@ -223,14 +251,31 @@ async fn quality_assertions_become_checks_once() {
         summary,
         [
             (
+                "accepted_values",
+                Some("status_is_known"),
+                Some("status"),
+                Some(true),
+                None,
+                None
+            ),
+            (
+                "accepted_values",
+                Some("status_is_not_legacy"),
+                Some("status"),
+                Some(true),
+                None,
+                None
+            ),
+            (
                 "not_null",
+                None,
                 Some("user_id"),
                 Some(false),
                 Some("error"),
                 Some(3)
             ),
-            ("row_count_between", None, Some(true), None, None),
-            ("unique", Some("event_id"), Some(true), None, None),
+            ("row_count_between", None, None, Some(true), None, None),
+            ("unique", None, Some("event_id"), Some(true), None, None),
         ]
     );
     for c in &checks {

@@ -336,6 +336,7 @@ pub fn execution_parameters(run: &Facets) -> Option<Map<String, Value>> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assertion {
     pub assertion: String,
+    pub name: Option<String>,
     pub success: Option<bool>,
     pub column: Option<String>,
     pub severity: Option<String>,
@@ -362,6 +363,7 @@ pub fn quality_assertions(io: &Facets, dataset: &Facets) -> Vec<Assertion> {
         .filter_map(|a| {
             Some(Assertion {
                 assertion: a.get("assertion")?.as_str()?.to_string(),
+                name: text(a, "name"),
                 success: a.get("success").and_then(Value::as_bool),
                 column: a
                     .get("column")

@@ -207,6 +207,9 @@ define_table! {
         run_id: Option<String>,
         /// The check, as the producer names it: not_null, unique, accepted_values, …
         assertion: String,
+        /// The producer's name for this one check (dbt's test name), where sent: tells apart two
+        /// checks of one kind on one column.
+        check_name: Option<String>,
         /// The column checked; NULL for a check of the whole dataset.
         column_name: Option<String>,
         success: Option<bool>,

@@ -35,8 +35,8 @@ impl Normalizer<'_> {
             }
             Some(old) => {
                 // Every input and output of every event lands here and most change nothing:
-                // compared by reference first, copied only when it differs. Where a dataset is
-                // and its format are kept as first seen; what describes it is the newest sent.
+                // compared first, the stored row is copied only when it differs. Where a dataset
+                // is and its format are kept as first seen; what describes it is the last sent.
                 let source_uri = if_missing(&old.source_uri, || source_uri);
                 let format = if_missing(&old.format, || format);
                 if source_uri.is_none()
@@ -146,7 +146,8 @@ impl Normalizer<'_> {
     }
 
     /// Fill in what a stored version lacks from the facets a run that read it sends (its
-    /// `inputStatistics`, the quality a dbt test found).
+    /// `inputStatistics`, the quality a dbt test found). Never the dataset's `unversioned`
+    /// node: it stands for whatever was there, and one reader's view of it says nothing of it.
     pub(super) fn refine_input(&mut self, version_id: &str, d: &Dataset) {
         if d.io_facets.is_empty() {
             return;
@@ -155,6 +156,7 @@ impl Normalizer<'_> {
             .state
             .versions
             .get(version_id)
+            .filter(|old| old.version_origin != "unversioned")
             .and_then(|old| refined(old, d, None))
         else {
             return;

@@ -1,6 +1,7 @@
 //! `jobs` rows: created on first sight, then merged. A job's type is the first one seen other
 //! than `other`: its job facet's, else the one its run's facets imply. The standard facets'
-//! values (jobType, ownership, tags, sql, sourceCode, …) are the newest event's that sends them.
+//! values (jobType, ownership, tags, sql, sourceCode, …) are those of the last event received
+//! that sends them (a job has no time of its own to order them by).
 
 use prov9_model::ModelError;
 use prov9_model::facets;
@@ -31,8 +32,8 @@ impl Normalizer<'_> {
                 seen
             }
             Some(old) => {
-                // Compared by reference first: most events of a known job change nothing, and
-                // nothing is copied then.
+                // Most events of a known job change nothing: compared first, the stored row is
+                // copied only when the event brings something new.
                 let takes_type = old.job_type == "other" && seen.job_type != "other";
                 if !takes_type && !news_of(&seen, old) {
                     return Ok(job_id);

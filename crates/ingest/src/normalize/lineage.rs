@@ -70,7 +70,6 @@ impl Normalizer<'_> {
                 }
             };
             self.edge(&version_id, run_id, "input", run_id, at);
-            self.refine_input(&version_id, input);
             resolved.push(ResolvedInput {
                 namespace: input.namespace.clone(),
                 name: input.name.clone(),

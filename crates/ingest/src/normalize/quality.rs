@@ -21,6 +21,7 @@ impl Normalizer<'_> {
                 dataset_version_id: version_id.to_string(),
                 run_id: Some(run_id.to_string()),
                 assertion: a.assertion,
+                check_name: a.name,
                 column_name: a.column,
                 success: a.success,
                 severity: a.severity,

@@ -74,10 +74,12 @@ impl Normalizer<'_> {
         }
         self.merge_run(row, event_type);
         let inputs = self.link_inputs(&run_id, &event.inputs, at);
-        // Assertions are results: read from a run's end (dbt-ol repeats them on the START,
-        // before the version its test read may be known).
+        // What a run found about its inputs (statistics, quality checks) is a result: read from
+        // its end. dbt-ol repeats a test's assertions on its START, before the version the
+        // test read may be known.
         if !matches!(event_type, Some(EventType::Start | EventType::Running)) {
             for (input, read) in event.inputs.iter().zip(&inputs) {
+                self.refine_input(&read.version_id, input);
                 self.record_quality_checks(&read.version_id, input, &run_id, at);
             }
         }
