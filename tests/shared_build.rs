@@ -5,11 +5,12 @@
 //! makes the second command rebuild everything above that crate, which cost newcomers minutes.
 //! The fix lives in the root Cargo.toml ("workspace hack" dependencies); this test keeps it true.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-/// `package version` → its enabled features, for every crate `cargo tree` lists.
-fn resolved_features(args: &[&str]) -> BTreeMap<String, String> {
+/// `package version` → the feature sets it is built with, for every crate `cargo tree` lists
+/// (a crate built both for the host, as a build dependency, and for the target can have two).
+fn resolved_features(args: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
     let output = Command::new(env!("CARGO"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
@@ -29,17 +30,23 @@ fn resolved_features(args: &[&str]) -> BTreeMap<String, String> {
         "cargo tree {args:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8(output.stdout)
+    let mut resolved: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in String::from_utf8(output.stdout)
         .expect("cargo tree prints UTF-8")
         .lines()
-        .filter_map(|line| {
-            let (package, features) = line.split_once('|')?;
-            // "name vX.Y.Z (/path)" for workspace members; keep name and version only.
-            let package = package.split(" (").next()?.trim().to_string();
-            let features = features.trim_end_matches(" (*)").trim().to_string();
-            Some((package, features))
-        })
-        .collect()
+    {
+        let Some((package, features)) = line.split_once('|') else {
+            continue;
+        };
+        // "name vX.Y.Z (/path)" for workspace members; keep name and version only.
+        let package = package.split(" (").next().unwrap_or(package).trim();
+        let features = features.trim_end_matches(" (*)").trim();
+        resolved
+            .entry(package.to_string())
+            .or_default()
+            .insert(features.to_string());
+    }
+    resolved
 }
 
 #[test]
@@ -56,7 +63,7 @@ fn cargo_run_and_cargo_test_resolve_the_same_features() {
         .filter_map(|(package, run_features)| {
             let test_features = test.get(package)?;
             (test_features != run_features).then(|| {
-                format!("{package}: cargo run [{run_features}], cargo test [{test_features}]")
+                format!("{package}: cargo run {run_features:?}, cargo test {test_features:?}")
             })
         })
         .collect();
