@@ -103,6 +103,11 @@ fn an_old_warehouse_upgrades_in_place() {
             .collect::<Vec<_>>()
     };
     assert_eq!(as_of("SELECT count(*), count(tags) FROM runs"), ["17,0"]);
+    // A filter on a column the old version lacks is answered above the scan.
+    assert_eq!(
+        as_of("SELECT count(*) FROM runs WHERE tags IS NULL AND root_run_id IS NULL"),
+        ["17"]
+    );
     assert_eq!(
         as_of(&format!(
             "SELECT state, tags FROM runs WHERE run_id = '{run_id}'"
@@ -137,5 +142,34 @@ fn an_old_warehouse_upgrades_in_place() {
             "SELECT count(*) FROM lineage_edges WHERE edge_type = 'parent'"
         ),
         ["1"]
+    );
+
+    // An old row updated: the MERGE rewrites a file written before the upgrade.
+    let uuid = run_id.trim_start_matches("run:");
+    let job = sql_rows(
+        &data,
+        &format!("SELECT j.namespace, j.name FROM runs r JOIN jobs j USING (job_id) WHERE r.run_id = '{run_id}'"),
+    )
+    .remove(0);
+    let (namespace, name) = job.split_once(',').unwrap();
+    std::fs::write(
+        &events,
+        format!(
+            r#"{{"eventType":"OTHER","eventTime":"2026-12-02T00:00:00Z","producer":"t","run":{{"runId":"{uuid}","facets":{{"tags":{{"tags":[{{"key":"reviewed","value":"yes"}}]}}}}}},"job":{{"namespace":"{namespace}","name":"{name}"}},"inputs":[],"outputs":[]}}"#
+        ),
+    )
+    .unwrap();
+    let out = run(&data, &["load", events.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        sql_rows(
+            &data,
+            &format!("SELECT state, tags LIKE '%reviewed%' FROM runs WHERE run_id = '{run_id}'")
+        ),
+        ["FAIL,true"]
+    );
+    assert_eq!(
+        sql_rows(&data, "SELECT count(*), count(tags) FROM runs"),
+        ["18,1"]
     );
 }
