@@ -54,12 +54,26 @@ impl Normalizer<'_> {
     }
 }
 
-/// Whether an event sends a value the stored row lacks or holds otherwise.
+/// Whether an event sends a value the stored row lacks or holds otherwise (the last sent wins).
 pub(super) fn sends_news<T: PartialEq>(seen: &Option<T>, stored: &Option<T>) -> bool {
     seen.is_some() && seen != stored
 }
 
-/// The event's value when it sends one, else the stored one.
-pub(super) fn newer_or_kept<T: Clone>(seen: Option<T>, stored: &Option<T>) -> Option<T> {
-    seen.or_else(|| stored.clone())
+/// Whether an event sends a value the stored row lacks (the first sent stays).
+pub(super) fn fills_gap<T>(seen: &Option<T>, stored: &Option<T>) -> bool {
+    seen.is_some() && stored.is_none()
 }
+
+/// Take into `$merged` (an `Option` of the row: a copy of `$stored`, made at the first change,
+/// so that the many events that change nothing copy nothing) each listed field of `$seen` (the
+/// event's view of the row) for which `$takes(seen, stored)` holds.
+macro_rules! take_fields {
+    ($merged:ident, $stored:expr, $seen:ident, $takes:path; $($field:ident),+ $(,)?) => {
+        $(
+            if $takes(&$seen.$field, &$stored.$field) {
+                $merged.get_or_insert_with(|| $stored.clone()).$field = $seen.$field;
+            }
+        )+
+    };
+}
+pub(super) use take_fields;

@@ -8,56 +8,37 @@ use prov9_model::openlineage::{Dataset, Facets};
 use prov9_model::tables::{DatasetRow, DatasetVersionRow};
 
 use super::Normalizer;
-use super::changed::{mark_changed, newer_or_kept, sends_news};
+use super::changed::{fills_gap, mark_changed, sends_news, take_fields};
 
 impl Normalizer<'_> {
     pub(super) fn upsert_dataset(&mut self, d: &Dataset) -> String {
         let dataset_id = ids::dataset_id(&d.namespace, &d.name);
         let f = &d.facets;
-        let (source_uri, format) = (facets::source_uri(f), facets::format(f));
-        let description = facets::description(f);
-        let (dataset_type, owners, tags) =
-            (facets::dataset_type(f), facets::owners(f), facets::tags(f));
+        let seen = DatasetRow {
+            dataset_id: dataset_id.clone(),
+            namespace: d.namespace.clone(),
+            name: d.name.clone(),
+            source_uri: facets::source_uri(f),
+            format: facets::format(f),
+            description: facets::description(f),
+            dataset_type: facets::dataset_type(f),
+            owners: facets::owners(f),
+            tags: facets::tags(f),
+        };
         let merged = match self.state.datasets.get(&dataset_id) {
             None => {
                 self.changes.mark_created(DatasetRow::NAME, &dataset_id);
-                DatasetRow {
-                    dataset_id: dataset_id.clone(),
-                    namespace: d.namespace.clone(),
-                    name: d.name.clone(),
-                    source_uri,
-                    format,
-                    description,
-                    dataset_type,
-                    owners,
-                    tags,
-                }
+                seen
             }
             Some(old) => {
-                // Every input and output of every event lands here and most change nothing:
-                // compared first, the stored row is copied only when it differs. Where a dataset
-                // is and its format are kept as first seen; what describes it is the last sent.
-                let source_uri = if_missing(&old.source_uri, || source_uri);
-                let format = if_missing(&old.format, || format);
-                if source_uri.is_none()
-                    && format.is_none()
-                    && !sends_news(&description, &old.description)
-                    && !sends_news(&dataset_type, &old.dataset_type)
-                    && !sends_news(&owners, &old.owners)
-                    && !sends_news(&tags, &old.tags)
-                {
-                    return dataset_id;
-                }
-                DatasetRow {
-                    dataset_id: old.dataset_id.clone(),
-                    namespace: old.namespace.clone(),
-                    name: old.name.clone(),
-                    source_uri: source_uri.or_else(|| old.source_uri.clone()),
-                    format: format.or_else(|| old.format.clone()),
-                    description: newer_or_kept(description, &old.description),
-                    dataset_type: newer_or_kept(dataset_type, &old.dataset_type),
-                    owners: newer_or_kept(owners, &old.owners),
-                    tags: newer_or_kept(tags, &old.tags),
+                // Where a dataset is and its format are kept as first seen; what describes it
+                // is the last sent.
+                let mut merged = None;
+                take_fields!(merged, old, seen, fills_gap; source_uri, format);
+                take_fields!(merged, old, seen, sends_news; description, dataset_type, owners, tags);
+                match merged {
+                    Some(row) => row,
+                    None => return dataset_id,
                 }
             }
         };

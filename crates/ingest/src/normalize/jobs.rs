@@ -10,7 +10,7 @@ use prov9_model::openlineage::Job;
 use prov9_model::tables::JobRow;
 
 use super::Normalizer;
-use super::changed::{mark_changed, newer_or_kept, sends_news};
+use super::changed::{mark_changed, sends_news, take_fields};
 
 impl Normalizer<'_> {
     pub(super) fn upsert_job(
@@ -32,40 +32,16 @@ impl Normalizer<'_> {
                 seen
             }
             Some(old) => {
-                // Most events of a known job change nothing: compared first, the stored row is
-                // copied only when the event brings something new.
-                let takes_type = old.job_type == "other" && seen.job_type != "other";
-                if !takes_type && !news_of(&seen, old) {
-                    return Ok(job_id);
+                let mut merged = None;
+                if old.job_type == "other" && seen.job_type != "other" {
+                    merged.get_or_insert_with(|| old.clone()).job_type = seen.job_type;
                 }
-                JobRow {
-                    job_id: old.job_id.clone(),
-                    namespace: old.namespace.clone(),
-                    name: old.name.clone(),
-                    job_type: if takes_type {
-                        seen.job_type
-                    } else {
-                        old.job_type.clone()
-                    },
-                    description: newer_or_kept(seen.description, &old.description),
-                    source_code_location: newer_or_kept(
-                        seen.source_code_location,
-                        &old.source_code_location,
-                    ),
-                    processing_type: newer_or_kept(seen.processing_type, &old.processing_type),
-                    integration: newer_or_kept(seen.integration, &old.integration),
-                    integration_job_type: newer_or_kept(
-                        seen.integration_job_type,
-                        &old.integration_job_type,
-                    ),
-                    owners: newer_or_kept(seen.owners, &old.owners),
-                    tags: newer_or_kept(seen.tags, &old.tags),
-                    sql: newer_or_kept(seen.sql, &old.sql),
-                    source_code_language: newer_or_kept(
-                        seen.source_code_language,
-                        &old.source_code_language,
-                    ),
-                    source_code: newer_or_kept(seen.source_code, &old.source_code),
+                take_fields!(merged, old, seen, sends_news;
+                    description, source_code_location, processing_type, integration,
+                    integration_job_type, owners, tags, sql, source_code_language, source_code);
+                match merged {
+                    Some(row) => row,
+                    None => return Ok(job_id),
                 }
             }
         };
@@ -94,18 +70,4 @@ fn job_row(job_id: String, job: &Job, job_type: String) -> JobRow {
         source_code_language: facets::source_code_language(f),
         source_code: facets::source_code(f),
     }
-}
-
-/// Whether an event's view of a job sends a facet value the stored row does not have.
-fn news_of(seen: &JobRow, old: &JobRow) -> bool {
-    sends_news(&seen.description, &old.description)
-        || sends_news(&seen.source_code_location, &old.source_code_location)
-        || sends_news(&seen.processing_type, &old.processing_type)
-        || sends_news(&seen.integration, &old.integration)
-        || sends_news(&seen.integration_job_type, &old.integration_job_type)
-        || sends_news(&seen.owners, &old.owners)
-        || sends_news(&seen.tags, &old.tags)
-        || sends_news(&seen.sql, &old.sql)
-        || sends_news(&seen.source_code_language, &old.source_code_language)
-        || sends_news(&seen.source_code, &old.source_code)
 }

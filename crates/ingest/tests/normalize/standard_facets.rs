@@ -3,9 +3,7 @@
 //! executionParameters, inputStatistics and dataQualityAssertions; datasets declared by runs
 //! that never wrote them; and parent runs in the lineage graph.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use prov9_model::tables::{
     DatasetRow, DatasetVersionRow, JobRow, LineageEdgeRow, QualityCheckRow, RunRow,
 };
