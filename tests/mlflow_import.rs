@@ -71,7 +71,7 @@ fn mlflow_store_imports_whole_and_again_only_what_is_new() {
     let out = load(&data, &store, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let first = stdout(&out);
-    assert!(first.starts_with("loaded 8 MLflow runs"), "{first}");
+    assert!(first.starts_with("loaded 9 MLflow runs"), "{first}");
 
     let server = Server::start(&data, &[]);
     let agreed = mlflow_history(&["check", store.to_str().unwrap(), &server.conn_str()]);
@@ -193,7 +193,7 @@ fn bad_mlflow_files_are_named_and_lose_nothing_else() {
             "{rejected:?}"
         );
     }
-    assert_eq!(sql_rows(&data, "SELECT count(*) FROM runs"), vec!["6"]);
+    assert_eq!(sql_rows(&data, "SELECT count(*) FROM runs"), vec!["7"]);
     let baseline_id = baseline.file_name().unwrap().to_str().unwrap();
     assert_eq!(
         sql_rows(
@@ -213,7 +213,7 @@ fn bad_mlflow_files_are_named_and_lose_nothing_else() {
         &["--max-errors", "1", "--rejects", rejects.to_str().unwrap()],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(sql_rows(&data, "SELECT count(*) FROM runs"), vec!["7"]);
+    assert_eq!(sql_rows(&data, "SELECT count(*) FROM runs"), vec!["8"]);
     assert_eq!(
         sql_rows(
             &data,
@@ -234,9 +234,11 @@ fn bad_mlflow_files_are_named_and_lose_nothing_else() {
 /// What `check` must report for the history `generate` writes, whatever the store.
 fn assert_whole_history(agreed: &str) {
     assert!(
-        agreed.contains("4 experiments, 8 runs (2 deleted)")
-            && agreed.contains("5689 metric points")
-            && agreed.contains("1 dataset inputs, 1 logged models, 1 registered model versions"),
+        agreed.contains("4 experiments, 9 runs (2 deleted)")
+            && agreed.contains("5690 metric points")
+            && agreed.contains(
+                "1 dataset inputs, 1 model inputs, 1 logged models, 1 registered model versions"
+            ),
         "{agreed}"
     );
 }
@@ -248,7 +250,7 @@ fn assert_extended(summary: &str, agreed: &str) {
         "{summary}"
     );
     assert!(
-        agreed.contains("9 runs (2 deleted)") && agreed.contains("6919 metric points"),
+        agreed.contains("10 runs (2 deleted)") && agreed.contains("6920 metric points"),
         "{agreed}"
     );
 }
@@ -269,7 +271,7 @@ fn mlflow_sqlite_database_imports_whole_and_again_only_what_is_new() {
     let out = load(&data, &db, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).starts_with("loaded 8 MLflow runs"),
+        stdout(&out).starts_with("loaded 9 MLflow runs"),
         "{}",
         stdout(&out)
     );
@@ -371,7 +373,7 @@ fn mlflow_postgresql_database_imports_like_its_sqlite() {
     let out = load(&data, Path::new(&uri), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).starts_with("loaded 8 MLflow runs"),
+        stdout(&out).starts_with("loaded 9 MLflow runs"),
         "{}",
         stdout(&out)
     );

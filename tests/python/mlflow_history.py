@@ -4,7 +4,7 @@ it faithfully, value by value, against what MLflow's own API reports.
 
     python3 mlflow_history.py generate STORE   # experiments, runs, metric histories, a dataset
                                                # input, a logged and a registered model, a
-                                               # failed run, nested runs, deleted run/experiment
+                                               # run using the logged model, a failed run, nested runs, deleted run/experiment
     python3 mlflow_history.py extend STORE     # one more run, more points on an old run
     python3 mlflow_history.py check STORE DSN  # compare MLflow's API with prov9 over SQL
 
@@ -23,7 +23,7 @@ warnings.filterwarnings("ignore")
 
 import mlflow  # noqa: E402
 import pandas as pd  # noqa: E402
-from mlflow.entities import Metric, ViewType  # noqa: E402
+from mlflow.entities import LoggedModelInput, Metric, ViewType  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 STEPS = 2500
@@ -66,7 +66,11 @@ def generate(store):
             Metric("grad_norm", 2.5, BASE_MS + 2, 2),
         ])
         mlflow.log_input(dataset, context="training")
-        mlflow.pyfunc.log_model(name="model", python_model=Echo(), registered_model_name="fraud-detector")
+        model = mlflow.pyfunc.log_model(name="model", python_model=Echo(), registered_model_name="fraud-detector")
+    with mlflow.start_run(run_name="evaluate") as run:
+        # The logged model as the run's input (MLflow 3): an edge model version -> run.
+        client.log_inputs(run.info.run_id, models=[LoggedModelInput(model.model_id)])
+        mlflow.log_metric("auc", 0.91)
     with mlflow.start_run(run_name="sweep") as parent:
         mlflow.log_param("search", "grid")
         for depth in (4, 6):
@@ -158,8 +162,13 @@ def check(store, dsn):
             "SELECT e.dst, v.version FROM lineage_edges e JOIN dataset_versions v ON v.version_id = e.src "
             "WHERE e.edge_type = 'input'"):
         inputs.setdefault(run_id[len("run:"):], set()).add(version)
+    model_inputs = {}
+    for run_id, model_id in rows(
+            "SELECT e.dst, m.version FROM lineage_edges e JOIN model_versions m ON m.version_id = e.src "
+            "WHERE e.edge_type = 'input'"):
+        model_inputs.setdefault(run_id[len("run:"):], set()).add(model_id)
     experiment_names = {e.experiment_id: e.name for e in experiments}
-    counts = dict(params=0, tags=0, points=0, inputs=0, deleted=0)
+    counts = dict(params=0, tags=0, points=0, inputs=0, model_inputs=0, deleted=0)
     for run in runs:
         info, data = run.info, run.data
         row = stored.get(info.run_id)
@@ -186,6 +195,9 @@ def check(store, dsn):
         same(f"{what} metric points", sorted(points), sorted(metrics.get(info.run_id, ())))
         digests = {d.dataset.digest for d in run.inputs.dataset_inputs}
         same(f"{what} dataset inputs", digests, inputs.get(info.run_id, set()))
+        used = {m.model_id for m in client.get_run(info.run_id).inputs.model_inputs}
+        same(f"{what} model inputs", used, model_inputs.get(info.run_id, set()))
+        counts["model_inputs"] += len(used)
         counts["params"] += len(data.params)
         counts["tags"] += len(data.tags)
         counts["points"] += len(points)
@@ -205,7 +217,7 @@ def check(store, dsn):
 
     print(f"MLflow and prov9 agree on {len(experiments)} experiments, {len(runs)} runs ({counts['deleted']} deleted), "
           f"{counts['params']} params, {counts['tags']} tags, {counts['points']} metric points, "
-          f"{counts['inputs']} dataset inputs, {len(logged)} logged models, {len(registered)} registered model versions"
+          f"{counts['inputs']} dataset inputs, {counts['model_inputs']} model inputs, {len(logged)} logged models, {len(registered)} registered model versions"
           if not problems else f"{len(problems)} differences")
     for p in problems:
         print("  " + p)

@@ -9,7 +9,7 @@
 //! | facet | on | fills |
 //! |---|---|---|
 //! | `prov9_job` | job | `jobs.job_type` |
-//! | `prov9_run` | run | `runs.parameters`, `runs.environment` |
+//! | `prov9_run` | run | `runs.parameters`, `runs.environment`, edges model version -> run (`inputModels`) |
 //! | `prov9_preprocessing` | run | `transformations` |
 //! | `prov9_training` | run | `model_versions`, edges run -> model version, training metrics |
 //! | `prov9_evaluation` | run | `metrics`, edge model version -> run |
@@ -78,6 +78,10 @@ pub struct RunFacet {
     pub parameters: Option<Map<String, Value>>,
     #[serde(default)]
     pub environment: Option<Map<String, Value>>,
+    /// Model versions the run read (an evaluation, fine-tuning from a base model, batch
+    /// inference): edges model version -> run.
+    #[serde(default)]
+    pub input_models: Vec<ModelRef>,
 }
 
 /// A model (version) referenced by a facet; the namespace defaults to the job's.

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | experiment | JobEvent (namespace `mlflow`, name = the experiment's) |
 //! | run start | START (job = the experiment, namespace `mlflow`) |
-//! | run end / current state | COMPLETE, FAIL or ABORT (RUNNING while it runs) with `prov9_run` (params, tags, MLflow fields), inputs, parent, git commit |
+//! | run end / current state | COMPLETE, FAIL or ABORT (RUNNING while it runs) with `prov9_run` (params, tags, MLflow fields, the logged models it used as `inputModels`), inputs, parent, git commit |
 //! | 1,000 lines of a metric file | OTHER with `prov9_metrics` |
 //! | logged or registered model | OTHER with `prov9_training` |
 //!
@@ -200,10 +200,15 @@ pub fn events_of_run(
     field("entryPoint", run.entry_point.clone().map(Value::String));
     field("artifactUri", run.artifact_uri.clone().map(Value::String));
     let mut facets = base_facets.as_object().cloned().unwrap_or_default();
-    facets.insert(
-        "prov9_run".into(),
-        json!({"parameters": strings(&run.params), "environment": {"mlflow": mlflow, "tags": strings(&run.tags)}}),
-    );
+    let mut run_facet = json!({"parameters": strings(&run.params), "environment": {"mlflow": mlflow, "tags": strings(&run.tags)}});
+    if !run.input_models.is_empty() {
+        let models = run
+            .input_models
+            .iter()
+            .map(|m| json!({"namespace": NAMESPACE, "name": m.name, "version": m.model_id}));
+        run_facet["inputModels"] = Value::Array(models.collect());
+    }
+    facets.insert("prov9_run".into(), run_facet);
     let commit = run
         .tags
         .get("mlflow.source.git.commit")

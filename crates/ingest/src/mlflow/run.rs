@@ -58,8 +58,18 @@ pub struct Run {
     pub params: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
     pub inputs: Vec<Input>,
+    /// Logged models the run used (`log_inputs(models=…)`, an evaluation's model).
+    pub input_models: Vec<ModelInput>,
     /// Metric name -> its file.
     pub metric_files: Vec<(String, PathBuf)>,
+}
+
+/// A logged model (MLflow 3) a run used, named as [`super::logged_model`] names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInput {
+    /// `<experiment>/<model name>`.
+    pub name: String,
+    pub model_id: String,
 }
 
 /// A dataset logged with `mlflow.log_input`, as one run used it.
@@ -115,6 +125,7 @@ impl Run {
             params: values_under(&dir.dir.join("params"))?,
             tags: values_under(&dir.dir.join("tags"))?,
             inputs: inputs(&dir.dir, &dir.experiment.dir)?,
+            input_models: input_models(&dir.dir, &dir.experiment.dir)?,
             metric_files: files_under(&dir.dir.join("metrics"))
                 .map_err(|e| Bad::new(dir.dir.join("metrics").display(), e.to_string()))?,
         })
@@ -188,6 +199,49 @@ fn inputs(run_dir: &Path, experiment_dir: &Path) -> Result<Vec<Input>, Bad> {
             schema: dataset.text("schema"),
             profile: dataset.text("profile"),
             context: link.strings("tags").remove("mlflow.data.context"),
+        });
+    }
+    Ok(out)
+}
+
+/// The logged models a run used: `inputs/<id>/meta.yaml` with `source_type: MODEL`. The model
+/// is in its experiment's `models/` (usually the run's own; else another of the store's). A
+/// model the store no longer holds is left out: its name is unknown.
+fn input_models(run_dir: &Path, experiment_dir: &Path) -> Result<Vec<ModelInput>, Bad> {
+    let Ok(entries) = std::fs::read_dir(run_dir.join("inputs")) else {
+        return Ok(Vec::new());
+    };
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for input_dir in paths {
+        let link = Meta::read(&input_dir.join("meta.yaml"))?;
+        if link.text("source_type").as_deref() != Some("MODEL") {
+            continue;
+        }
+        let model_id = link.required("source_id")?;
+        let store_root = experiment_dir.parent().unwrap_or(Path::new("."));
+        let other_experiments = std::fs::read_dir(store_root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path());
+        let found = std::iter::once(experiment_dir.to_path_buf())
+            .chain(other_experiments)
+            .map(|dir| (dir.join("models").join(&model_id).join("meta.yaml"), dir))
+            .find(|(meta, _)| meta.is_file());
+        let Some((model_meta, model_experiment)) = found else {
+            tracing::info!(
+                "{}: logged model {model_id} is not in the store; input left out",
+                input_dir.display()
+            );
+            continue;
+        };
+        let experiment = Meta::read(&model_experiment.join("meta.yaml"))?.required("name")?;
+        let model = Meta::read(&model_meta)?.required("name")?;
+        out.push(ModelInput {
+            name: format!("{experiment}/{model}"),
+            model_id,
         });
     }
     Ok(out)

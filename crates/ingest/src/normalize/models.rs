@@ -66,6 +66,21 @@ impl Normalizer<'_> {
         )
     }
 
+    /// Model versions a run read (`prov9_run.inputModels`): an edge from each, as from the
+    /// model an evaluation reads. A version not seen yet is created; its training fills it in.
+    pub(super) fn link_input_models(
+        &mut self,
+        run_id: &str,
+        models: &[ModelRef],
+        namespace: &str,
+        at: DateTime<Utc>,
+    ) {
+        for model in models {
+            let (model_version, _) = self.ensure_model(model, namespace, at, None, None);
+            self.edge(&model_version, run_id, "input", run_id, at);
+        }
+    }
+
     /// A deployment run: the `deployments` row and its edge from the deployed model version.
     pub(super) fn record_deployment(
         &mut self,

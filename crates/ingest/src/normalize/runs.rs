@@ -74,6 +74,9 @@ impl Normalizer<'_> {
         }
         self.merge_run(row, event_type);
         let inputs = self.link_inputs(&run_id, &event.inputs, at);
+        if let Some(run) = &custom.run {
+            self.link_input_models(&run_id, &run.input_models, &job.namespace, at);
+        }
         // What a run found about its inputs (statistics, quality checks) is a result: read from
         // its end. dbt-ol repeats a test's assertions on its START, before the version the
         // test read may be known.

@@ -199,3 +199,57 @@ async fn metric_history_and_other_events_leave_the_run_state_alone() {
     );
     assert_eq!(count(&wh, "metrics").await, 2);
 }
+
+#[tokio::test]
+async fn models_a_run_read_are_edges_into_it_on_every_event_once() {
+    let wh = Warehouse::open("memory://").await.unwrap();
+    let base = json!({"name": "llm-base", "version": "7", "namespace": "hub"});
+    let run_facets =
+        json!({"prov9_run": {"inputModels": [base, {"name": "tokenizer", "version": "2"}]}});
+    let events = [
+        run_event(
+            "START",
+            "2026-01-01T00:00:00Z",
+            "ft",
+            "finetune",
+            json!([]),
+            json!([]),
+            run_facets.clone(),
+        ),
+        run_event(
+            "COMPLETE",
+            "2026-01-01T01:00:00Z",
+            "ft",
+            "finetune",
+            json!([]),
+            json!([]),
+            run_facets,
+        ),
+    ];
+    load(&wh, &events, 100).await.unwrap();
+    let e = edges(&wh).await;
+    for model in ["model:hub:llm-base@7", "model:ns:tokenizer@2"] {
+        let into_run = e
+            .iter()
+            .filter(|(s, d)| s == model && d == "run:ft")
+            .count();
+        assert_eq!(into_run, 1, "{model} -> run:ft in {e:?}");
+    }
+    // The versions exist (untrained as far as prov9 knows), so the edges lead somewhere.
+    assert_eq!(count(&wh, "model_versions").await, 2);
+
+    let bad = run_event(
+        "COMPLETE",
+        "2026-01-01T02:00:00Z",
+        "x",
+        "finetune",
+        json!([]),
+        json!([]),
+        json!({"prov9_run": {"inputModels": [{"name": "no-version"}]}}),
+    );
+    let err = load(&wh, &[bad], 100).await.unwrap_err().to_string();
+    assert!(
+        err.contains("prov9_run") && err.contains("version"),
+        "{err}"
+    );
+}

@@ -10,6 +10,7 @@
 //! | `runs`, `params`, `tags` | runs with their params and tags |
 //! | `metrics` | every point, per run and key, in time order |
 //! | `datasets`, `inputs`, `input_tags` | dataset inputs of runs (MLflow ≥ 2.4) |
+//! | `inputs` (RUN_INPUT -> MODEL_INPUT) | logged models runs used (MLflow 3) |
 //! | `logged_models`, `logged_model_params` | logged models (MLflow 3) |
 //! | `model_versions`, `registered_model_aliases` | registered versions, stage, aliases |
 //!
@@ -28,7 +29,7 @@ pub use source::DatabaseSource;
 use super::events::MetricSeries;
 use super::meta::Bad;
 use super::models::{ModelRecord, flavor_of_mlmodel};
-use super::run::{Input, Point, Run, Status};
+use super::run::{Input, ModelInput, Point, Run, Status};
 use super::store::Experiment;
 use connection::{Connection, Rows, quote};
 
@@ -312,6 +313,7 @@ impl DatabaseStore {
         let mut params = self.key_values("params").await?;
         let mut tags = self.key_values("tags").await?;
         let mut inputs = self.inputs().await?;
+        let mut input_models = self.input_models().await?;
         for row in rows {
             let [
                 Some(run_id),
@@ -367,6 +369,7 @@ impl DatabaseStore {
                 params: params.remove(run_id).unwrap_or_default(),
                 tags,
                 inputs: inputs.remove(run_id).unwrap_or_default(),
+                input_models: input_models.remove(run_id).unwrap_or_default(),
                 metric_files: Vec::new(),
             };
             self.runs.push((experiment.clone(), run));
@@ -439,6 +442,31 @@ impl DatabaseStore {
                     schema: schema.clone(),
                     profile: profile.clone(),
                     context: context.clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Logged models each run used (`log_inputs(models=…)`: `inputs` rows RUN_INPUT ->
+    /// MODEL_INPUT, MLflow 3), named `<experiment>/<model name>` as logged models are.
+    async fn input_models(&self) -> Result<HashMap<String, Vec<ModelInput>>, Bad> {
+        let mut out: HashMap<String, Vec<ModelInput>> = HashMap::new();
+        if self.columns("inputs").await?.is_empty()
+            || self.columns("logged_models").await?.is_empty()
+        {
+            return Ok(out);
+        }
+        let sql = "SELECT i.source_id, i.destination_id, e.name, m.name \
+             FROM inputs i JOIN logged_models m ON m.model_id = i.destination_id \
+             JOIN experiments e ON e.experiment_id = m.experiment_id \
+             WHERE i.source_type = 'RUN_INPUT' AND i.destination_type = 'MODEL_INPUT' \
+             ORDER BY i.source_id, i.input_uuid";
+        for row in self.query(sql).await? {
+            if let [Some(run), Some(model_id), Some(experiment), Some(model)] = &row[..] {
+                out.entry(run.clone()).or_default().push(ModelInput {
+                    name: format!("{experiment}/{model}"),
+                    model_id: model_id.clone(),
                 });
             }
         }
