@@ -6,7 +6,10 @@
 //! with put-if-absent, so of two writers racing for one id exactly one wins and the other
 //! retries with the next. Readers pin the newest commit and read every table at the version it
 //! names, so no query sees part of a batch; a batch cut short (kill -9) has table versions that
-//! no commit names, and stays invisible until a later batch of the same writer completes it.
+//! no commit names, and stays invisible until a later batch completes it. Writers take turns
+//! from a batch's first table commit to its warehouse commit (`Warehouse::batch_lock`: within a
+//! process, and through a file lock across processes on a local warehouse), since a commit
+//! names each table as its writer last knew it.
 //! The commits also date every table version, which is what `SET prov9.as_of` travels by.
 
 use std::collections::BTreeMap;

@@ -38,4 +38,4 @@ pub use live_table::LiveTable;
 pub use location::WarehouseLocation;
 pub use maintenance::{MaintenanceOptions, MaintenanceReport, TableMaintenance};
 pub use object_stores::{SCHEMES as BUCKET_SCHEMES, bucket_at};
-pub use warehouse::Warehouse;
+pub use warehouse::{BatchGuard, Warehouse};

@@ -25,8 +25,8 @@ mod log;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prov9_store::{TailBuilder, Warehouse, source};
-use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
+use prov9_store::{BatchGuard, TailBuilder, Warehouse, source};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -119,7 +119,7 @@ impl GroupCommitter {
 
 /// What a fold-in committed: rows added, the last group it folds in, and the batch lock it
 /// holds until its warehouse commit is written.
-type Folded = Result<(RowCounts, u64, OwnedMutexGuard<()>), IngestError>;
+type Folded = Result<(RowCounts, u64, BatchGuard), IngestError>;
 
 struct Live {
     warehouse: Warehouse,

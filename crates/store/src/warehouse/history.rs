@@ -18,6 +18,47 @@ use super::Warehouse;
 use crate::commit_log::{CommitLog, WarehouseCommit, source};
 use crate::{Snapshot, StoreError, Tail, WarehouseLocation};
 
+/// The file other processes' batches lock, in `_prov9/`.
+const BATCH_LOCK_FILE: &str = "batch.lock";
+
+/// A batch's hold on the warehouse (see [`Warehouse::batch_lock`]); released when dropped.
+pub struct BatchGuard {
+    _in_process: tokio::sync::OwnedMutexGuard<()>,
+    /// The locked file (closing it releases the lock); `None` for a bucket or in memory.
+    _across_processes: Option<std::fs::File>,
+}
+
+/// An exclusive lock on `path`, waited for off the runtime's threads. A lock that cannot be
+/// taken (a filesystem without locks) is logged and skipped: the in-process lock still holds.
+async fn lock_file(path: PathBuf) -> Option<std::fs::File> {
+    let locked = tokio::task::spawn_blocking(move || {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await;
+    match locked {
+        Ok(Ok(file)) => Some(file),
+        Ok(Err(e)) => {
+            tracing::warn!(
+                "cannot lock {BATCH_LOCK_FILE} ({e}); batches of other processes may interleave"
+            );
+            None
+        }
+        Err(e) => {
+            tracing::warn!("cannot lock {BATCH_LOCK_FILE}: {e}");
+            None
+        }
+    }
+}
+
 /// What a warehouse keeps of its history.
 pub(super) struct History {
     /// `_prov9/`: the warehouse's own records, beside the tables, and the same folder on the
@@ -128,8 +169,21 @@ impl Warehouse {
     /// Held by whoever commits a batch (a load batch, a fold-in, a maintenance step) from its
     /// first table commit until [`Warehouse::publish`] names it: a batch's warehouse commit then
     /// never names another batch's half-committed tables.
-    pub async fn batch_lock(&self) -> tokio::sync::OwnedMutexGuard<()> {
-        Arc::clone(&self.inner.history.batch).lock_owned().await
+    ///
+    /// A warehouse commit names each table as its writer last knew it, and a process that
+    /// opened a table mid-batch knows the half-written version; so on a local warehouse the
+    /// lock is also a file lock (`_prov9/batch.lock`), held across processes: `prov9 optimize`
+    /// or `prov9 load` beside `prov9 serve` waits for the server's fold-in to be published.
+    pub async fn batch_lock(&self) -> BatchGuard {
+        let in_process = Arc::clone(&self.inner.history.batch).lock_owned().await;
+        let across_processes = match &self.inner.history.system_dir {
+            Some(dir) => lock_file(dir.join(BATCH_LOCK_FILE)).await,
+            None => None,
+        };
+        BatchGuard {
+            _in_process: in_process,
+            _across_processes: across_processes,
+        }
     }
 
     /// Make the live tail visible to queries (rows acknowledged but not yet folded in).

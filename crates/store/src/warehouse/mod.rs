@@ -25,6 +25,7 @@ use url::Url;
 use crate::commit_log::source;
 use crate::writer_properties::writer_properties;
 use crate::{LiveTable, StoreError, WarehouseLocation};
+pub use history::BatchGuard;
 use history::History;
 
 /// A table version's data files, as [`Warehouse::data_files`] lists them.
