@@ -12,6 +12,7 @@ mod crash;
 mod dbt;
 mod http_ingest;
 mod job_hierarchy;
+mod lineage_cli;
 mod live;
 mod load;
 mod mlflow_import;

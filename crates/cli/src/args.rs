@@ -29,6 +29,8 @@ pub enum Command {
     Load(LoadArgs),
     /// Run one SQL query and print the result.
     Sql(SqlArgs),
+    /// Draw a node's lineage (upstream and downstream) as Mermaid, DOT, SVG or JSON.
+    Lineage(LineageArgs),
     /// Compact the tables' small files and write checkpoints now (`serve` does it by itself).
     Optimize(MaintainArgs),
     /// Delete files, log entries and warehouse commits older than the retention window (time
@@ -166,4 +168,45 @@ pub enum OutputFormat {
     Table,
     Csv,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct LineageArgs {
+    /// The node, as `lineage_edges` names it: dataset:<namespace>:<name>@<version>,
+    /// run:<run id>, model:<namespace>:<name>@<version>, deployment:…
+    pub node: String,
+    /// Only what the node was made from.
+    #[arg(long, conflicts_with = "downstream")]
+    pub upstream: bool,
+    /// Only what was made from the node.
+    #[arg(long)]
+    pub downstream: bool,
+    /// Hops to follow [default: all].
+    #[arg(long)]
+    pub depth: Option<u32>,
+    /// Output format: mermaid (GitHub and GitLab draw it), dot (Graphviz), svg or json.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+    /// Answer as the warehouse was at this time (commit time), e.g. 2026-11-02T00:00:00Z.
+    #[arg(long)]
+    pub as_of: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
+    Svg,
+    Json,
+}
+
+impl From<GraphFormat> for prov9_graph::Format {
+    fn from(f: GraphFormat) -> Self {
+        match f {
+            GraphFormat::Mermaid => prov9_graph::Format::Mermaid,
+            GraphFormat::Dot => prov9_graph::Format::Dot,
+            GraphFormat::Svg => prov9_graph::Format::Svg,
+            GraphFormat::Json => prov9_graph::Format::Json,
+        }
+    }
 }

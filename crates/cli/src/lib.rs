@@ -1,4 +1,5 @@
-//! The `prov9` command line: `serve`, `load`, `sql`, `optimize`, `vacuum`, `hash-password`.
+//! The `prov9` command line: `serve`, `load`, `sql`, `lineage`, `optimize`, `vacuum`,
+//! `hash-password`.
 //!
 //! Each command lives in its own module and calls into the library crates; this crate only
 //! parses arguments and the config file, reports progress and errors, and picks exit codes.
@@ -9,6 +10,7 @@ mod app;
 mod args;
 mod config;
 mod hash_password;
+mod lineage;
 mod listen;
 mod load;
 mod maintain;
@@ -52,6 +54,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(cli.data, args).await,
         Command::Load(args) => load::run(&data(cli.data), args).await,
         Command::Sql(args) => sql::run(&data(cli.data), args).await,
+        Command::Lineage(args) => lineage::run(&data(cli.data), args).await,
         Command::Optimize(args) => maintain::optimize(&data(cli.data), args).await,
         Command::Vacuum(args) => maintain::vacuum(&data(cli.data), args).await,
         Command::HashPassword => hash_password::run(),
