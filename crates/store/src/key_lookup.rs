@@ -69,6 +69,9 @@ fn pinned(filter: &Expr, column: &str) -> Option<Vec<Option<String>>> {
         Expr::InList(list) if !list.negated && is_column(&list.expr, column) => {
             list.list.iter().map(text_literal).collect()
         }
+        // What DataFusion folds `key = NULL` (or `key IN (NULL)`) into after it was pushed here
+        // as a key filter: it allows no key, and the scan must answer nothing, not everything.
+        Expr::Literal(ScalarValue::Boolean(None | Some(false)), _) => Some(Vec::new()),
         _ => None,
     }
 }
