@@ -1,7 +1,6 @@
 //! OpenLineage over HTTP, as Airflow and Dagster send it: the real openlineage-python HTTP
 //! transport, concurrent producers, and every error answer of `POST /api/v1/lineage`.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
@@ -125,7 +124,7 @@ fn bad_requests_are_refused_and_store_nothing() {
     let data = dir.path().join("wh");
     // The key is "k1"; the config holds only its SHA-256.
     let config = dir.path().join("prov9.toml");
-    let digest = prov9_digest("k1");
+    let digest = sha256_hex("k1");
     std::fs::write(
         &config,
         format!("max_body = \"4KiB\"\n\n[[api_keys]]\nname = \"airflow\"\nsha256 = \"{digest}\"\n"),
@@ -229,23 +228,6 @@ fn batch_endpoint_commits_an_array_all_or_nothing() {
     // Resent (a producer's retry): stored once.
     assert_eq!(post_batch(port, &[], &batch).0, 200);
     assert_eq!(count(&server, "SELECT count(*) FROM events"), 3);
-}
-
-/// SHA-256 hex of a key, with the `sha256sum` the README tells operators to use.
-fn prov9_digest(key: &str) -> String {
-    let mut child = Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("sha256sum runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(key.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    stdout(&out).split_whitespace().next().unwrap().to_string()
 }
 
 #[test]

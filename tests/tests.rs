@@ -15,6 +15,7 @@ mod job_hierarchy;
 mod lineage_cli;
 mod live;
 mod load;
+mod marquez_api;
 mod mlflow_import;
 mod openlineage_client;
 mod pgwire;

@@ -660,3 +660,20 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// SHA-256 hex of a key, with the `sha256sum` the README tells operators to use.
+pub fn sha256_hex(key: &str) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sha256sum runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(key.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    stdout(&out).split_whitespace().next().unwrap().to_string()
+}

@@ -89,7 +89,7 @@ impl App {
         let http_listener = bind(
             &config.http_listen,
             Endpoint::Http,
-            !config.http.api_key_digests.is_empty(),
+            !config.http.api_key_digests.is_empty() || !config.http.reader_key_digests.is_empty(),
         )
         .await;
         // Both problems at once, so that fixing one does not just reveal the other.
@@ -112,7 +112,7 @@ impl App {
         }
         let engine = Engine::new(&warehouse).await?;
         build_lineage_index_in_background(&engine);
-        let http = HttpServer::new(http_listener, warehouse.clone(), config.http).await?;
+        let http = HttpServer::new(http_listener, warehouse.clone(), &engine, config.http).await?;
         let pg = PgServer::new(pg_listener, &engine, config.pg)?;
         let (pg_addr, http_addr) = (pg.local_addr()?, http.local_addr()?);
         let shutdown = CancellationToken::new();

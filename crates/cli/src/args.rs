@@ -52,7 +52,8 @@ pub struct ServeArgs {
     /// Postgres wire address [default: 127.0.0.1:5433]. Anything but loopback needs users.
     #[arg(long, env = "PROV9_PG_LISTEN")]
     pub pg_listen: Option<String>,
-    /// HTTP address for OpenLineage ingest (POST /api/v1/lineage) [default: 127.0.0.1:5000].
+    /// HTTP address for OpenLineage ingest (POST /api/v1/lineage) and Marquez's read API
+    /// (GET /api/v1/…) [default: 127.0.0.1:5000].
     /// Anything but loopback needs API keys.
     #[arg(long, env = "PROV9_HTTP_LISTEN")]
     pub http_listen: Option<String>,

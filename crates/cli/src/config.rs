@@ -40,8 +40,10 @@ pub struct ServeConfig {
     pub shutdown_grace: Option<Duration>,
     pub users: Vec<User>,
     pub tls: Option<TlsConfig>,
-    /// SHA-256 digests (hex) of the API keys allowed to send lineage over HTTP.
+    /// SHA-256 digests (hex) of the API keys allowed to send lineage over HTTP (and to read).
     pub api_key_digests: Vec<String>,
+    /// SHA-256 digests (hex) of the API keys allowed only to read (the Marquez read API).
+    pub reader_key_digests: Vec<String>,
     pub max_body_bytes: Option<usize>,
 }
 
@@ -69,6 +71,8 @@ struct RawApiKey {
     name: String,
     /// `printf %s "$KEY" | sha256sum`: the key itself is never stored.
     sha256: String,
+    /// `ingest` (the default: send lineage, and read) or `read` (the Marquez read API only).
+    role: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -126,6 +130,7 @@ impl ServeConfig {
                 .transpose()
         };
         let mut api_key_digests = Vec::with_capacity(raw.api_keys.len());
+        let mut reader_key_digests = Vec::new();
         for (i, k) in raw.api_keys.iter().enumerate() {
             let digest = k.sha256.trim().to_ascii_lowercase();
             if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -134,10 +139,20 @@ impl ServeConfig {
                     k.name
                 ));
             }
-            api_key_digests.push(digest);
+            match k.role.as_deref().unwrap_or("ingest") {
+                "ingest" => api_key_digests.push(digest),
+                "read" => reader_key_digests.push(digest),
+                other => {
+                    return Err(format!(
+                        "api_keys[{i}] ({:?}): role must be ingest or read, not {other:?}",
+                        k.name
+                    ));
+                }
+            }
         }
         Ok(ServeConfig {
             api_key_digests,
+            reader_key_digests,
             max_body_bytes: raw
                 .max_body
                 .map(|s| parse_size(&s).map_err(|e| format!("max_body: {e}")))

@@ -62,6 +62,7 @@ pub async fn run(data: Option<String>, args: ServeArgs) -> anyhow::Result<()> {
     };
     let http = HttpOptions {
         api_key_digests: config.api_key_digests.clone(),
+        reader_key_digests: config.reader_key_digests.clone(),
         max_body_bytes: config.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
         group_commit: GroupCommitOptions {
             fold_interval: duration_flag("fold-every", &args.fold_every)?,

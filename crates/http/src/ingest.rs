@@ -22,8 +22,10 @@ use crate::problem::Problem;
 pub(crate) struct Ingest {
     pub committer: GroupCommitter,
     pub max_body_bytes: usize,
-    /// SHA-256 digests (hex) of the API keys that may ingest; empty: no key needed.
+    /// SHA-256 digests (hex) of the API keys that may ingest.
     pub api_key_digests: Vec<String>,
+    /// Whether any key (ingest or read) is configured; if not, no key is needed.
+    pub keys_configured: bool,
 }
 
 pub(crate) async fn ingest(
@@ -89,7 +91,8 @@ async fn commit(
 
 /// The body as text, once the request's API key is checked.
 fn authorized_text(state: &Ingest, headers: &HeaderMap, body: &Bytes) -> Result<String, Problem> {
-    if !authorized(headers, &state.api_key_digests) {
+    let no_ingest_key = state.keys_configured && state.api_key_digests.is_empty();
+    if no_ingest_key || !authorized(headers, &state.api_key_digests) {
         return Err(Problem::unauthorized());
     }
     body_text(headers, body, state.max_body_bytes)

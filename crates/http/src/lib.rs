@@ -8,6 +8,8 @@
 //!   valid API key when keys are configured; 503 with `Retry-After` when the commit queue is full.
 //! - `POST /api/v1/lineage/batch`: OpenLineage's standard batch endpoint: a JSON array of
 //!   events, 200 `{"accepted": n}` once all are durably committed; otherwise as above.
+//! - `GET /api/v1/namespaces`, `/jobs`, `/lineage`, … : Marquez's read API ([`marquez`]), so
+//!   Marquez's web UI and clients work unchanged against prov9.
 //! - `GET /healthz`: the process is up. `GET /readyz`: the warehouse answers.
 //!
 //! [`HttpServer`] serves a listener the caller bound (and checked: see `prov9-cli`'s exposure
@@ -16,6 +18,7 @@
 mod api_keys;
 mod error;
 mod ingest;
+mod marquez;
 mod problem;
 
 use std::net::SocketAddr;
@@ -27,6 +30,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use prov9_ingest::{CommitterTask, GroupCommitOptions, GroupCommitter};
+use prov9_query::Engine;
 use prov9_store::Warehouse;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -40,8 +44,11 @@ pub use problem::Problem;
 pub struct HttpOptions {
     /// Largest request body, compressed or not, and largest body after decompression.
     pub max_body_bytes: usize,
-    /// SHA-256 digests (hex) of the API keys that may ingest; empty: no key needed (loopback).
+    /// SHA-256 digests (hex) of the API keys that may ingest (and read); empty, with no reader
+    /// keys either: no key needed (loopback).
     pub api_key_digests: Vec<String>,
+    /// SHA-256 digests (hex) of the API keys that may only read.
+    pub reader_key_digests: Vec<String>,
     pub group_commit: GroupCommitOptions,
 }
 
@@ -53,6 +60,7 @@ impl Default for HttpOptions {
         HttpOptions {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             api_key_digests: Vec::new(),
+            reader_key_digests: Vec::new(),
             group_commit: GroupCommitOptions::default(),
         }
     }
@@ -66,10 +74,12 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
-    /// Serve `listener`, committing events to `warehouse` (the committer starts now).
+    /// Serve `listener`, committing events to `warehouse` (the committer starts now) and
+    /// answering reads with `engine`.
     pub async fn new(
         listener: TcpListener,
         warehouse: Warehouse,
+        engine: &Engine,
         options: HttpOptions,
     ) -> Result<Self, HttpError> {
         let (committer, committer_task) =
@@ -79,7 +89,16 @@ impl HttpServer {
         let ingest = Arc::new(ingest::Ingest {
             committer,
             max_body_bytes: options.max_body_bytes,
-            api_key_digests: options.api_key_digests,
+            api_key_digests: options.api_key_digests.clone(),
+            // Reader keys alone lock ingest too: a key is then needed, and none may write.
+            keys_configured: !options.api_key_digests.is_empty()
+                || !options.reader_key_digests.is_empty(),
+        });
+        let mut readers = options.api_key_digests.clone();
+        readers.extend(options.reader_key_digests.iter().cloned());
+        let marquez = Arc::new(marquez::Marquez {
+            engine: engine.clone(),
+            reader_key_digests: readers,
         });
         let router = Router::new()
             .route("/api/v1/lineage", post(ingest::ingest))
@@ -91,6 +110,8 @@ impl HttpServer {
                     .route("/readyz", get(ready))
                     .with_state(warehouse),
             )
+            .merge(marquez::router(marquez))
+            .fallback(|| async { marquez::ApiError::not_found("HTTP 404 Not Found") })
             .layer(DefaultBodyLimit::max(options.max_body_bytes));
         Ok(HttpServer {
             listener,

@@ -1,0 +1,231 @@
+//! Datasets: `/namespaces/{ns}/datasets`, `…/datasets/{ds}` and `…/datasets/{ds}/versions`.
+//! A dataset's current version is its newest; its fields are that version's schema.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde_json::{Value, json};
+
+use super::jobs::{NO_TIME, namespace_exists, tag_names};
+use super::rows::{Row, literal, literals, query, text, value};
+use super::runs::{RUN_COLUMNS, run_io, run_json};
+use super::{ApiError, Marquez, Page};
+
+const DATASET_COLUMNS: &str = "d.dataset_id, d.namespace, d.name, d.source_uri, d.description, \
+     d.tags, min(v.created_at) AS created_at, max(v.created_at) AS updated_at";
+const DATASET_GROUP: &str =
+    "d.dataset_id, d.namespace, d.name, d.source_uri, d.description, d.tags";
+
+/// A `schema` column (the schema facet's fields) as Marquez fields.
+fn fields(row: Option<&Row>) -> Vec<Value> {
+    let Some(schema) = row
+        .and_then(|r| text(r, "schema"))
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+    else {
+        return Vec::new();
+    };
+    schema
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            json!({
+                "name": f["name"],
+                "type": f.get("type").cloned().unwrap_or(Value::Null),
+                "tags": [],
+                "description": f.get("description").cloned().unwrap_or(Value::Null),
+            })
+        })
+        .collect()
+}
+
+fn time(row: &Row, column: &str) -> Value {
+    match value(row, column) {
+        Value::Null => json!(NO_TIME),
+        t => t,
+    }
+}
+
+/// The fields Marquez's Dataset and the lineage graph's dataset data share.
+pub(crate) fn dataset_data(row: &Row, current: Option<&Row>) -> Value {
+    json!({
+        "id": {"namespace": value(row, "namespace"), "name": value(row, "name")},
+        "type": "DB_TABLE",
+        "name": value(row, "name"),
+        "physicalName": value(row, "name"),
+        "createdAt": time(row, "created_at"),
+        "updatedAt": time(row, "updated_at"),
+        "namespace": value(row, "namespace"),
+        "sourceName": text(row, "source_uri").unwrap_or("default"),
+        "fields": fields(current),
+        "tags": tag_names(row),
+        "lastModifiedAt": value(row, "updated_at"),
+        "description": value(row, "description"),
+        "lastLifecycleState": null,
+    })
+}
+
+/// Each dataset's newest version: dataset id -> (version, schema).
+async fn current_versions(
+    marquez: &Marquez,
+    dataset_ids: &[&str],
+) -> Result<HashMap<String, Row>, ApiError> {
+    let rows = query(
+        &marquez.engine,
+        &format!(
+            "SELECT dataset_id, version, schema FROM (SELECT dataset_id, version, schema, \
+             row_number() OVER (PARTITION BY dataset_id ORDER BY created_at DESC, version DESC) AS n \
+             FROM dataset_versions WHERE dataset_id IN {}) WHERE n = 1",
+            literals(dataset_ids.iter().copied())
+        ),
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| Some((text(&r, "dataset_id")?.to_string(), r)))
+        .collect())
+}
+
+/// Rows of [`DATASET_COLUMNS`] as Marquez Datasets.
+pub(crate) async fn datasets_json(marquez: &Marquez, rows: &[Row]) -> Result<Vec<Value>, ApiError> {
+    let ids: Vec<&str> = rows.iter().filter_map(|r| text(r, "dataset_id")).collect();
+    let current = current_versions(marquez, &ids).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let newest = current.get(text(row, "dataset_id").unwrap_or_default());
+            let mut dataset = dataset_data(row, newest);
+            dataset["currentVersion"] = newest.map(|v| value(v, "version")).unwrap_or(Value::Null);
+            dataset["columnLineage"] = Value::Null;
+            dataset["facets"] = json!({});
+            dataset["deleted"] = json!(false);
+            dataset
+        })
+        .collect())
+}
+
+/// Rows of [`DATASET_COLUMNS`] for the datasets matching `condition` (on `d`).
+pub(crate) async fn dataset_rows(
+    marquez: &Marquez,
+    condition: &str,
+    limit: &str,
+) -> Result<Vec<Row>, ApiError> {
+    query(
+        &marquez.engine,
+        &format!(
+            "SELECT {DATASET_COLUMNS} FROM datasets d LEFT JOIN dataset_versions v \
+             ON v.dataset_id = d.dataset_id WHERE {condition} GROUP BY {DATASET_GROUP} \
+             ORDER BY d.name, d.dataset_id {limit}"
+        ),
+    )
+    .await
+}
+
+/// `GET /api/v1/namespaces/{ns}/datasets`: by name.
+pub(crate) async fn list(
+    State(marquez): State<Arc<Marquez>>,
+    Path(namespace): Path<String>,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = page.sql()?;
+    if !namespace_exists(&marquez, &namespace).await? {
+        return Err(ApiError::not_found(format!(
+            "Namespace '{namespace}' not found."
+        )));
+    }
+    let ns = literal(&namespace);
+    let rows = dataset_rows(&marquez, &format!("d.namespace = {ns}"), &limit).await?;
+    let total = query(
+        &marquez.engine,
+        &format!("SELECT count(*) AS n FROM datasets WHERE namespace = {ns}"),
+    )
+    .await?;
+    let datasets = datasets_json(&marquez, &rows).await?;
+    Ok(Json(
+        json!({"datasets": datasets, "totalCount": value(&total[0], "n")}),
+    ))
+}
+
+async fn existing_dataset(marquez: &Marquez, namespace: &str, name: &str) -> Result<Row, ApiError> {
+    let id = prov9_model::ids::dataset_id(namespace, name);
+    let rows = dataset_rows(marquez, &format!("d.dataset_id = {}", literal(&id)), "").await?;
+    if let Some(row) = rows.into_iter().next() {
+        return Ok(row);
+    }
+    if !namespace_exists(marquez, namespace).await? {
+        return Err(ApiError::not_found(format!(
+            "Namespace '{namespace}' not found."
+        )));
+    }
+    Err(ApiError::not_found(format!("Dataset '{name}' not found.")))
+}
+
+/// `GET /api/v1/namespaces/{ns}/datasets/{ds}`.
+pub(crate) async fn one(
+    State(marquez): State<Arc<Marquez>>,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let row = existing_dataset(&marquez, &namespace, &name).await?;
+    let mut datasets = datasets_json(&marquez, &[row]).await?;
+    Ok(Json(datasets.remove(0)))
+}
+
+/// `GET /api/v1/namespaces/{ns}/datasets/{ds}/versions`: newest first, each with the run that
+/// wrote it.
+pub(crate) async fn versions(
+    State(marquez): State<Arc<Marquez>>,
+    Path((namespace, name)): Path<(String, String)>,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = page.sql()?;
+    let dataset = existing_dataset(&marquez, &namespace, &name).await?;
+    let id = literal(text(&dataset, "dataset_id").unwrap_or_default());
+    let rows = query(
+        &marquez.engine,
+        &format!(
+            "SELECT v.version, v.created_at AS version_created_at, v.schema, {RUN_COLUMNS} \
+             FROM dataset_versions v LEFT JOIN runs r ON r.run_id = v.created_by_run \
+             LEFT JOIN jobs j ON j.job_id = r.job_id WHERE v.dataset_id = {id} \
+             ORDER BY v.created_at DESC, v.version DESC {limit}"
+        ),
+    )
+    .await?;
+    let total = query(
+        &marquez.engine,
+        &format!("SELECT count(*) AS n FROM dataset_versions WHERE dataset_id = {id}"),
+    )
+    .await?;
+    let runs: Vec<&str> = rows.iter().filter_map(|r| text(r, "run_id")).collect();
+    let io = run_io(&marquez, &runs).await?;
+    let versions: Vec<Value> = rows
+        .iter()
+        .map(|v| {
+            let created_by = match text(v, "run_id") {
+                Some(_) => run_json(v, &io, json!({})),
+                None => Value::Null,
+            };
+            json!({
+                "id": {"namespace": namespace, "name": name},
+                "type": "DB_TABLE",
+                "name": name,
+                "physicalName": name,
+                "createdAt": value(v, "version_created_at"),
+                "version": value(v, "version"),
+                "namespace": namespace,
+                "sourceName": text(&dataset, "source_uri").unwrap_or("default"),
+                "fields": fields(Some(v)),
+                "tags": tag_names(&dataset),
+                "lifecycleState": null,
+                "description": value(&dataset, "description"),
+                "currentSchemaVersion": null,
+                "createdByRun": created_by,
+                "facets": {},
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({"versions": versions, "totalCount": value(&total[0], "n")}),
+    ))
+}

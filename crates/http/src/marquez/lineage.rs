@@ -1,0 +1,307 @@
+//! `GET /api/v1/lineage?nodeId=&depth=`: the job- and dataset-level graph around a node, walked
+//! on prov9's version-level lineage index and collapsed the way Marquez shows it: every version
+//! of a dataset is the dataset, every run of a job is the job.
+//!
+//! The start is every version of the dataset (or the one `#version` names), or every run of
+//! the job; the walk goes `2 × depth` version-level hops upstream and downstream from there
+//! (dataset -> run -> dataset is one job hop), exactly the nodes `lineage_upstream` and
+//! `lineage_downstream` reach from those starts, and the graph holds every edge between the
+//! nodes reached. Model versions show as datasets (namespace and name of the model);
+//! deployments, which Marquez has no place for, are left out.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use prov9_query::lineage::Direction;
+use serde_json::{Value, json};
+
+use super::datasets::{dataset_data, dataset_rows};
+use super::rows::{literal, literals, query, text};
+use super::{ApiError, Marquez};
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LineageQuery {
+    node_id: Option<String>,
+    depth: Option<u32>,
+}
+
+/// Marquez's default depth.
+const DEFAULT_DEPTH: u32 = 20;
+
+/// Which Marquez node a version-level node collapses into.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Collapsed {
+    Dataset(String),
+    /// A model version's model, shown as a dataset: (namespace, name).
+    Model(String, String),
+    Job(String),
+}
+
+impl Collapsed {
+    fn node_id(&self) -> String {
+        match self {
+            Collapsed::Dataset(id) | Collapsed::Job(id) => id.clone(),
+            Collapsed::Model(namespace, name) => format!("dataset:{namespace}:{name}"),
+        }
+    }
+}
+
+pub(crate) async fn lineage(
+    State(marquez): State<Arc<Marquez>>,
+    Query(q): Query<LineageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let node_id = q
+        .node_id
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("query param nodeId must not be null"))?;
+    let depth = q.depth.unwrap_or(DEFAULT_DEPTH);
+    let (entity, version) = match node_id.rsplit_once('#') {
+        Some((entity, version)) => (entity.to_string(), Some(version.to_string())),
+        None => (node_id.clone(), None),
+    };
+    let starts: Vec<String> = if entity.starts_with("dataset:") {
+        let exists = query(
+            &marquez.engine,
+            &format!(
+                "SELECT 1 FROM datasets WHERE dataset_id = {}",
+                literal(&entity)
+            ),
+        )
+        .await?;
+        if exists.is_empty() {
+            return Err(ApiError::not_found(format!(
+                "Dataset '{entity}' not found."
+            )));
+        }
+        let mut condition = format!("dataset_id = {}", literal(&entity));
+        if let Some(v) = &version {
+            condition.push_str(&format!(" AND version = {}", literal(v)));
+        }
+        query(
+            &marquez.engine,
+            &format!("SELECT version_id AS id FROM dataset_versions WHERE {condition}"),
+        )
+        .await?
+        .iter()
+        .filter_map(|r| text(r, "id").map(str::to_string))
+        .collect()
+    } else if entity.starts_with("job:") {
+        let runs = query(
+            &marquez.engine,
+            &format!(
+                "SELECT j.job_id, r.run_id AS id FROM jobs j LEFT JOIN runs r ON r.job_id = j.job_id \
+                 WHERE j.job_id = {}",
+                literal(&entity)
+            ),
+        )
+        .await?;
+        if runs.is_empty() {
+            return Err(ApiError::not_found(format!("Job '{entity}' not found.")));
+        }
+        runs.iter()
+            .filter_map(|r| text(r, "id").map(str::to_string))
+            .collect()
+    } else {
+        return Err(ApiError::not_found(format!(
+            "Node '{node_id}' must be of type dataset or job!"
+        )));
+    };
+
+    // The walk, and every edge among the nodes it reached.
+    let (nodes, edges) = {
+        let graph = marquez
+            .engine
+            .lineage_index()
+            .current()
+            .await
+            .map_err(ApiError::internal)?;
+        let start_ids: Vec<u32> = starts.iter().filter_map(|s| graph.node(s)).collect();
+        let mut reached: BTreeSet<u32> = start_ids.iter().copied().collect();
+        for direction in [Direction::Upstream, Direction::Downstream] {
+            for r in graph.traverse_from(&start_ids, direction, Some(2 * depth)) {
+                reached.insert(r.node);
+            }
+        }
+        let mut edges = Vec::new();
+        for &node in &reached {
+            for hop in graph.adjacent(node, Direction::Downstream) {
+                if reached.contains(&hop.far) {
+                    edges.push((
+                        graph.name(node).to_string(),
+                        graph.name(hop.far).to_string(),
+                    ));
+                }
+            }
+        }
+        let nodes: Vec<String> = reached.iter().map(|&n| graph.name(n).to_string()).collect();
+        (nodes, edges)
+    };
+
+    let collapsed = collapse(&marquez, &nodes).await?;
+    let mut members: BTreeSet<Collapsed> = collapsed.values().cloned().collect();
+    if entity.starts_with("dataset:") {
+        // A dataset no run wrote or read is a graph of itself.
+        members.insert(Collapsed::Dataset(entity.clone()));
+    } else {
+        members.insert(Collapsed::Job(entity.clone()));
+    }
+    let mut links: BTreeSet<(String, String)> = BTreeSet::new();
+    for (src, dst) in &edges {
+        if let (Some(a), Some(b)) = (collapsed.get(src), collapsed.get(dst))
+            && a != b
+        {
+            links.insert((a.node_id(), b.node_id()));
+        }
+    }
+    let data = node_data(&marquez, &members).await?;
+    let mut graph: BTreeMap<String, Value> = BTreeMap::new();
+    for member in &members {
+        let id = member.node_id();
+        let kind = match member {
+            Collapsed::Job(_) => "JOB",
+            _ => "DATASET",
+        };
+        let edge = |(o, d): &(String, String)| json!({"origin": o, "destination": d});
+        let in_edges: Vec<Value> = links.iter().filter(|(_, d)| *d == id).map(edge).collect();
+        let out_edges: Vec<Value> = links.iter().filter(|(o, _)| *o == id).map(edge).collect();
+        graph.insert(
+            id.clone(),
+            json!({
+                "id": id,
+                "type": kind,
+                "data": data.get(&id).cloned().unwrap_or(Value::Null),
+                "inEdges": in_edges,
+                "outEdges": out_edges,
+            }),
+        );
+    }
+    Ok(Json(
+        json!({"graph": graph.into_values().collect::<Vec<_>>()}),
+    ))
+}
+
+/// Version-level node -> the Marquez node it collapses into (deployments have none).
+async fn collapse(
+    marquez: &Marquez,
+    nodes: &[String],
+) -> Result<HashMap<String, Collapsed>, ApiError> {
+    let mut out = HashMap::new();
+    fn of<'a>(nodes: &'a [String], prefix: &'static str) -> impl Iterator<Item = &'a str> {
+        nodes
+            .iter()
+            .filter(move |n| n.starts_with(prefix))
+            .map(String::as_str)
+    }
+    for row in query(
+        &marquez.engine,
+        &format!(
+            "SELECT version_id AS id, dataset_id AS into FROM dataset_versions WHERE version_id IN {}",
+            literals(of(nodes, "dataset:"))
+        ),
+    )
+    .await?
+    {
+        if let (Some(id), Some(into)) = (text(&row, "id"), text(&row, "into")) {
+            out.insert(id.to_string(), Collapsed::Dataset(into.to_string()));
+        }
+    }
+    for row in query(
+        &marquez.engine,
+        &format!(
+            "SELECT run_id AS id, job_id AS into FROM runs WHERE run_id IN {}",
+            literals(of(nodes, "run:"))
+        ),
+    )
+    .await?
+    {
+        if let (Some(id), Some(into)) = (text(&row, "id"), text(&row, "into")) {
+            out.insert(id.to_string(), Collapsed::Job(into.to_string()));
+        }
+    }
+    for row in query(
+        &marquez.engine,
+        &format!(
+            "SELECT version_id AS id, namespace, name FROM model_versions WHERE version_id IN {}",
+            literals(of(nodes, "model:"))
+        ),
+    )
+    .await?
+    {
+        if let (Some(id), Some(ns), Some(name)) = (
+            text(&row, "id"),
+            text(&row, "namespace"),
+            text(&row, "name"),
+        ) {
+            out.insert(
+                id.to_string(),
+                Collapsed::Model(ns.to_string(), name.to_string()),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Each node's `data`: JobData for jobs, DatasetData for datasets (and models).
+async fn node_data(
+    marquez: &Marquez,
+    members: &BTreeSet<Collapsed>,
+) -> Result<HashMap<String, Value>, ApiError> {
+    let mut out = HashMap::new();
+    let dataset_ids = members.iter().filter_map(|m| match m {
+        Collapsed::Dataset(id) => Some(id.as_str()),
+        _ => None,
+    });
+    let rows = dataset_rows(
+        marquez,
+        &format!("d.dataset_id IN {}", literals(dataset_ids)),
+        "",
+    )
+    .await?;
+    for row in &rows {
+        out.insert(
+            text(row, "dataset_id").unwrap_or_default().to_string(),
+            dataset_data(row, None),
+        );
+    }
+    for member in members {
+        if let Collapsed::Model(namespace, name) = member {
+            out.insert(
+                member.node_id(),
+                json!({
+                    "id": {"namespace": namespace, "name": name},
+                    "type": "DB_TABLE",
+                    "name": name,
+                    "physicalName": name,
+                    "createdAt": super::jobs::NO_TIME,
+                    "updatedAt": super::jobs::NO_TIME,
+                    "namespace": namespace,
+                    "sourceName": "model",
+                    "fields": [],
+                    "tags": [],
+                    "lastModifiedAt": null,
+                    "description": "a model (prov9 model_versions)",
+                    "lastLifecycleState": null,
+                }),
+            );
+        }
+    }
+    let job_ids: Vec<&str> = members
+        .iter()
+        .filter_map(|m| match m {
+            Collapsed::Job(id) => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    for job in super::jobs::job_data(marquez, &job_ids).await? {
+        let id = format!(
+            "job:{}:{}",
+            job["namespace"].as_str().unwrap_or_default(),
+            job["name"].as_str().unwrap_or_default()
+        );
+        out.insert(id, job);
+    }
+    Ok(out)
+}

@@ -1,0 +1,533 @@
+//! Marquez's read API on the HTTP port, against the demo: every route answers in Marquez 0.51's
+//! shapes (envelopes, field names, nulls written out, run states, error bodies), the lineage
+//! graph holds exactly what the SQL lineage functions reach (collapsed to datasets and jobs),
+//! and reads take API keys like ingest does.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::common::*;
+
+/// `GET path` on the HTTP port: (status, JSON body).
+fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    let (status, body) = http(port, "GET", path, headers, b"");
+    let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"));
+    (status, json)
+}
+
+fn ok(port: u16, path: &str) -> Value {
+    let (status, json) = get(port, path, &[]);
+    assert_eq!(status, 200, "{path}: {json}");
+    json
+}
+
+/// Every key is present (a null counts: Marquez writes nulls out).
+fn has(what: &str, value: &Value, keys: &[&str]) {
+    let object = value
+        .as_object()
+        .unwrap_or_else(|| panic!("{what} is not an object: {value}"));
+    for key in keys {
+        assert!(object.contains_key(*key), "{what} lacks {key}: {value}");
+    }
+}
+
+const RUN_KEYS: &[&str] = &[
+    "id",
+    "createdAt",
+    "updatedAt",
+    "nominalStartTime",
+    "nominalEndTime",
+    "state",
+    "startedAt",
+    "endedAt",
+    "durationMs",
+    "args",
+    "jobVersion",
+    "inputDatasetVersions",
+    "outputDatasetVersions",
+    "facets",
+];
+const JOB_KEYS: &[&str] = &[
+    "id",
+    "type",
+    "name",
+    "simpleName",
+    "parentJobName",
+    "parentJobUuid",
+    "createdAt",
+    "updatedAt",
+    "namespace",
+    "inputs",
+    "outputs",
+    "location",
+    "description",
+    "latestRun",
+    "latestRuns",
+    "facets",
+    "currentVersion",
+    "labels",
+    "tags",
+];
+const DATASET_DATA_KEYS: &[&str] = &[
+    "id",
+    "type",
+    "name",
+    "physicalName",
+    "createdAt",
+    "updatedAt",
+    "namespace",
+    "sourceName",
+    "fields",
+    "tags",
+    "lastModifiedAt",
+    "description",
+    "lastLifecycleState",
+];
+
+fn is_iso(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok() && t.ends_with('Z'))
+}
+
+#[test]
+fn marquez_routes_answer_in_marquez_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = InProcess::start(&dir.path().join("wh"), true);
+    let port = app.http_port;
+
+    // Namespaces, including those with `://` and `:port` in them.
+    let namespaces = ok(port, "/api/v1/namespaces");
+    let list = namespaces["namespaces"].as_array().unwrap();
+    let names: Vec<&str> = list.iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert!(
+        names.contains(&"acme-ml") && names.contains(&"s3://acme-lake"),
+        "{names:?}"
+    );
+    for n in list {
+        has(
+            "namespace",
+            n,
+            &[
+                "name",
+                "createdAt",
+                "updatedAt",
+                "ownerName",
+                "description",
+                "isHidden",
+            ],
+        );
+        assert!(is_iso(&n["createdAt"]) && is_iso(&n["updatedAt"]), "{n}");
+    }
+    has(
+        "namespace",
+        &ok(port, "/api/v1/namespaces/s3%3A%2F%2Facme-lake"),
+        &["name", "isHidden"],
+    );
+    assert!(ok(port, "/api/v1/tags")["tags"].is_array());
+
+    // Jobs: the envelope, each job's shape, runs in Marquez's states.
+    let jobs = ok(port, "/api/v1/namespaces/acme-ml/jobs?limit=3&offset=1");
+    let total = jobs["totalCount"].as_u64().unwrap();
+    let sql_total = sql_count(
+        app.port,
+        "SELECT count(*) FROM jobs WHERE namespace = 'acme-ml'",
+    );
+    assert_eq!(total, sql_total);
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 3);
+    for job in jobs["jobs"].as_array().unwrap() {
+        has("job", job, JOB_KEYS);
+        has("latestRun", &job["latestRun"], RUN_KEYS);
+        assert!(
+            ["COMPLETED", "FAILED", "ABORTED", "RUNNING", "NEW", "OTHER"]
+                .contains(&job["latestRun"]["state"].as_str().unwrap())
+        );
+    }
+    assert_eq!(
+        ok(port, "/api/v1/jobs")["totalCount"].as_u64().unwrap(),
+        sql_count(app.port, "SELECT count(*) FROM jobs")
+    );
+    // The demo has no failed run: filtering on FAILED leaves only jobs never run.
+    let failed = ok(
+        port,
+        "/api/v1/jobs?lastRunStates=FAILED&lastRunStates=ABORTED",
+    );
+    let never_run = sql_count(
+        app.port,
+        "SELECT count(*) FROM jobs WHERE job_id NOT IN (SELECT job_id FROM runs)",
+    );
+    assert_eq!(failed["jobs"].as_array().unwrap().len() as u64, never_run);
+    let completed = ok(port, "/api/v1/jobs?lastRunStates=COMPLETED");
+    assert!(!completed["jobs"].as_array().unwrap().is_empty());
+
+    let job = ok(port, "/api/v1/namespaces/acme-ml/jobs/train_churn_model");
+    has("job", &job, JOB_KEYS);
+    assert_eq!(job["id"]["name"], "train_churn_model");
+    assert_eq!(job["inputs"][0]["name"], "features/churn_train", "{job}");
+    let runs = ok(
+        port,
+        "/api/v1/namespaces/acme-ml/jobs/train_churn_model/runs?limit=2",
+    );
+    let run_total = sql_count(
+        app.port,
+        "SELECT count(*) FROM runs WHERE job_id = 'job:acme-ml:train_churn_model'",
+    );
+    assert_eq!(runs["totalCount"].as_u64().unwrap(), run_total);
+    let newest = &runs["runs"][0];
+    has("run", newest, RUN_KEYS);
+    assert!(
+        is_iso(&newest["startedAt"]) && newest["durationMs"].as_i64().unwrap() > 0,
+        "{newest}"
+    );
+    let input = &newest["inputDatasetVersions"][0];
+    has(
+        "input",
+        &input["datasetVersionId"],
+        &["namespace", "name", "version"],
+    );
+    let run_id = newest["id"].as_str().unwrap();
+    assert!(!run_id.starts_with("run:"));
+    assert_eq!(
+        ok(port, &format!("/api/v1/jobs/runs/{run_id}"))["id"],
+        run_id
+    );
+    let facets = ok(port, &format!("/api/v1/jobs/runs/{run_id}/facets?type=job"));
+    assert_eq!(facets["runId"], run_id);
+    assert!(
+        facets["facets"]["sourceCodeLocation"]["url"].is_string(),
+        "{facets}"
+    );
+
+    // Datasets: names with `/` travel percent-encoded in one segment.
+    let datasets = ok(
+        port,
+        "/api/v1/namespaces/s3%3A%2F%2Facme-lake/datasets?limit=100",
+    );
+    assert_eq!(
+        datasets["totalCount"].as_u64().unwrap(),
+        sql_count(
+            app.port,
+            "SELECT count(*) FROM datasets WHERE namespace = 's3://acme-lake'"
+        )
+    );
+    for d in datasets["datasets"].as_array().unwrap() {
+        has("dataset", d, DATASET_DATA_KEYS);
+        has(
+            "dataset",
+            d,
+            &["currentVersion", "columnLineage", "facets", "deleted"],
+        );
+        assert!(d["fields"].is_array());
+    }
+    let train = ok(
+        port,
+        "/api/v1/namespaces/s3%3A%2F%2Facme-lake/datasets/features%2Fchurn_train",
+    );
+    assert!(!train["fields"].as_array().unwrap().is_empty(), "{train}");
+    let versions = ok(
+        port,
+        "/api/v1/namespaces/s3%3A%2F%2Facme-lake/datasets/features%2Fchurn_train/versions",
+    );
+    let version_total = sql_count(
+        app.port,
+        "SELECT count(*) FROM dataset_versions WHERE dataset_id = 'dataset:s3://acme-lake:features/churn_train'",
+    );
+    assert_eq!(versions["totalCount"].as_u64().unwrap(), version_total);
+    has(
+        "createdByRun",
+        &versions["versions"][0]["createdByRun"],
+        RUN_KEYS,
+    );
+    assert_eq!(versions["versions"][0]["version"], train["currentVersion"]);
+
+    // Search, events, stats.
+    let found = ok(port, "/api/v1/search?q=CHURN&limit=100");
+    let results = found["results"].as_array().unwrap();
+    assert_eq!(
+        found["totalCount"].as_u64().unwrap() as usize,
+        results.len()
+    );
+    assert!(
+        results
+            .iter()
+            .any(|r| r["nodeId"] == "job:acme-ml:train_churn_model")
+    );
+    assert!(
+        results
+            .iter()
+            .any(|r| r["nodeId"] == "dataset:s3://acme-lake:features/churn_train")
+    );
+    for r in results {
+        has(
+            "result",
+            r,
+            &["type", "name", "updatedAt", "namespace", "nodeId"],
+        );
+    }
+    let jobs_only = ok(port, "/api/v1/search?q=churn&filter=JOB&limit=100");
+    assert!(
+        jobs_only["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["type"] == "JOB")
+    );
+    let events = ok(port, "/api/v1/events/lineage?limit=5&sortDirection=desc");
+    let times: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventTime"].as_str().unwrap())
+        .collect();
+    assert_eq!(times.len(), 5);
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    assert_eq!(
+        events["totalCount"].as_u64().unwrap(),
+        sql_count(app.port, "SELECT count(*) FROM events")
+    );
+    let day = ok(port, "/api/v1/stats/lineage-events?period=DAY&timezone=UTC");
+    assert_eq!(day.as_array().unwrap().len(), 24);
+    has(
+        "bucket",
+        &day[0],
+        &[
+            "startInterval",
+            "endInterval",
+            "fail",
+            "start",
+            "complete",
+            "abort",
+        ],
+    );
+    let week = ok(
+        port,
+        "/api/v1/stats/jobs?period=WEEK&timezone=Europe/Berlin",
+    );
+    assert_eq!(week.as_array().unwrap().len(), 7);
+    assert_eq!(
+        week[6]["count"].as_u64().unwrap(),
+        sql_count(app.port, "SELECT count(*) FROM jobs")
+    );
+    for what in ["datasets", "sources"] {
+        assert_eq!(
+            ok(port, &format!("/api/v1/stats/{what}?period=DAY"))
+                .as_array()
+                .unwrap()
+                .len(),
+            24
+        );
+    }
+
+    // Errors: Marquez's body, and the connection's next request still answered.
+    for (path, status, message) in [
+        (
+            "/api/v1/namespaces/nowhere",
+            404,
+            "Namespace 'nowhere' not found.",
+        ),
+        (
+            "/api/v1/namespaces/acme-ml/jobs/nothing",
+            404,
+            "Job 'nothing' not found.",
+        ),
+        (
+            "/api/v1/namespaces/acme-ml/datasets/nothing",
+            404,
+            "Dataset 'nothing' not found.",
+        ),
+        (
+            "/api/v1/jobs/runs/00000000-0000-0000-0000-000000000000",
+            404,
+            "Run '00000000-0000-0000-0000-000000000000' not found.",
+        ),
+        (
+            "/api/v1/lineage?nodeId=run:abc",
+            404,
+            "Node 'run:abc' must be of type dataset or job!",
+        ),
+        ("/api/v1/stats/jobs", 400, "Invalid period"),
+        ("/api/v1/nothing", 404, "HTTP 404 Not Found"),
+    ] {
+        let (got, body) = get(port, path, &[]);
+        assert_eq!(
+            (got, body["code"].as_u64().unwrap() as u16),
+            (status, status),
+            "{path}: {body}"
+        );
+        assert_eq!(body["message"], message, "{path}");
+    }
+}
+
+fn sql_count(pg_port: u16, sql: &str) -> u64 {
+    server_rows(pg_port, sql)[0]
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The Marquez nodes `lineage_upstream`/`lineage_downstream` reach from `starts` within `hops`,
+/// collapsed the way the API collapses them.
+fn sql_collapsed(pg_port: u16, starts: &[String], hops: u32) -> BTreeSet<String> {
+    let walks: Vec<String> = starts
+        .iter()
+        .flat_map(|s| {
+            ["upstream", "downstream"]
+                .map(|d| format!("SELECT node FROM lineage_{d}('{s}', {hops})"))
+        })
+        .chain(starts.iter().map(|s| format!("SELECT '{s}' AS node")))
+        .collect();
+    let sql = format!(
+        "SELECT DISTINCT COALESCE(v.dataset_id, r.job_id, 'dataset:' || m.namespace || ':' || m.name) AS id \
+         FROM ({}) w LEFT JOIN dataset_versions v ON v.version_id = w.node \
+         LEFT JOIN runs r ON r.run_id = w.node LEFT JOIN model_versions m ON m.version_id = w.node",
+        walks.join(" UNION ALL ")
+    );
+    server_rows(pg_port, &sql).into_iter().flatten().collect()
+}
+
+#[test]
+fn marquez_lineage_is_what_the_sql_lineage_functions_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = InProcess::start(&dir.path().join("wh"), true);
+    let cases = [
+        (
+            "dataset:s3://acme-lake:features/churn_train",
+            "SELECT version_id FROM dataset_versions WHERE dataset_id = 'dataset:s3://acme-lake:features/churn_train'",
+        ),
+        (
+            "dataset:postgres://crm-db:5432:crm.public.customers",
+            "SELECT version_id FROM dataset_versions WHERE dataset_id = 'dataset:postgres://crm-db:5432:crm.public.customers'",
+        ),
+        (
+            "job:acme-ml:train_churn_model",
+            "SELECT run_id FROM runs WHERE job_id = 'job:acme-ml:train_churn_model'",
+        ),
+        (
+            "job:acme-ml:clean_clickstream",
+            "SELECT run_id FROM runs WHERE job_id = 'job:acme-ml:clean_clickstream'",
+        ),
+    ];
+    let mut sizes = Vec::new();
+    for (node, starts_sql) in cases {
+        let starts: Vec<String> = server_rows(app.port, starts_sql)
+            .into_iter()
+            .flatten()
+            .collect();
+        assert!(
+            !starts.is_empty(),
+            "{node} has versions or runs in the demo"
+        );
+        for depth in [1, 2, 20] {
+            let path = format!("/api/v1/lineage?nodeId={node}&depth={depth}");
+            let graph = ok(app.http_port, &path);
+            let nodes = graph["graph"].as_array().unwrap();
+            let ids: BTreeSet<String> = nodes
+                .iter()
+                .map(|n| n["id"].as_str().unwrap().to_string())
+                .collect();
+            let mut expected = sql_collapsed(app.port, &starts, 2 * depth);
+            expected.insert(node.to_string());
+            assert_eq!(ids, expected, "{path}");
+            sizes.push(ids.len());
+            for n in nodes {
+                let kind = n["type"].as_str().unwrap();
+                assert_eq!(
+                    kind == "JOB",
+                    n["id"].as_str().unwrap().starts_with("job:"),
+                    "{n}"
+                );
+                if kind == "DATASET" {
+                    has("dataset data", &n["data"], DATASET_DATA_KEYS);
+                } else {
+                    has(
+                        "job data",
+                        &n["data"],
+                        &[
+                            "id",
+                            "type",
+                            "name",
+                            "namespace",
+                            "inputs",
+                            "outputs",
+                            "latestRun",
+                            "currentRunUuid",
+                        ],
+                    );
+                }
+                // Edges run between nodes of the graph, datasets and jobs alternating, and each
+                // is listed at both ends.
+                for e in n["outEdges"].as_array().unwrap() {
+                    assert_eq!(e["origin"], n["id"]);
+                    let dst = e["destination"].as_str().unwrap();
+                    assert!(ids.contains(dst), "{path}: edge to {dst} outside the graph");
+                    let other = nodes.iter().find(|m| m["id"] == dst).unwrap();
+                    assert!(
+                        other["inEdges"].as_array().unwrap().contains(e),
+                        "{path}: {e}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        sizes.iter().any(|&n| n >= 8),
+        "the graphs were real: {sizes:?}"
+    );
+}
+
+#[test]
+fn marquez_reads_take_api_keys_and_reader_keys_cannot_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prov9.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[api_keys]]\nname = \"airflow\"\nsha256 = \"{}\"\n\n[[api_keys]]\nname = \"marquez-web\"\nsha256 = \"{}\"\nrole = \"read\"\n",
+            sha256_hex("ingest-key"),
+            sha256_hex("read-key")
+        ),
+    )
+    .unwrap();
+    let server = Server::start(
+        &dir.path().join("wh"),
+        &["--config", config.to_str().unwrap()],
+    );
+    let port = server.http_port;
+    let (status, body) = get(port, "/api/v1/namespaces", &[]);
+    assert_eq!((status, body["code"].as_u64()), (401, Some(401)), "{body}");
+    assert_eq!(
+        get(
+            port,
+            "/api/v1/namespaces",
+            &[("Authorization", "Bearer wrong")]
+        )
+        .0,
+        401
+    );
+    for key in ["Bearer read-key", "Bearer ingest-key"] {
+        assert_eq!(
+            get(port, "/api/v1/namespaces", &[("Authorization", key)]).0,
+            200,
+            "{key}"
+        );
+    }
+    let event = r#"{"eventType":"START","eventTime":"2026-01-01T00:00:00Z","run":{"runId":"0190b4a6-0000-7000-8000-000000000001"},"job":{"namespace":"n","name":"j"},"producer":"p","schemaURL":"https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"}"#;
+    assert_eq!(
+        post(port, &[("Authorization", "Bearer read-key")], event).0,
+        401
+    );
+    assert_eq!(
+        post(port, &[("Authorization", "Bearer ingest-key")], event).0,
+        201
+    );
+    let jobs = get(
+        port,
+        "/api/v1/namespaces/n/jobs",
+        &[("Authorization", "Bearer read-key")],
+    )
+    .1;
+    assert_eq!(jobs["jobs"][0]["latestRun"]["state"], "RUNNING", "{jobs}");
+    server.stop();
+}
