@@ -13,6 +13,7 @@ mod dbt;
 mod http_ingest;
 mod job_hierarchy;
 mod lineage_cli;
+mod lineage_page;
 mod live;
 mod load;
 mod marquez_api;

@@ -2,15 +2,17 @@
 //! rows, with each node's name from `lineage_nodes`) as Graphviz DOT, Mermaid, a standalone SVG
 //! or JSON, for docs, tickets and CI (`prov9 lineage`) and for prov9's own lineage page.
 //!
-//! This crate draws; it does not walk. The walk is the query engine's, so a drawing shows
-//! exactly the nodes and edges `lineage_upstream` / `lineage_downstream` answer.
+//! The walk is the query engine's: [`walk()`] asks it for `lineage_upstream` /
+//! `lineage_downstream` in SQL, so a drawing shows exactly the nodes and edges they answer.
 
 mod dot;
 mod graph;
 mod mermaid;
 mod svg;
+mod walk;
 
 pub use graph::{Direction, Edge, LineageGraph, Node};
+pub use walk::{WalkError, walk};
 
 /// The formats a graph is drawn in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +39,7 @@ impl LineageGraph {
     }
 }
 
-pub use svg::{Limits, percent_encode};
+pub use svg::{Limits, percent_encode, xml};
 
 impl LineageGraph {
     /// The graph as SVG with a caller's limits (the lineage page links each node).

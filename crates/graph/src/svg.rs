@@ -34,7 +34,7 @@ const MARGIN: i64 = 20;
 const LABEL_CHARS: usize = 30;
 
 /// Text for an XML element or attribute.
-pub(crate) fn xml(text: &str) -> String {
+pub fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -10,6 +10,7 @@
 //!   events, 200 `{"accepted": n}` once all are durably committed; otherwise as above.
 //! - `GET /api/v1/namespaces`, `/jobs`, `/lineage`, … : Marquez's read API ([`marquez`]), so
 //!   Marquez's web UI and clients work unchanged against prov9.
+//! - `GET /`, `/node?id=`: prov9's own lineage page ([`page`]): search, a node's graph as SVG.
 //! - `GET /healthz`: the process is up. `GET /readyz`: the warehouse answers.
 //!
 //! [`HttpServer`] serves a listener the caller bound (and checked: see `prov9-cli`'s exposure
@@ -19,6 +20,7 @@ mod api_keys;
 mod error;
 mod ingest;
 mod marquez;
+mod page;
 mod problem;
 
 use std::net::SocketAddr;

@@ -14,7 +14,7 @@ mod events;
 mod jobs;
 mod lineage;
 mod namespaces;
-mod rows;
+pub(crate) mod rows;
 mod runs;
 mod search;
 mod stats;
@@ -74,6 +74,7 @@ pub(crate) fn router(state: Arc<Marquez>) -> Router {
         .route("/api/v1/events/lineage", get(events::lineage_events))
         .route("/api/v1/stats/lineage-events", get(stats::lineage_events))
         .route("/api/v1/stats/{what}", get(stats::counts))
+        .merge(crate::page::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), readers_only))
         .with_state(state)
 }
