@@ -477,6 +477,99 @@ fn marquez_lineage_is_what_the_sql_lineage_functions_reach() {
     );
 }
 
+/// Column lineage, collapsed to datasets: `datasetField:<ns>:<dataset>:<field>` ids.
+const COLUMN_EDGES: &str = "SELECT DISTINCT \
+     'datasetField:' || s.namespace || ':' || s.name || ':' || c.src_column AS src, \
+     'datasetField:' || d.namespace || ':' || d.name || ':' || c.dst_column AS dst \
+     FROM column_lineage c \
+     JOIN dataset_versions sv ON sv.version_id = c.src_dataset_version JOIN datasets s ON s.dataset_id = sv.dataset_id \
+     JOIN dataset_versions dv ON dv.version_id = c.dst_dataset_version JOIN datasets d ON d.dataset_id = dv.dataset_id";
+
+#[test]
+fn marquez_column_lineage_follows_column_lineage_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = InProcess::start(&dir.path().join("wh"), true);
+    let edges: Vec<(String, String)> = server_query(app.port, COLUMN_EDGES)
+        .into_iter()
+        .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+        .collect();
+    assert!(edges.len() >= 5, "{edges:?}");
+    let prefix = "datasetField:s3://acme-lake:features/churn_train:";
+    // Breadth first over the SQL rows: fields `hops` upstream (and downstream) of the dataset's.
+    let walk = |hops: usize, down: bool| -> BTreeSet<String> {
+        let mut reached: BTreeSet<String> = edges
+            .iter()
+            .flat_map(|(a, b)| [a, b])
+            .filter(|f| f.starts_with(prefix))
+            .cloned()
+            .collect();
+        let mut frontier = reached.clone();
+        for _ in 0..hops {
+            let mut next = BTreeSet::new();
+            for (src, dst) in &edges {
+                if frontier.contains(dst) && !reached.contains(src) {
+                    next.insert(src.clone());
+                }
+                if down && frontier.contains(src) && !reached.contains(dst) {
+                    next.insert(dst.clone());
+                }
+            }
+            reached.extend(next.iter().cloned());
+            frontier = next;
+        }
+        reached
+    };
+    for (depth, down) in [(1, false), (2, false), (2, true)] {
+        let path = format!(
+            "/api/v1/column-lineage?nodeId=dataset:s3://acme-lake:features/churn_train&depth={depth}&withDownstream={down}"
+        );
+        let graph = ok(app.http_port, &path);
+        let nodes = graph["graph"].as_array().unwrap();
+        let ids: BTreeSet<String> = nodes
+            .iter()
+            .map(|n| n["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids, walk(depth, down), "{path}");
+        for n in nodes {
+            assert_eq!(n["type"], "DATASET_FIELD");
+            has(
+                "field data",
+                &n["data"],
+                &[
+                    "namespace",
+                    "dataset",
+                    "datasetVersion",
+                    "field",
+                    "fieldType",
+                    "transformationDescription",
+                    "transformationType",
+                    "inputFields",
+                ],
+            );
+            // Marquez's quirk: inEdges go from the node to the fields it came from.
+            for e in n["inEdges"].as_array().unwrap() {
+                assert_eq!(e["origin"], n["id"]);
+                assert!(
+                    edges.contains(&(
+                        e["destination"].as_str().unwrap().to_string(),
+                        n["id"].as_str().unwrap().to_string()
+                    )),
+                    "{e}"
+                );
+            }
+        }
+    }
+    let (status, body) = get(
+        app.http_port,
+        "/api/v1/column-lineage?nodeId=dataset:nowhere:x",
+        &[],
+    );
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (404, Some("Could not find node"))
+    );
+}
+
 #[test]
 fn marquez_reads_take_api_keys_and_reader_keys_cannot_ingest() {
     let dir = tempfile::tempdir().unwrap();

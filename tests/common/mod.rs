@@ -335,7 +335,7 @@ pub fn server_rows(port: u16, query: &str) -> Vec<Option<String>> {
         .collect()
 }
 
-fn server_query(port: u16, query: &str) -> Vec<Vec<Option<String>>> {
+pub fn server_query(port: u16, query: &str) -> Vec<Vec<Option<String>>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

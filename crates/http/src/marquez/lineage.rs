@@ -188,57 +188,38 @@ async fn collapse(
     marquez: &Marquez,
     nodes: &[String],
 ) -> Result<HashMap<String, Collapsed>, ApiError> {
+    // Per kind of node id: the query naming what each collapses into (`id`, `a`, `b`).
+    type Into = fn(&str, &str) -> Collapsed;
+    let kinds: [(&str, &str, Into); 3] = [
+        (
+            "dataset:",
+            "SELECT version_id AS id, dataset_id AS a, '' AS b FROM dataset_versions WHERE version_id IN",
+            |dataset, _| Collapsed::Dataset(dataset.to_string()),
+        ),
+        (
+            "run:",
+            "SELECT run_id AS id, job_id AS a, '' AS b FROM runs WHERE run_id IN",
+            |job, _| Collapsed::Job(job.to_string()),
+        ),
+        (
+            "model:",
+            "SELECT version_id AS id, namespace AS a, name AS b FROM model_versions WHERE version_id IN",
+            |namespace, name| Collapsed::Model(namespace.to_string(), name.to_string()),
+        ),
+    ];
     let mut out = HashMap::new();
-    fn of<'a>(nodes: &'a [String], prefix: &'static str) -> impl Iterator<Item = &'a str> {
-        nodes
+    for (prefix, select, into) in kinds {
+        let ids = nodes
             .iter()
-            .filter(move |n| n.starts_with(prefix))
-            .map(String::as_str)
-    }
-    for row in query(
-        &marquez.engine,
-        &format!(
-            "SELECT version_id AS id, dataset_id AS into FROM dataset_versions WHERE version_id IN {}",
-            literals(of(nodes, "dataset:"))
-        ),
-    )
-    .await?
-    {
-        if let (Some(id), Some(into)) = (text(&row, "id"), text(&row, "into")) {
-            out.insert(id.to_string(), Collapsed::Dataset(into.to_string()));
-        }
-    }
-    for row in query(
-        &marquez.engine,
-        &format!(
-            "SELECT run_id AS id, job_id AS into FROM runs WHERE run_id IN {}",
-            literals(of(nodes, "run:"))
-        ),
-    )
-    .await?
-    {
-        if let (Some(id), Some(into)) = (text(&row, "id"), text(&row, "into")) {
-            out.insert(id.to_string(), Collapsed::Job(into.to_string()));
-        }
-    }
-    for row in query(
-        &marquez.engine,
-        &format!(
-            "SELECT version_id AS id, namespace, name FROM model_versions WHERE version_id IN {}",
-            literals(of(nodes, "model:"))
-        ),
-    )
-    .await?
-    {
-        if let (Some(id), Some(ns), Some(name)) = (
-            text(&row, "id"),
-            text(&row, "namespace"),
-            text(&row, "name"),
-        ) {
-            out.insert(
-                id.to_string(),
-                Collapsed::Model(ns.to_string(), name.to_string()),
-            );
+            .filter(|n| n.starts_with(prefix))
+            .map(String::as_str);
+        let sql = format!("{select} {}", literals(ids));
+        for row in query(&marquez.engine, &sql).await? {
+            if let (Some(id), Some(a), Some(b)) =
+                (text(&row, "id"), text(&row, "a"), text(&row, "b"))
+            {
+                out.insert(id.to_string(), into(a, b));
+            }
         }
     }
     Ok(out)

@@ -8,6 +8,7 @@
 //! ABORTED, node ids `dataset:<ns>:<name>` — which are prov9's own dataset and job ids — and
 //! nulls written out). One file per resource; [`rows`] turns query results into JSON values.
 
+mod column_lineage;
 mod datasets;
 mod error;
 mod events;
@@ -70,6 +71,14 @@ pub(crate) fn router(state: Arc<Marquez>) -> Router {
         )
         .route("/api/v1/lineage", get(lineage::lineage))
         .route("/api/v1/lineage/", get(lineage::lineage))
+        .route(
+            "/api/v1/column-lineage",
+            get(column_lineage::column_lineage),
+        )
+        .route(
+            "/api/v1/column-lineage/",
+            get(column_lineage::column_lineage),
+        )
         .route("/api/v1/search", get(search::search))
         .route("/api/v1/events/lineage", get(events::lineage_events))
         .route("/api/v1/stats/lineage-events", get(stats::lineage_events))
