@@ -103,27 +103,34 @@ impl History {
         Arc::clone(&self.latest.read().expect("snapshot lock poisoned"))
     }
 
-    fn set_latest(&self, snapshot: Snapshot) -> Arc<Snapshot> {
-        let snapshot = Arc::new(snapshot);
-        *self.latest.write().expect("snapshot lock poisoned") = Arc::clone(&snapshot);
-        snapshot
+    /// Change the snapshot in one step under its lock, so that a change made meanwhile (the
+    /// live tail set by ingest while commits were being read) is kept, not overwritten with
+    /// what was read before.
+    fn update_latest(&self, change: impl FnOnce(&mut Snapshot)) -> Arc<Snapshot> {
+        let mut latest = self.latest.write().expect("snapshot lock poisoned");
+        let mut snapshot = (**latest).clone();
+        change(&mut snapshot);
+        *latest = Arc::new(snapshot);
+        Arc::clone(&latest)
     }
 
-    /// Take up commits written by other writers (call holding `publishing`).
+    /// Take up commits written by other writers (call holding `publishing`, so that no other
+    /// task changes the commit meanwhile).
     async fn read_newer_commits(&self) -> Result<Arc<Snapshot>, StoreError> {
-        let mut snapshot = (*self.latest()).clone();
-        let mut next = snapshot.commit.as_ref().map_or(1, |c| c.id + 1);
-        let mut moved = false;
+        let current = self.latest();
+        let mut newest = current.commit.clone();
+        let mut next = newest.as_ref().map_or(1, |c| c.id + 1);
         while let Some(commit) = self.commits.try_read(next).await? {
-            snapshot.commit = Some(Arc::new(commit));
+            newest = Some(Arc::new(commit));
             next += 1;
-            moved = true;
         }
-        Ok(if moved {
-            self.set_latest(snapshot)
-        } else {
-            self.latest()
-        })
+        Ok(
+            if newest.as_ref().map(|c| c.id) != current.commit.as_ref().map(|c| c.id) {
+                self.update_latest(|snapshot| snapshot.commit = newest)
+            } else {
+                self.latest()
+            },
+        )
     }
 }
 
@@ -188,15 +195,9 @@ impl Warehouse {
 
     /// Make the live tail visible to queries (rows acknowledged but not yet folded in).
     pub fn set_tail(&self, tail: Arc<Tail>) {
-        let mut latest = self
-            .inner
+        self.inner
             .history
-            .latest
-            .write()
-            .expect("snapshot lock poisoned");
-        let mut snapshot = (**latest).clone();
-        snapshot.tail = tail;
-        *latest = Arc::new(snapshot);
+            .update_latest(|snapshot| snapshot.tail = tail);
     }
 
     /// Write a warehouse commit naming every table's version as this process last wrote or
@@ -230,12 +231,12 @@ impl Warehouse {
             };
             if self.inner.history.commits.create(&commit).await? {
                 let commit = Arc::new(commit);
-                let mut snapshot = (*latest).clone();
-                snapshot.commit = Some(Arc::clone(&commit));
-                if let Some(tail) = &tail {
-                    snapshot.tail = Arc::clone(tail);
-                }
-                self.inner.history.set_latest(snapshot);
+                self.inner.history.update_latest(|snapshot| {
+                    snapshot.commit = Some(Arc::clone(&commit));
+                    if let Some(tail) = &tail {
+                        snapshot.tail = Arc::clone(tail);
+                    }
+                });
                 tracing::debug!(id = commit.id, source, "warehouse commit");
                 return Ok(commit);
             }
