@@ -475,6 +475,47 @@ fn marquez_lineage_is_what_the_sql_lineage_functions_reach() {
         sizes.iter().any(|&n| n >= 8),
         "the graphs were real: {sizes:?}"
     );
+
+    // Run lineage: the run, then the runs that wrote what it read, transitively.
+    let run = server_rows(
+        app.port,
+        "SELECT training_run_id FROM model_versions WHERE version_id = 'model:acme-ml:churn@2'",
+    )
+    .remove(0)
+    .unwrap();
+    let uuid = run.strip_prefix("run:").unwrap();
+    let lineage = ok(
+        app.http_port,
+        &format!("/api/v1/runlineage/upstream?runId={uuid}&depth=20"),
+    );
+    let runs = lineage["runs"].as_array().unwrap();
+    assert_eq!(runs[0]["run"]["id"], uuid);
+    let got: BTreeSet<String> = runs
+        .iter()
+        .map(|r| format!("run:{}", r["run"]["id"].as_str().unwrap()))
+        .collect();
+    let mut expected: BTreeSet<String> = server_rows(
+        app.port,
+        &format!("SELECT node FROM lineage_upstream('{run}', 40) WHERE node LIKE 'run:%'"),
+    )
+    .into_iter()
+    .flatten()
+    .collect();
+    expected.insert(run.clone());
+    assert_eq!(got, expected);
+    assert!(got.len() >= 3, "{got:?}");
+    for r in runs {
+        has("run lineage", r, &["job", "run", "inputs"]);
+        for input in r["inputs"].as_array().unwrap() {
+            has(
+                "input",
+                input,
+                &["namespace", "name", "version", "producedByRunId"],
+            );
+        }
+    }
+    let (status, _) = get(app.http_port, "/api/v1/runlineage/upstream?runId=nope", &[]);
+    assert_eq!(status, 404);
 }
 
 /// Column lineage, collapsed to datasets: `datasetField:<ns>:<dataset>:<field>` ids.

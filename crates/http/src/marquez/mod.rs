@@ -16,6 +16,7 @@ mod jobs;
 mod lineage;
 mod namespaces;
 pub(crate) mod rows;
+mod run_lineage;
 mod runs;
 mod search;
 mod stats;
@@ -79,6 +80,7 @@ pub(crate) fn router(state: Arc<Marquez>) -> Router {
             "/api/v1/column-lineage/",
             get(column_lineage::column_lineage),
         )
+        .route("/api/v1/runlineage/upstream", get(run_lineage::upstream))
         .route("/api/v1/search", get(search::search))
         .route("/api/v1/events/lineage", get(events::lineage_events))
         .route("/api/v1/stats/lineage-events", get(stats::lineage_events))
