@@ -20,7 +20,7 @@ use super::{ApiError, Marquez};
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ColumnLineageQuery {
     node_id: Option<String>,
-    depth: Option<usize>,
+    depth: Option<u32>,
     with_downstream: Option<bool>,
 }
 
@@ -53,17 +53,14 @@ pub(crate) async fn column_lineage(
     State(marquez): State<Arc<Marquez>>,
     Query(q): Query<ColumnLineageQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let node_id = q
-        .node_id
-        .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| ApiError::bad_request("query param nodeId must not be null"))?;
+    let node_id = super::required(q.node_id, "nodeId")?;
     let downstream = q.with_downstream.unwrap_or(false);
     if node_id.contains('#') && downstream {
         return Err(ApiError::bad_request(
             "withDownstream is not supported for a versioned node",
         ));
     }
-    let depth = q.depth.unwrap_or(20);
+    let depth = q.depth.unwrap_or(super::DEFAULT_DEPTH) as usize;
     let entity = node_id.split('#').next().unwrap_or_default();
     let rows = query(
         &marquez.engine,

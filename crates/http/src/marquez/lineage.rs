@@ -28,9 +28,6 @@ pub(crate) struct LineageQuery {
     depth: Option<u32>,
 }
 
-/// Marquez's default depth.
-const DEFAULT_DEPTH: u32 = 20;
-
 /// Which Marquez node a version-level node collapses into.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Collapsed {
@@ -53,11 +50,8 @@ pub(crate) async fn lineage(
     State(marquez): State<Arc<Marquez>>,
     Query(q): Query<LineageQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let node_id = q
-        .node_id
-        .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| ApiError::bad_request("query param nodeId must not be null"))?;
-    let depth = q.depth.unwrap_or(DEFAULT_DEPTH);
+    let node_id = super::required(q.node_id, "nodeId")?;
+    let depth = q.depth.unwrap_or(super::DEFAULT_DEPTH);
     let (entity, version) = match node_id.rsplit_once('#') {
         Some((entity, version)) => (entity.to_string(), Some(version.to_string())),
         None => (node_id.clone(), None),

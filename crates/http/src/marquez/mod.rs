@@ -126,3 +126,13 @@ impl Page {
         Ok(format!("LIMIT {} OFFSET {}", self.limit, self.offset))
     }
 }
+
+/// A query parameter Marquez requires (`nodeId`, `runId`): 400 when missing or blank.
+pub(crate) fn required(value: Option<String>, name: &str) -> Result<String, ApiError> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request(format!("query param {name} must not be null")))
+}
+
+/// Marquez's default depth of its lineage routes.
+pub(crate) const DEFAULT_DEPTH: u32 = 20;

@@ -24,12 +24,9 @@ pub(crate) async fn upstream(
     State(marquez): State<Arc<Marquez>>,
     Query(q): Query<RunLineageQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = q
-        .run_id
-        .filter(|r| !r.trim().is_empty())
-        .ok_or_else(|| ApiError::bad_request("query param runId must not be null"))?;
+    let id = super::required(q.run_id, "runId")?;
     let start = format!("run:{id}");
-    let depth = q.depth.unwrap_or(20);
+    let depth = q.depth.unwrap_or(super::DEFAULT_DEPTH);
     let mut runs = vec![start.clone()];
     {
         let graph = marquez
