@@ -276,3 +276,41 @@ async fn repeated_lineage_queries_answer_from_the_newest_commit() {
     }
     assert_ne!(times[0], times[1], "now() is the time of each statement");
 }
+
+/// A long `IN` list on a column that is not a key (what a BI tool's multi-select sends)
+/// answers. delta-rs turns a pushed `IN` into nested ORs and walked them recursively: a few
+/// thousand values overflowed the stack and aborted the whole server.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_in_list_answers_and_the_server_stays_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = InProcess::start(&dir.path().join("wh"), true);
+    let client = connect(&server).await;
+    let edge = client
+        .query_one(
+            "SELECT dst FROM lineage_edges WHERE edge_type = 'input' LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let dst: String = edge.get(0);
+    let mut values: Vec<String> = (0..5000).map(|i| format!("'run:nothing-{i}'")).collect();
+    values.push(format!("'{dst}'"));
+    for table_column in ["lineage_edges WHERE dst", "runs WHERE job_id"] {
+        let sql = format!(
+            "SELECT count(*) FROM {table_column} IN ({})",
+            values.join(", ")
+        );
+        let n: i64 = client.query_one(&sql, &[]).await.unwrap().get(0);
+        if table_column.starts_with("lineage_edges") {
+            assert!(n >= 1, "the one real value matched");
+        } else {
+            assert_eq!(n, 0);
+        }
+    }
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM runs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(n > 0, "the same connection still answers");
+}

@@ -138,6 +138,10 @@ impl TableProvider for LiveTable {
                 Some(index) if pins_key(filter, index.column()) => {
                     TableProviderFilterPushDown::Exact
                 }
+                // delta-rs turns `IN (…)` into a chain of ORs and walks it recursively: a list
+                // of a few thousand values overflowed the stack and aborted the server. Such a
+                // filter stays above the scan, where DataFusion checks it with a hash set.
+                _ if has_long_in_list(filter) => TableProviderFilterPushDown::Unsupported,
                 _ => TableProviderFilterPushDown::Inexact,
             })
             .collect())
@@ -386,4 +390,15 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
+
+/// Values of an `IN` list still offered to Delta for file skipping (DataFusion's own pruning
+/// stops rewriting lists at 20 values too).
+const MAX_PUSHED_IN_LIST: usize = 20;
+
+fn has_long_in_list(filter: &Expr) -> bool {
+    use datafusion::common::tree_node::TreeNode;
+    filter
+        .exists(|e| Ok(matches!(e, Expr::InList(list) if list.list.len() > MAX_PUSHED_IN_LIST)))
+        .unwrap_or(true)
 }
