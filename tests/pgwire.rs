@@ -295,7 +295,11 @@ async fn a_long_in_list_answers_and_the_server_stays_up() {
     let dst: String = edge.get(0);
     let mut values: Vec<String> = (0..5000).map(|i| format!("'run:nothing-{i}'")).collect();
     values.push(format!("'{dst}'"));
-    for table_column in ["lineage_edges WHERE dst", "runs WHERE job_id"] {
+    for table_column in [
+        "lineage_edges WHERE dst",
+        "runs WHERE job_id",
+        "runs r JOIN jobs j ON j.job_id = r.job_id WHERE r.job_id",
+    ] {
         let sql = format!(
             "SELECT count(*) FROM {table_column} IN ({})",
             values.join(", ")

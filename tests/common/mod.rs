@@ -468,6 +468,7 @@ impl InProcess {
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
+                .thread_stack_size(prov9_cli::THREAD_STACK_BYTES)
                 .enable_all()
                 .build()
                 .expect("a runtime for the app");

@@ -25,12 +25,19 @@ use clap::Parser;
 pub use app::{App, AppConfig};
 pub use args::{Cli, Command};
 
+/// Stack of each runtime thread (the main thread's is 8 MiB).
+pub const THREAD_STACK_BYTES: usize = 16 << 20;
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Planning walks expression trees recursively (DataFusion's and delta-rs's rewrites);
+        // a query with thousands of values in a list nests that deep. 2 MiB, tokio's default,
+        // aborted the server on such a query; the memory is only reserved, not used.
+        .thread_stack_size(THREAD_STACK_BYTES)
         .build()
     {
         Ok(rt) => rt,
