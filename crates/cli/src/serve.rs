@@ -112,7 +112,7 @@ pub async fn run(data: Option<String>, args: ServeArgs) -> anyhow::Result<()> {
         addr.port()
     );
     eprintln!(
-        "prov9: OpenLineage ingest on http://{}/api/v1/lineage",
+        "prov9: OpenLineage ingest on http://{0}/api/v1/lineage; lineage page on http://{0}/ (Marquez's read API under /api/v1)",
         app.http_addr
     );
     if cfg!(debug_assertions) {
