@@ -49,17 +49,9 @@ pub fn xml(text: &str) -> String {
     out
 }
 
-/// A path segment or query value: everything but unreserved characters percent-encoded.
+/// A query value: every byte but the unreserved ones percent-encoded (space as `+`).
 pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 fn colors(kind: &str) -> (&'static str, &'static str) {

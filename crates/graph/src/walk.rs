@@ -5,7 +5,7 @@
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Int64Type;
 use arrow::record_batch::RecordBatch;
-use prov9_query::{Engine, QueryError};
+use prov9_query::{Engine, QueryError, string_literal as literal};
 
 use crate::{Direction, Edge, LineageGraph, Node};
 
@@ -19,11 +19,6 @@ pub enum WalkError {
     UnknownNode(String),
     #[error(transparent)]
     Query(#[from] QueryError),
-}
-
-/// A SQL string literal.
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// The node's graph: `lineage_upstream` / `lineage_downstream` rows with `lineage_nodes` names.

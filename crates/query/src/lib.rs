@@ -30,3 +30,8 @@ pub use error::{QueryError, user_message};
 pub use options::{Prov9Options, parse_time, resolve_time};
 pub use point_lookup::PointLookup;
 pub use read_only::{ReadOnlyViolation, check_read_only, read_only_options};
+
+/// `text` as a SQL string literal, for queries built from names (a node id, a job name).
+pub fn string_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}

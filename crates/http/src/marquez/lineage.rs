@@ -106,12 +106,7 @@ pub(crate) async fn lineage(
 
     // The walk, and every edge among the nodes it reached.
     let (nodes, edges) = {
-        let graph = marquez
-            .engine
-            .lineage_index()
-            .current()
-            .await
-            .map_err(ApiError::internal)?;
+        let graph = marquez.lineage_graph().await?;
         let start_ids: Vec<u32> = starts.iter().filter_map(|s| graph.node(s)).collect();
         let mut reached: BTreeSet<u32> = start_ids.iter().copied().collect();
         for direction in [Direction::Upstream, Direction::Downstream] {

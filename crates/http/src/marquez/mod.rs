@@ -102,6 +102,19 @@ async fn readers_only(
     Ok(next.run(request).await)
 }
 
+impl Marquez {
+    /// The lineage index, caught up with the newest commit.
+    pub(crate) async fn lineage_graph(
+        &self,
+    ) -> Result<tokio::sync::RwLockReadGuard<'_, prov9_query::lineage::Graph>, ApiError> {
+        self.engine
+            .lineage_index()
+            .current()
+            .await
+            .map_err(ApiError::internal)
+    }
+}
+
 /// `limit` and `offset` of a list, as Marquez takes them (defaults 100 and 0).
 #[derive(Debug, serde::Deserialize)]
 pub(crate) struct Page {

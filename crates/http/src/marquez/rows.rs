@@ -5,6 +5,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit};
 use chrono::{DateTime, SecondsFormat};
 use prov9_query::Engine;
+pub(crate) use prov9_query::string_literal as literal;
 use serde_json::{Map, Value};
 
 use super::ApiError;
@@ -19,11 +20,6 @@ pub(crate) async fn query(engine: &Engine, sql: &str) -> Result<Vec<Row>, ApiErr
         append(batch, &mut rows).map_err(ApiError::internal)?;
     }
     Ok(rows)
-}
-
-/// A SQL string literal.
-pub(crate) fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// `(a, b, …)` of literals, for `IN`; `(NULL)` for none, which matches nothing.

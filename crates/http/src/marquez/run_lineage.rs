@@ -29,12 +29,7 @@ pub(crate) async fn upstream(
     let depth = q.depth.unwrap_or(super::DEFAULT_DEPTH);
     let mut runs = vec![start.clone()];
     {
-        let graph = marquez
-            .engine
-            .lineage_index()
-            .current()
-            .await
-            .map_err(ApiError::internal)?;
+        let graph = marquez.lineage_graph().await?;
         if let Some(node) = graph.node(&start) {
             for r in graph.traverse(node, Direction::Upstream, Some(2 * depth)) {
                 let name = graph.name(r.node);
