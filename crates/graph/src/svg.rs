@@ -92,10 +92,15 @@ fn layout<'a>(graph: &'a LineageGraph, limits: &Limits) -> Layout<'a> {
             .push(node);
     }
     // The node each one was reached from, to keep a node near it and edges short.
+    let direction_of: HashMap<&str, crate::Direction> = graph
+        .nodes
+        .iter()
+        .map(|n| (n.id.as_str(), n.direction))
+        .collect();
     let mut reached_from: HashMap<&str, &str> = HashMap::new();
     for edge in &graph.edges {
-        let (near, far) = match graph.nodes.iter().find(|n| n.id == edge.dst) {
-            Some(n) if n.direction == crate::Direction::Downstream => (&edge.src, &edge.dst),
+        let (near, far) = match direction_of.get(edge.dst.as_str()) {
+            Some(crate::Direction::Downstream) => (&edge.src, &edge.dst),
             _ => (&edge.dst, &edge.src),
         };
         reached_from.entry(far.as_str()).or_insert(near.as_str());

@@ -290,6 +290,7 @@ impl KeyIndex {
                 .collect::<Vec<_>>()
         };
         let columns = column_names_hash(&schema);
+        let asked: HashSet<&str> = keys.iter().map(String::as_str).collect();
         let mut out = Vec::with_capacity(wanted.len());
         for (at, reader, metadata) in wanted {
             let place = RowPlace {
@@ -305,10 +306,7 @@ impl KeyIndex {
                     batch
                 }
             };
-            if keys
-                .iter()
-                .any(|k| Some(k.as_str()) == batch.key.as_deref())
-            {
+            if batch.key.as_deref().is_some_and(|k| asked.contains(k)) {
                 out.push(batch.row);
             }
         }

@@ -371,9 +371,10 @@ fn only_keys(batch: &RecordBatch, column: &str, keys: &[String]) -> Result<Recor
         &arrow::datatypes::DataType::Utf8,
     )?;
     let values = arrow::array::AsArray::as_string::<i32>(&values);
+    let keys: std::collections::HashSet<&str> = keys.iter().map(String::as_str).collect();
     let keep: arrow::array::BooleanArray = values
         .iter()
-        .map(|v| Some(v.is_some_and(|v| keys.iter().any(|k| k == v))))
+        .map(|v| Some(v.is_some_and(|v| keys.contains(v))))
         .collect();
     Ok(arrow::compute::filter_record_batch(batch, &keep)?)
 }

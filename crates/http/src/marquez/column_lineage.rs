@@ -6,7 +6,7 @@
 //! As in Marquez, a node's `inEdges` point from itself to the fields it came from: Marquez's UI
 //! follows `destination` in both lists.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use axum::Json;
@@ -100,6 +100,13 @@ pub(crate) async fn column_lineage(
     if starts.is_empty() {
         return Err(ApiError::not_found("Could not find node"));
     }
+    // Each field's edges in and out, so the walk and the graph look up, not scan.
+    let mut into: HashMap<&Field, Vec<&ColumnEdge>> = HashMap::new();
+    let mut out_of: HashMap<&Field, Vec<&ColumnEdge>> = HashMap::new();
+    for e in &edges {
+        into.entry(&e.to).or_default().push(e);
+        out_of.entry(&e.from).or_default().push(e);
+    }
     // Breadth first, upstream (and downstream), `depth` hops.
     let mut reached: BTreeSet<Field> = starts.clone();
     let mut frontier: VecDeque<(Field, usize)> = starts.into_iter().map(|f| (f, 0)).collect();
@@ -107,17 +114,13 @@ pub(crate) async fn column_lineage(
         if hops == depth {
             continue;
         }
-        for e in &edges {
-            let next = if e.to == f {
-                Some(&e.from)
-            } else if downstream && e.from == f {
-                Some(&e.to)
-            } else {
-                None
-            };
-            if let Some(next) = next
-                && reached.insert(next.clone())
-            {
+        let read_from = edges_of(&into, &f).iter().map(|e| &e.from);
+        let written_to = edges_of(&out_of, &f)
+            .iter()
+            .filter(|_| downstream)
+            .map(|e| &e.to);
+        for next in read_from.chain(written_to) {
+            if reached.insert(next.clone()) {
                 frontier.push_back((next.clone(), hops + 1));
             }
         }
@@ -125,7 +128,7 @@ pub(crate) async fn column_lineage(
     let mut graph: BTreeMap<String, Value> = BTreeMap::new();
     for f in &reached {
         let id = field_id(f);
-        let inputs: Vec<&ColumnEdge> = edges.iter().filter(|e| &e.to == f).collect();
+        let inputs = edges_of(&into, f);
         let input_fields: Vec<Value> = inputs
             .iter()
             .map(|e| {
@@ -147,9 +150,9 @@ pub(crate) async fn column_lineage(
             .filter(|e| reached.contains(&e.from))
             .map(|e| edge(&e.from))
             .collect();
-        let out_edges: Vec<Value> = edges
+        let out_edges: Vec<Value> = edges_of(&out_of, f)
             .iter()
-            .filter(|e| &e.from == f && reached.contains(&e.to))
+            .filter(|e| reached.contains(&e.to))
             .map(|e| edge(&e.to))
             .collect();
         graph.insert(
@@ -170,4 +173,9 @@ pub(crate) async fn column_lineage(
     Ok(Json(
         json!({"graph": graph.into_values().collect::<Vec<_>>()}),
     ))
+}
+
+/// A field's edges in `map` (into it or out of it).
+fn edges_of<'m, 'e>(map: &'m HashMap<&Field, Vec<&'e ColumnEdge>>, f: &Field) -> &'m [&'e ColumnEdge] {
+    map.get(f).map_or(&[], Vec::as_slice)
 }

@@ -1,7 +1,7 @@
 //! Jobs: `/jobs`, `/namespaces/{ns}/jobs` (newest first, `lastRunStates` filter) and
 //! `/namespaces/{ns}/jobs/{job}`, each with its latest run and up to ten latest runs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Json;
@@ -111,17 +111,16 @@ async fn jobs_json(marquez: &Marquez, jobs: &[Row]) -> Result<Vec<Value>, ApiErr
                 .map(|r| run_json(r, &io, json!({})))
                 .collect();
             let datasets = |side: &str| -> Vec<Value> {
-                let mut seen: Vec<Value> = Vec::new();
+                let mut seen = HashSet::new();
+                let mut datasets = Vec::new();
                 for v in runs.first().and_then(|r| r[side].as_array()).into_iter().flatten() {
-                    let id = json!({
-                        "namespace": v["datasetVersionId"]["namespace"],
-                        "name": v["datasetVersionId"]["name"],
-                    });
-                    if !seen.contains(&id) {
-                        seen.push(id);
+                    let id = &v["datasetVersionId"];
+                    let key = (id["namespace"].as_str(), id["name"].as_str());
+                    if seen.insert(key) {
+                        datasets.push(json!({"namespace": id["namespace"], "name": id["name"]}));
                     }
                 }
-                seen
+                datasets
             };
             let time = |column: &str| match value(job, column) {
                 Value::Null => json!(NO_TIME),

@@ -2,6 +2,7 @@
 //! and so on up, `depth` runs deep (default 20) — walked on the lineage index (a run two hops
 //! up is the writer of one of its inputs).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -9,7 +10,7 @@ use axum::extract::{Query, State};
 use prov9_query::lineage::Direction;
 use serde_json::{Value, json};
 
-use super::rows::{literals, query, text, value};
+use super::rows::{Row, literals, query, text, value};
 use super::runs::marquez_state;
 use super::{ApiError, Marquez};
 
@@ -65,18 +66,26 @@ pub(crate) async fn upstream(
     )
     .await?;
     let strip = |run: Option<&str>| run.map(|r| r.strip_prefix("run:").unwrap_or(r).to_string());
+    let row_of: HashMap<&str, &Row> = rows
+        .iter()
+        .filter_map(|r| Some((text(r, "run_id")?, r)))
+        .collect();
+    let mut inputs_of: HashMap<&str, Vec<&Row>> = HashMap::new();
+    for input in &inputs {
+        if let Some(run) = text(input, "run_id") {
+            inputs_of.entry(run).or_default().push(input);
+        }
+    }
     // The requested run first, then the others in the order the walk reached them.
     let mut out = Vec::new();
     for run_id in &runs {
-        let Some(row) = rows
-            .iter()
-            .find(|r| text(r, "run_id") == Some(run_id.as_str()))
-        else {
+        let Some(row) = row_of.get(run_id.as_str()) else {
             continue;
         };
-        let read: Vec<Value> = inputs
-            .iter()
-            .filter(|i| text(i, "run_id") == Some(run_id.as_str()))
+        let read: Vec<Value> = inputs_of
+            .get(run_id.as_str())
+            .into_iter()
+            .flatten()
             .map(|i| {
                 json!({
                     "namespace": value(i, "namespace"),
