@@ -85,6 +85,19 @@ const DATASET_DATA_KEYS: &[&str] = &[
     "lastLifecycleState",
 ];
 
+/// A path segment, percent-encoded (`s3://acme-lake` -> `s3%3A%2F%2Facme-lake`).
+fn encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn is_iso(value: &Value) -> bool {
     value
         .as_str()
@@ -240,6 +253,69 @@ fn marquez_routes_answer_in_marquez_shapes() {
         RUN_KEYS,
     );
     assert_eq!(versions["versions"][0]["version"], train["currentVersion"]);
+    // Its columnLineage: each field made from others, with those inputs, as column_lineage says.
+    let mut from_api = BTreeSet::new();
+    for field in train["columnLineage"].as_array().unwrap() {
+        has(
+            "columnLineage",
+            field,
+            &["name", "inputFields", "transformationDescription", "transformationType"],
+        );
+        for input in field["inputFields"].as_array().unwrap() {
+            from_api.insert(format!(
+                "datasetField:{}:{}:{} -> {}",
+                input["namespace"].as_str().unwrap(),
+                input["dataset"].as_str().unwrap(),
+                input["field"].as_str().unwrap(),
+                field["name"].as_str().unwrap()
+            ));
+        }
+    }
+    let into_train = "datasetField:s3://acme-lake:features/churn_train:";
+    let from_sql: BTreeSet<String> = server_query(app.port, COLUMN_EDGES)
+        .into_iter()
+        .filter_map(|r| {
+            let field = r[1].as_deref()?.strip_prefix(into_train)?.to_string();
+            Some(format!("{} -> {field}", r[0].as_deref()?))
+        })
+        .collect();
+    assert!(from_sql.len() >= 3, "{from_sql:?}");
+    assert_eq!(from_api, from_sql);
+    let raw = ok(port, "/api/v1/namespaces/s3%3A%2F%2Facme-lake/datasets/raw%2Fcustomers");
+    assert_eq!(raw["columnLineage"], Value::Null, "nothing made its fields");
+
+    // A model is a dataset of its namespace: listed, opened, its versions the model's.
+    let models = ok(port, "/api/v1/namespaces/acme-ml/datasets");
+    assert_eq!(
+        models["totalCount"].as_u64().unwrap(),
+        sql_count(
+            app.port,
+            "SELECT (SELECT count(*) FROM datasets WHERE namespace = 'acme-ml') + \
+             (SELECT count(DISTINCT model_id) FROM model_versions WHERE namespace = 'acme-ml')"
+        )
+    );
+    let churn = ok(port, "/api/v1/namespaces/acme-ml/datasets/churn");
+    has("model as dataset", &churn, DATASET_DATA_KEYS);
+    let churn_versions = ok(port, "/api/v1/namespaces/acme-ml/datasets/churn/versions");
+    let newest = server_query(
+        app.port,
+        "SELECT version, training_run_id FROM model_versions WHERE model_id = 'model:acme-ml:churn' \
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .remove(0);
+    let trained_by = newest[1].as_deref().unwrap();
+    assert_eq!(churn["currentVersion"].as_str(), newest[0].as_deref());
+    assert_eq!(
+        churn_versions["totalCount"].as_u64().unwrap(),
+        sql_count(
+            app.port,
+            "SELECT count(*) FROM model_versions WHERE model_id = 'model:acme-ml:churn'"
+        )
+    );
+    assert_eq!(
+        churn_versions["versions"][0]["createdByRun"]["id"].as_str(),
+        trained_by.strip_prefix("run:")
+    );
 
     // Search, events, stats.
     let found = ok(port, "/api/v1/search?q=CHURN&limit=100");
@@ -404,6 +480,11 @@ fn marquez_lineage_is_what_the_sql_lineage_functions_reach() {
             "job:acme-ml:train_churn_model",
             "SELECT run_id FROM runs WHERE job_id = 'job:acme-ml:train_churn_model'",
         ),
+        // A model shows as a dataset; the UI opens it from the graph like one.
+        (
+            "dataset:acme-ml:churn",
+            "SELECT version_id FROM model_versions WHERE model_id = 'model:acme-ml:churn'",
+        ),
         (
             "job:acme-ml:clean_clickstream",
             "SELECT run_id FROM runs WHERE job_id = 'job:acme-ml:clean_clickstream'",
@@ -440,6 +521,16 @@ fn marquez_lineage_is_what_the_sql_lineage_functions_reach() {
                 );
                 if kind == "DATASET" {
                     has("dataset data", &n["data"], DATASET_DATA_KEYS);
+                    // Every dataset drawn opens (models included): its page and its versions.
+                    let (ns, name) = (&n["data"]["namespace"], &n["data"]["name"]);
+                    let dataset = format!(
+                        "/api/v1/namespaces/{}/datasets/{}",
+                        encode(ns.as_str().unwrap()),
+                        encode(name.as_str().unwrap())
+                    );
+                    assert_eq!(&ok(app.http_port, &dataset)["name"], name, "{dataset}");
+                    let versions = ok(app.http_port, &format!("{dataset}/versions"));
+                    assert!(versions["totalCount"].as_u64().unwrap() >= 1, "{dataset}");
                 } else {
                     has(
                         "job data",

@@ -13,7 +13,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use serde_json::{Value, json};
 
-use super::rows::{query, text};
+use super::rows::{literals, query, text};
 use super::{ApiError, Marquez};
 
 #[derive(Debug, serde::Deserialize)]
@@ -39,8 +39,8 @@ struct ColumnEdge {
 }
 
 /// `DIRECT/IDENTITY` -> (description, type): OpenLineage's type and subtype, as Marquez shows.
-fn transformation(edge: &ColumnEdge) -> (Value, Value) {
-    match &edge.transformation {
+fn transformation(transformation: &Option<String>) -> (Value, Value) {
+    match transformation {
         Some(t) => {
             let kind = t.split('/').next().unwrap_or(t);
             (json!(t), json!(kind))
@@ -132,7 +132,7 @@ pub(crate) async fn column_lineage(
         let input_fields: Vec<Value> = inputs
             .iter()
             .map(|e| {
-                let (description, kind) = transformation(e);
+                let (description, kind) = transformation(&e.transformation);
                 json!({
                     "namespace": e.from.0, "dataset": e.from.1, "datasetVersion": null,
                     "field": e.from.2, "transformationDescription": description,
@@ -142,7 +142,7 @@ pub(crate) async fn column_lineage(
             .collect();
         let (description, kind) = inputs
             .first()
-            .map(|e| transformation(e))
+            .map(|e| transformation(&e.transformation))
             .unwrap_or((Value::Null, Value::Null));
         let edge = |other: &Field| json!({"origin": id, "destination": field_id(other)});
         let in_edges: Vec<Value> = inputs
@@ -178,4 +178,78 @@ pub(crate) async fn column_lineage(
 /// A field's edges in `map` (into it or out of it).
 fn edges_of<'m, 'e>(map: &'m HashMap<&Field, Vec<&'e ColumnEdge>>, f: &Field) -> &'m [&'e ColumnEdge] {
     map.get(f).map_or(&[], Vec::as_slice)
+}
+
+/// Each dataset's `columnLineage` as Marquez's dataset routes give it: every field made from
+/// other fields, with those inputs (one hop, versions collapsed); datasets with none are absent.
+pub(crate) async fn fields_lineage(
+    marquez: &Marquez,
+    dataset_ids: &[&str],
+) -> Result<HashMap<String, Value>, ApiError> {
+    let rows = query(
+        &marquez.engine,
+        &format!(
+            "SELECT DISTINCT dv.dataset_id, c.dst_column, s.namespace, s.name, c.src_column, \
+             c.transformation FROM column_lineage c \
+             JOIN dataset_versions dv ON dv.version_id = c.dst_dataset_version \
+             JOIN dataset_versions sv ON sv.version_id = c.src_dataset_version \
+             JOIN datasets s ON s.dataset_id = sv.dataset_id \
+             WHERE dv.dataset_id IN {} ORDER BY 1, 2, 3, 4, 5",
+            literals(dataset_ids.iter().copied())
+        ),
+    )
+    .await?;
+    // dataset -> field -> its input edges, in the rows' order.
+    let mut inputs: BTreeMap<&str, BTreeMap<&str, Vec<(Field, Option<String>)>>> = BTreeMap::new();
+    for row in &rows {
+        let (Some(dataset), Some(field), Some(namespace), Some(name), Some(source)) = (
+            text(row, "dataset_id"),
+            text(row, "dst_column"),
+            text(row, "namespace"),
+            text(row, "name"),
+            text(row, "src_column"),
+        ) else {
+            continue;
+        };
+        let from = (namespace.to_string(), name.to_string(), source.to_string());
+        let transformation = text(row, "transformation").map(str::to_string);
+        inputs
+            .entry(dataset)
+            .or_default()
+            .entry(field)
+            .or_default()
+            .push((from, transformation));
+    }
+    Ok(inputs
+        .into_iter()
+        .map(|(dataset, fields)| {
+            let fields: Vec<Value> = fields
+                .into_iter()
+                .map(|(field, edges)| {
+                    let input_fields: Vec<Value> = edges
+                        .iter()
+                        .map(|(from, how)| {
+                            let (description, kind) = transformation(how);
+                            json!({
+                                "namespace": from.0, "dataset": from.1, "field": from.2,
+                                "transformationDescription": description,
+                                "transformationType": kind,
+                            })
+                        })
+                        .collect();
+                    let (description, kind) = edges
+                        .first()
+                        .map(|(_, how)| transformation(how))
+                        .unwrap_or((Value::Null, Value::Null));
+                    json!({
+                        "name": field,
+                        "inputFields": input_fields,
+                        "transformationDescription": description,
+                        "transformationType": kind,
+                    })
+                })
+                .collect();
+            (dataset.to_string(), Value::Array(fields))
+        })
+        .collect())
 }

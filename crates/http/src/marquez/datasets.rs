@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::jobs::{NO_TIME, namespace_exists, tag_names};
 use super::rows::{Row, literal, literals, query, text, value};
 use super::runs::{RUN_COLUMNS, run_io, run_json};
+use super::with_models::{DATASETS, VERSIONS};
 use super::{ApiError, Marquez, Page};
 
 const DATASET_COLUMNS: &str = "d.dataset_id, d.namespace, d.name, d.source_uri, d.description, \
@@ -77,7 +78,7 @@ async fn current_versions(
         &format!(
             "SELECT dataset_id, version, schema FROM (SELECT dataset_id, version, schema, \
              row_number() OVER (PARTITION BY dataset_id ORDER BY created_at DESC, version DESC) AS n \
-             FROM dataset_versions WHERE dataset_id IN {}) WHERE n = 1",
+             FROM {VERSIONS} v WHERE dataset_id IN {}) WHERE n = 1",
             literals(dataset_ids.iter().copied())
         ),
     )
@@ -92,13 +93,16 @@ async fn current_versions(
 pub(crate) async fn datasets_json(marquez: &Marquez, rows: &[Row]) -> Result<Vec<Value>, ApiError> {
     let ids: Vec<&str> = rows.iter().filter_map(|r| text(r, "dataset_id")).collect();
     let current = current_versions(marquez, &ids).await?;
+    let mut column_lineage = super::column_lineage::fields_lineage(marquez, &ids).await?;
     Ok(rows
         .iter()
         .map(|row| {
             let newest = current.get(text(row, "dataset_id").unwrap_or_default());
             let mut dataset = dataset_data(row, newest);
             dataset["currentVersion"] = newest.map(|v| value(v, "version")).unwrap_or(Value::Null);
-            dataset["columnLineage"] = Value::Null;
+            dataset["columnLineage"] = column_lineage
+                .remove(text(row, "dataset_id").unwrap_or_default())
+                .unwrap_or(Value::Null);
             dataset["facets"] = json!({});
             dataset["deleted"] = json!(false);
             dataset
@@ -115,7 +119,7 @@ pub(crate) async fn dataset_rows(
     query(
         &marquez.engine,
         &format!(
-            "SELECT {DATASET_COLUMNS} FROM datasets d LEFT JOIN dataset_versions v \
+            "SELECT {DATASET_COLUMNS} FROM {DATASETS} d LEFT JOIN {VERSIONS} v \
              ON v.dataset_id = d.dataset_id WHERE {condition} GROUP BY {DATASET_GROUP} \
              ORDER BY d.name, d.dataset_id {limit}"
         ),
@@ -139,7 +143,7 @@ pub(crate) async fn list(
     let rows = dataset_rows(&marquez, &format!("d.namespace = {ns}"), &limit).await?;
     let total = query(
         &marquez.engine,
-        &format!("SELECT count(*) AS n FROM datasets WHERE namespace = {ns}"),
+        &format!("SELECT count(*) AS n FROM {DATASETS} d WHERE namespace = {ns}"),
     )
     .await?;
     let datasets = datasets_json(&marquez, &rows).await?;
@@ -186,7 +190,7 @@ pub(crate) async fn versions(
         &marquez.engine,
         &format!(
             "SELECT v.version, v.created_at AS version_created_at, v.schema, {RUN_COLUMNS} \
-             FROM dataset_versions v LEFT JOIN runs r ON r.run_id = v.created_by_run \
+             FROM {VERSIONS} v LEFT JOIN runs r ON r.run_id = v.created_by_run \
              LEFT JOIN jobs j ON j.job_id = r.job_id WHERE v.dataset_id = {id} \
              ORDER BY v.created_at DESC, v.version DESC {limit}"
         ),
@@ -194,7 +198,7 @@ pub(crate) async fn versions(
     .await?;
     let total = query(
         &marquez.engine,
-        &format!("SELECT count(*) AS n FROM dataset_versions WHERE dataset_id = {id}"),
+        &format!("SELECT count(*) AS n FROM {VERSIONS} v WHERE dataset_id = {id}"),
     )
     .await?;
     let runs: Vec<&str> = rows.iter().filter_map(|r| text(r, "run_id")).collect();

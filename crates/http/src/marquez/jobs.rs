@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::rows::{Row, literal, literals, query, text, value};
 use super::runs::{RUN_COLUMNS, run_io, run_json};
+use super::with_models::DATASETS;
 use super::{ApiError, Marquez};
 
 /// The time Marquez would show for something prov9 has no time for (a job never run).
@@ -26,7 +27,7 @@ pub(crate) async fn namespace_exists(marquez: &Marquez, namespace: &str) -> Resu
     let rows = query(
         &marquez.engine,
         &format!(
-            "SELECT 1 FROM jobs WHERE namespace = {ns} UNION ALL SELECT 1 FROM datasets WHERE namespace = {ns} LIMIT 1"
+            "SELECT 1 FROM jobs WHERE namespace = {ns} UNION ALL SELECT 1 FROM {DATASETS} d WHERE namespace = {ns} LIMIT 1"
         ),
     )
     .await?;

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use super::datasets::{dataset_data, dataset_rows};
 use super::rows::{literal, literals, query, text};
+use super::with_models::{DATASETS, VERSIONS};
 use super::{ApiError, Marquez};
 
 #[derive(Debug, serde::Deserialize)]
@@ -28,12 +29,11 @@ pub(crate) struct LineageQuery {
     depth: Option<u32>,
 }
 
-/// Which Marquez node a version-level node collapses into.
+/// Which Marquez node a version-level node collapses into (a model is a dataset, see
+/// [`super::with_models`]).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Collapsed {
     Dataset(String),
-    /// A model version's model, shown as a dataset: (namespace, name).
-    Model(String, String),
     Job(String),
 }
 
@@ -41,7 +41,6 @@ impl Collapsed {
     fn node_id(&self) -> String {
         match self {
             Collapsed::Dataset(id) | Collapsed::Job(id) => id.clone(),
-            Collapsed::Model(namespace, name) => format!("dataset:{namespace}:{name}"),
         }
     }
 }
@@ -60,7 +59,7 @@ pub(crate) async fn lineage(
         let exists = query(
             &marquez.engine,
             &format!(
-                "SELECT 1 FROM datasets WHERE dataset_id = {}",
+                "SELECT 1 FROM {DATASETS} d WHERE dataset_id = {}",
                 literal(&entity)
             ),
         )
@@ -76,7 +75,7 @@ pub(crate) async fn lineage(
         }
         query(
             &marquez.engine,
-            &format!("SELECT version_id AS id FROM dataset_versions WHERE {condition}"),
+            &format!("SELECT version_id AS id FROM {VERSIONS} v WHERE {condition}"),
         )
         .await?
         .iter()
@@ -186,22 +185,23 @@ async fn collapse(
     nodes: &[String],
 ) -> Result<HashMap<String, Collapsed>, ApiError> {
     // Per kind of node id: the query naming what each collapses into (`id`, `a`, `b`).
-    type Into = fn(&str, &str) -> Collapsed;
+    type Into = fn(String) -> Collapsed;
     let kinds: [(&str, &str, Into); 3] = [
         (
             "dataset:",
-            "SELECT version_id AS id, dataset_id AS a, '' AS b FROM dataset_versions WHERE version_id IN",
-            |dataset, _| Collapsed::Dataset(dataset.to_string()),
+            "SELECT version_id AS id, dataset_id AS entity FROM dataset_versions WHERE version_id IN",
+            Collapsed::Dataset,
         ),
         (
             "run:",
-            "SELECT run_id AS id, job_id AS a, '' AS b FROM runs WHERE run_id IN",
-            |job, _| Collapsed::Job(job.to_string()),
+            "SELECT run_id AS id, job_id AS entity FROM runs WHERE run_id IN",
+            Collapsed::Job,
         ),
         (
             "model:",
-            "SELECT version_id AS id, namespace AS a, name AS b FROM model_versions WHERE version_id IN",
-            |namespace, name| Collapsed::Model(namespace.to_string(), name.to_string()),
+            "SELECT version_id AS id, concat('dataset:', substr(model_id, 7)) AS entity \
+             FROM model_versions WHERE version_id IN",
+            Collapsed::Dataset,
         ),
     ];
     let mut out = HashMap::new();
@@ -212,10 +212,8 @@ async fn collapse(
             .map(String::as_str);
         let sql = format!("{select} {}", literals(ids));
         for row in query(&marquez.engine, &sql).await? {
-            if let (Some(id), Some(a), Some(b)) =
-                (text(&row, "id"), text(&row, "a"), text(&row, "b"))
-            {
-                out.insert(id.to_string(), into(a, b));
+            if let (Some(id), Some(entity)) = (text(&row, "id"), text(&row, "entity")) {
+                out.insert(id.to_string(), into(entity.to_string()));
             }
         }
     }
@@ -243,28 +241,6 @@ async fn node_data(
             text(row, "dataset_id").unwrap_or_default().to_string(),
             dataset_data(row, None),
         );
-    }
-    for member in members {
-        if let Collapsed::Model(namespace, name) = member {
-            out.insert(
-                member.node_id(),
-                json!({
-                    "id": {"namespace": namespace, "name": name},
-                    "type": "DB_TABLE",
-                    "name": name,
-                    "physicalName": name,
-                    "createdAt": super::jobs::NO_TIME,
-                    "updatedAt": super::jobs::NO_TIME,
-                    "namespace": namespace,
-                    "sourceName": "model",
-                    "fields": [],
-                    "tags": [],
-                    "lastModifiedAt": null,
-                    "description": "a model (prov9 model_versions)",
-                    "lastLifecycleState": null,
-                }),
-            );
-        }
     }
     let job_ids: Vec<&str> = members
         .iter()

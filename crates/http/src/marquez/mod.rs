@@ -20,6 +20,7 @@ mod run_lineage;
 mod runs;
 mod search;
 mod stats;
+mod with_models;
 
 use std::sync::Arc;
 

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::jobs::{NO_TIME, tag_names};
 use super::rows::{Row, literal, query, value};
+use super::with_models::{DATASETS, VERSIONS};
 use super::{ApiError, Marquez, Page};
 
 /// Each namespace with the first and last time anything in it happened.
@@ -30,7 +31,7 @@ async fn namespace_rows(
              FROM jobs j LEFT JOIN runs r ON r.job_id = j.job_id GROUP BY j.namespace \
              UNION ALL \
              SELECT d.namespace, min(v.created_at), max(v.created_at) \
-             FROM datasets d LEFT JOIN dataset_versions v ON v.dataset_id = d.dataset_id GROUP BY d.namespace \
+             FROM {DATASETS} d LEFT JOIN {VERSIONS} v ON v.dataset_id = d.dataset_id GROUP BY d.namespace \
              ) t {filter} GROUP BY namespace ORDER BY namespace {limit}"
         ),
     )

@@ -8,6 +8,7 @@ use axum::extract::{Query, State};
 use serde_json::{Value, json};
 
 use super::rows::{literal, query, text, value};
+use super::with_models::{DATASETS, VERSIONS};
 use super::{ApiError, Marquez};
 
 #[derive(Debug, serde::Deserialize)]
@@ -73,7 +74,7 @@ pub(crate) async fn search(
         parts.push(format!(
             "SELECT 'DATASET' AS type, d.name, d.namespace, d.dataset_id AS node_id, \
              max(v.created_at) AS updated_at \
-             FROM datasets d LEFT JOIN dataset_versions v ON v.dataset_id = d.dataset_id \
+             FROM {DATASETS} d LEFT JOIN {VERSIONS} v ON v.dataset_id = d.dataset_id \
              WHERE lower(d.name) LIKE {pattern} {ns} GROUP BY d.name, d.namespace, d.dataset_id"
         ));
     }
