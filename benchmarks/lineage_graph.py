@@ -12,7 +12,9 @@ answer holds every producer job and every part: 2N + 2 nodes.
 prov9: the events are loaded with `prov9 load`, then `prov9 serve` answers the HTTP route (the
 JSON Marquez's UI draws: nodes with their data, in- and out-edges). The first request is timed
 apart (it builds the lineage index), then --reps timed requests; the answer is checked to hold
-2N + 2 nodes.
+2N + 2 nodes. Also timed: prov9's own lineage page (`/node`, which draws at most 40 nodes per
+column and says "N more") and `prov9 lineage --format json` (every node), both walking 4 hops
+up from all_parts' version to every producer run.
 
 PostgreSQL: the same graph in the four tables Marquez's lineage query reads (jobs,
 job_versions, job_versions_io_mapping, datasets; uuids, indexed as in Marquez's migrations), and
@@ -22,12 +24,15 @@ lookups, which Marquez does after). Its timeout is --pg-timeout seconds.
 """
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 import uuid
 from pathlib import Path
+
+import psycopg
 
 from harness.postgres import Postgres
 from harness.prov9 import Prov9
@@ -94,9 +99,38 @@ def time_prov9(binary, producers, reps, workdir):
             results[label] = {"first": first, "median": median(times), "max": max(times),
                               "nodes": nodes, "bytes": len(body)}
             log(f"prov9 {node}: first {first:.3f} s, median {median(times):.3f} s, {nodes} nodes, {len(body)} bytes")
+        # The lineage page and `prov9 lineage` walk from all_parts' one version, 4 hops up (to every
+        # producer run): 2N + 2 nodes.
+        with psycopg.connect(prov9.conninfo(), autocommit=True) as conn:
+            version = conn.execute("SELECT version_id FROM dataset_versions "
+                                   "WHERE dataset_id = 'dataset:big:all_parts'").fetchone()[0]
+        page = (f"http://127.0.0.1:{prov9.http_port}/node?depth=4&id="
+                + urllib.request.quote(version, safe=""))
+        results["page"] = timed("lineage page", lambda: get(page), reps)
+        cli = [binary, "--data", str(workdir / "warehouse"), "lineage", version, "--upstream",
+               "--depth", "4", "--format", "json"]
+        out = subprocess.run(cli, capture_output=True, check=True).stdout
+        drawn = len(json.loads(out)["nodes"])
+        if drawn != 2 * producers + 2:
+            raise SystemExit(f"prov9 lineage drew {drawn} nodes, expected {2 * producers + 2}")
+        results["cli"] = timed("prov9 lineage --format json",
+                               lambda: subprocess.run(cli, capture_output=True, check=True), reps)
     finally:
         prov9.stop()
     return results
+
+
+def timed(label, fn, reps):
+    began = time.perf_counter()
+    fn()
+    first = time.perf_counter() - began
+    times = []
+    for _ in range(reps):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    log(f"prov9 {label}: first {first:.3f} s, median {median(times):.3f} s")
+    return {"first": first, "median": median(times), "max": max(times)}
 
 
 MARQUEZ_TABLES = """
@@ -167,8 +201,6 @@ WHERE ds.uuid = ANY(%(ids)s)
 
 
 def time_marquez_sql(producers, reps, timeout_s):
-    import psycopg
-
     pg = Postgres()
     pg.start()
     try:
@@ -202,6 +234,43 @@ def time_marquez_sql(producers, reps, timeout_s):
         pg.stop()
 
 
+def time_ui_routes(binary, events_dir, reps, workdir):
+    """The routes Marquez's UI calls on every page, on a warehouse a month of pipelines built
+    (the bench's generated history, e.g. SF 1): median seconds per route."""
+    prov9 = Prov9(binary, workdir / "warehouse", workdir / "prov9.log")
+    load_s, summary = prov9.load(sorted(Path(events_dir).glob("*.ndjson.gz")))
+    log(f"prov9 load {events_dir}: {load_s:.1f} s ({summary})")
+    prov9.serve()
+    try:
+        with psycopg.connect(prov9.conninfo(), autocommit=True) as conn:
+            # The busiest job (most runs) and the dataset most read.
+            job = conn.execute("SELECT j.namespace, j.name FROM runs r JOIN jobs j ON j.job_id = r.job_id "
+                               "GROUP BY j.namespace, j.name ORDER BY count(*) DESC, j.name LIMIT 1").fetchone()
+            dataset = conn.execute(
+                "SELECT d.namespace, d.name FROM lineage_edges e JOIN dataset_versions v ON v.version_id = e.src "
+                "JOIN datasets d ON d.dataset_id = v.dataset_id WHERE e.edge_type = 'input' "
+                "GROUP BY d.namespace, d.name ORDER BY count(*) DESC, d.name LIMIT 1").fetchone()
+            version = conn.execute(
+                "SELECT version_id FROM dataset_versions WHERE dataset_id = %s ORDER BY created_at DESC LIMIT 1",
+                (f"dataset:{dataset[0]}:{dataset[1]}",)).fetchone()[0]
+        q = lambda text: urllib.request.quote(text, safe="")
+        base = f"http://127.0.0.1:{prov9.http_port}"
+        routes = {
+            "namespaces": "/api/v1/namespaces",
+            "jobs (first page)": "/api/v1/jobs?limit=25&offset=0",
+            "busiest job": f"/api/v1/namespaces/{q(job[0])}/jobs/{q(job[1])}",
+            "its runs": f"/api/v1/namespaces/{q(job[0])}/jobs/{q(job[1])}/runs?limit=100",
+            "job lineage, depth 2": f"/api/v1/lineage?depth=2&nodeId={q(f'job:{job[0]}:{job[1]}')}",
+            "most-read dataset": f"/api/v1/namespaces/{q(dataset[0])}/datasets/{q(dataset[1])}",
+            "dataset lineage, depth 2": f"/api/v1/lineage?depth=2&nodeId={q(f'dataset:{dataset[0]}:{dataset[1]}')}",
+            "search": "/api/v1/search?q=train&limit=10",
+            "lineage page of its newest version": f"/node?id={q(version)}",
+        }
+        return {name: timed(name, lambda path=path: get(base + path), reps) for name, path in routes.items()}
+    finally:
+        prov9.stop()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--producers", type=int, default=25000)
@@ -209,7 +278,14 @@ def main():
     parser.add_argument("--prov9", default="../target/release/prov9", help="the prov9 binary (release)")
     parser.add_argument("--pg-timeout", type=float, default=600)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--ui-routes-on", metavar="EVENTS_DIR",
+                        help="instead: time the UI's routes on a warehouse loaded from these events "
+                             "(a bench data dir, e.g. benchmarks/data/sf1/events)")
     args = parser.parse_args()
+    if args.ui_routes_on:
+        with tempfile.TemporaryDirectory(prefix="prov9-ui-routes-") as tmp:
+            print(json.dumps(time_ui_routes(args.prov9, args.ui_routes_on, args.reps, Path(tmp)), indent=2))
+        return
     with tempfile.TemporaryDirectory(prefix="prov9-lineage-graph-") as tmp:
         prov9 = time_prov9(args.prov9, args.producers, args.reps, Path(tmp))
     peer = None if args.skip_postgres else time_marquez_sql(args.producers, args.reps, args.pg_timeout)

@@ -106,6 +106,37 @@ fn lineage_draws_what_the_sql_functions_answer() {
         .map(|n| n["id"].as_str().unwrap())
         .collect();
     let edges = graph["edges"].as_array().unwrap().len();
+    // Each node is named as lineage_nodes names it.
+    let field = |n: &Value, key: &str| n[key].as_str().unwrap_or_default().to_string();
+    let drawn_names: BTreeSet<String> = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            ["id", "kind", "namespace", "name", "version"]
+                .map(|key| field(n, key))
+                .join("|")
+        })
+        .collect();
+    let listed: Vec<String> = ids.iter().map(|id| format!("'{id}'")).collect();
+    let sql_names: BTreeSet<String> = sql_rows(
+        &data,
+        &format!(
+            "SELECT node_id || '|' || kind || '|' || COALESCE(namespace, '') || '|' || \
+             COALESCE(name, '') || '|' || COALESCE(version, '') FROM lineage_nodes \
+             WHERE node_id IN ({})",
+            listed.join(", ")
+        ),
+    )
+    .into_iter()
+    .collect();
+    assert!(
+        ["dataset_version|", "run|", "deployment|", "model_version|"]
+            .iter()
+            .all(|kind| sql_names.iter().any(|n| n.contains(kind))),
+        "the drawing holds every kind of node: {sql_names:?}"
+    );
+    assert_eq!(drawn_names, sql_names);
     let draw = |format: &str| {
         let out = run(&data, &["lineage", model, "--format", format]);
         assert!(out.status.success(), "{}", stderr(&out));

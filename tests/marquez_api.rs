@@ -259,7 +259,12 @@ fn marquez_routes_answer_in_marquez_shapes() {
         has(
             "columnLineage",
             field,
-            &["name", "inputFields", "transformationDescription", "transformationType"],
+            &[
+                "name",
+                "inputFields",
+                "transformationDescription",
+                "transformationType",
+            ],
         );
         for input in field["inputFields"].as_array().unwrap() {
             from_api.insert(format!(
@@ -281,7 +286,10 @@ fn marquez_routes_answer_in_marquez_shapes() {
         .collect();
     assert!(from_sql.len() >= 3, "{from_sql:?}");
     assert_eq!(from_api, from_sql);
-    let raw = ok(port, "/api/v1/namespaces/s3%3A%2F%2Facme-lake/datasets/raw%2Fcustomers");
+    let raw = ok(
+        port,
+        "/api/v1/namespaces/s3%3A%2F%2Facme-lake/datasets/raw%2Fcustomers",
+    );
     assert_eq!(raw["columnLineage"], Value::Null, "nothing made its fields");
 
     // A model is a dataset of its namespace: listed, opened, its versions the model's.

@@ -360,14 +360,17 @@ fn mlflow_postgresql_database_imports_like_its_sqlite() {
     if !have_mlflow() {
         return;
     }
-    let Some(postgres) = TempPostgres::start() else {
+    // As managed PostgreSQL runs: TLS only, so every connection below is encrypted.
+    let Some(postgres) = TempPostgres::start_tls_only() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    // As MLflow users write it: SQLAlchemy's dialect+driver form.
-    let uri = postgres
-        .uri()
-        .replace("postgresql://", "postgresql+psycopg://");
+    // As MLflow users write it: SQLAlchemy's dialect+driver form, libpq's TLS settings.
+    let uri = format!(
+        "postgresql+psycopg://postgres@localhost:{}/postgres?sslmode=verify-full&sslrootcert={}",
+        postgres.port,
+        postgres.ca_file().display()
+    );
     mlflow_history_in(dir.path(), &["generate", &uri]);
     let data = dir.path().join("wh");
     let out = load(&data, Path::new(&uri), &[]);
@@ -397,6 +400,76 @@ fn mlflow_postgresql_database_imports_like_its_sqlite() {
         )) && !err.contains("hunter2"),
         "{err}"
     );
+}
+
+/// libpq's `sslmode` meanings against a server that refuses unencrypted connections: what
+/// connects says the (empty) database is not MLflow's; what does not says why.
+#[test]
+fn mlflow_postgresql_connects_as_sslmode_says() {
+    let Some(postgres) = TempPostgres::start_tls_only() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("wh");
+    let ca = postgres.ca_file().display().to_string();
+    let port = postgres.port;
+    let attempt = |host: &str, query: &str| -> String {
+        let uri = format!("postgresql://postgres@{host}:{port}/postgres{query}");
+        let out = load(&data, Path::new(&uri), &[]);
+        assert!(
+            !out.status.success(),
+            "{uri}: an empty database is not MLflow's"
+        );
+        stderr(&out)
+    };
+    let connected = "not an MLflow tracking store";
+    for (host, query) in [
+        ("127.0.0.1", ""), // prefer: TLS when offered
+        ("127.0.0.1", "?sslmode=require"),
+        ("127.0.0.1", &format!("?sslmode=verify-ca&sslrootcert={ca}")), // the CA, any name
+        (
+            "localhost",
+            &format!("?sslmode=verify-full&sslrootcert={ca}"),
+        ),
+        (
+            "localhost",
+            &format!("?sslrootcert={ca}&application_name=prov9&sslmode=require"),
+        ),
+    ] {
+        let err = attempt(host, query);
+        assert!(err.contains(connected), "{host}{query}: {err}");
+    }
+    for (host, query, why) in [
+        ("127.0.0.1", "?sslmode=disable".to_string(), "no encryption"),
+        // The certificate names localhost, not 127.0.0.1.
+        (
+            "127.0.0.1",
+            format!("?sslmode=verify-full&sslrootcert={ca}"),
+            "certificate",
+        ),
+        // The system's CAs did not sign it.
+        (
+            "localhost",
+            "?sslmode=verify-full".to_string(),
+            "certificate",
+        ),
+        (
+            "localhost",
+            "?sslmode=verify-always".to_string(),
+            "sslmode=verify-always is not one of",
+        ),
+        (
+            "localhost",
+            "?sslmode=require&sslrootcert=/nowhere/ca.crt".to_string(),
+            "sslrootcert /nowhere/ca.crt",
+        ),
+    ] {
+        let err = attempt(host, &query);
+        assert!(
+            !err.contains(connected) && err.contains(why),
+            "{host}{query}: {err}"
+        );
+    }
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

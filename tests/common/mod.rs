@@ -525,6 +525,22 @@ pub struct TempPostgres {
 impl TempPostgres {
     /// None (after [`missing_client`]) when no PostgreSQL server is installed.
     pub fn start() -> Option<TempPostgres> {
+        Self::start_with(false)
+    }
+
+    /// A server that takes TLS connections only (`hostnossl … reject` in pg_hba.conf), its
+    /// certificate made for `localhost` (not for 127.0.0.1) by a CA of its own, [`Self::ca_file`]
+    /// (openssl makes both).
+    pub fn start_tls_only() -> Option<TempPostgres> {
+        Self::start_with(true)
+    }
+
+    /// The CA that signed a [`Self::start_tls_only`] server's certificate (PEM).
+    pub fn ca_file(&self) -> PathBuf {
+        self._dir.path().join("ca.crt")
+    }
+
+    fn start_with(tls: bool) -> Option<TempPostgres> {
         let bin = std::env::var_os("PG_BIN")
             .map(PathBuf::from)
             .into_iter()
@@ -571,11 +587,15 @@ impl TempPostgres {
             .unwrap();
         assert!(out.status.success(), "initdb: {}", stderr(&out));
         server.port = free_port();
-        let options = format!(
+        let mut options = format!(
             "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} -c fsync=off",
             server.port,
             server._dir.path().display()
         );
+        if tls {
+            server.make_certificates();
+            options.push_str(" -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key");
+        }
         let out = server
             .command("pg_ctl")
             .arg("-D")
@@ -587,6 +607,87 @@ impl TempPostgres {
             .unwrap();
         assert!(out.status.success(), "pg_ctl start: {}", stderr(&out));
         Some(server)
+    }
+
+    /// A CA, a certificate it signed for `localhost`, and a pg_hba.conf refusing plain TCP.
+    fn make_certificates(&self) {
+        let dir = self._dir.path();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("openssl (apt-get install openssl)");
+            assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=prov9 test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
+        std::fs::write(dir.join("san.cnf"), "subjectAltName=DNS:localhost\n").unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.cnf",
+            "-out",
+            "server.crt",
+        ]);
+        std::fs::write(
+            dir.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+        )
+        .unwrap();
+        // Into the data directory, owned by the server's user; the key readable by it alone.
+        for (file, mode) in [
+            ("server.crt", "644"),
+            ("server.key", "600"),
+            ("pg_hba.conf", "600"),
+        ] {
+            let mut install = Command::new("install");
+            install.args(["-m", mode]);
+            if let Some(user) = &self.run_as {
+                install.args(["-o", user]);
+            }
+            let out = install
+                .arg(dir.join(file))
+                .arg(self.data.join(file))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "install {file}: {}", stderr(&out));
+        }
     }
 
     fn command(&self, program: &str) -> Command {

@@ -32,6 +32,9 @@ pub const THREAD_STACK_BYTES: usize = 16 << 20;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
+    // One TLS provider for the process, ring: what takes the process default (Delta kernel's
+    // HTTP client, see patches/ in the workspace) gets it rather than a second crypto library.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Planning walks expression trees recursively (DataFusion's and delta-rs's rewrites);

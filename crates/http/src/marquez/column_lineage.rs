@@ -27,6 +27,9 @@ pub(crate) struct ColumnLineageQuery {
 /// A field: (namespace, dataset name, field name).
 type Field = (String, String, String);
 
+/// A field a field was made from, and how (the transformation).
+type Input = (Field, Option<String>);
+
 fn field_id((namespace, dataset, field): &Field) -> String {
     format!("datasetField:{namespace}:{dataset}:{field}")
 }
@@ -176,7 +179,10 @@ pub(crate) async fn column_lineage(
 }
 
 /// A field's edges in `map` (into it or out of it).
-fn edges_of<'m, 'e>(map: &'m HashMap<&Field, Vec<&'e ColumnEdge>>, f: &Field) -> &'m [&'e ColumnEdge] {
+fn edges_of<'m, 'e>(
+    map: &'m HashMap<&Field, Vec<&'e ColumnEdge>>,
+    f: &Field,
+) -> &'m [&'e ColumnEdge] {
     map.get(f).map_or(&[], Vec::as_slice)
 }
 
@@ -200,7 +206,7 @@ pub(crate) async fn fields_lineage(
     )
     .await?;
     // dataset -> field -> its input edges, in the rows' order.
-    let mut inputs: BTreeMap<&str, BTreeMap<&str, Vec<(Field, Option<String>)>>> = BTreeMap::new();
+    let mut inputs: BTreeMap<&str, BTreeMap<&str, Vec<Input>>> = BTreeMap::new();
     for row in &rows {
         let (Some(dataset), Some(field), Some(namespace), Some(name), Some(source)) = (
             text(row, "dataset_id"),

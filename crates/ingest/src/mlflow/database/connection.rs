@@ -14,6 +14,22 @@ pub(super) enum Connection {
 
 pub(super) type Rows = Vec<Vec<Option<String>>>;
 
+/// What went wrong, in the words that say why: the server's message, or the error and its causes
+/// (a TLS failure's "invalid peer certificate: UnknownIssuer" is in a cause).
+fn reason(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return db.message().to_string();
+    }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 impl Connection {
     pub(super) async fn open(source: &DatabaseSource) -> Result<Connection, String> {
         match source {
@@ -29,9 +45,11 @@ impl Connection {
                 Ok(Connection::Sqlite(Mutex::new(connection)))
             }
             DatabaseSource::Postgres(uri) => {
-                let (client, connection) = tokio_postgres::connect(uri, tokio_postgres::NoTls)
+                let (config, tls) = super::tls::connect_config(uri)?;
+                let (client, connection) = config
+                    .connect(tls)
                     .await
-                    .map_err(|e| format!("cannot connect: {e}"))?;
+                    .map_err(|e| format!("cannot connect: {}", reason(&e)))?;
                 tokio::spawn(async move {
                     if let Err(e) = connection.await {
                         tracing::warn!("MLflow database connection: {e}");

@@ -27,6 +27,7 @@ mod models;
 mod runs;
 mod schema;
 mod source;
+mod tls;
 
 pub use source::DatabaseSource;
 
