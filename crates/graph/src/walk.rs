@@ -2,8 +2,8 @@
 //! engine in SQL (so a drawing holds exactly what `lineage_upstream` / `lineage_downstream`
 //! answer), each node then named as `lineage_nodes` names it.
 //!
-//! Names come from key lookups of the nodes reached (`dataset_versions`, `runs`, …, by key),
-//! not from joining the `lineage_nodes` view: the view gathers every node id of
+//! Names come from key lookups of the nodes reached (`dataset_versions`, `runs`, …, by key;
+//! a table read whole when the walk reached many), not from joining the `lineage_nodes` view: the view gathers every node id of
 //! `lineage_edges` first, which on a warehouse of a million edges took seconds per drawing.
 
 use std::collections::HashMap;
@@ -134,13 +134,13 @@ async fn describe<'a>(
     // Versions and runs name the dataset or job they belong to: looked up by key in turn.
     let versions = rows(
         engine,
-        "SELECT version_id, dataset_id, version FROM dataset_versions WHERE version_id IN",
+        "SELECT version_id, dataset_id, version FROM dataset_versions",
         &with_prefix("dataset:"),
     )
     .await?;
     let runs = rows(
         engine,
-        "SELECT run_id, job_id FROM runs WHERE run_id IN",
+        "SELECT run_id, job_id FROM runs",
         &with_prefix("run:"),
     )
     .await?;
@@ -172,13 +172,13 @@ async fn describe<'a>(
     }
     let models = rows(
         engine,
-        "SELECT version_id, namespace, name, version FROM model_versions WHERE version_id IN",
+        "SELECT version_id, namespace, name, version FROM model_versions",
         &with_prefix("model:"),
     )
     .await?;
     let deployments = rows(
         engine,
-        "SELECT deployment_id, environment, target, NULL FROM deployments WHERE deployment_id IN",
+        "SELECT deployment_id, environment, target, NULL FROM deployments",
         &with_prefix("deployment:"),
     )
     .await?;
@@ -208,7 +208,7 @@ async fn owner_names(
     let mut owners: Vec<&str> = rows_naming.iter().filter_map(|r| r[1].as_deref()).collect();
     owners.sort_unstable();
     owners.dedup();
-    let select = format!("SELECT {key}, namespace, name FROM {table} WHERE {key} IN");
+    let select = format!("SELECT {key}, namespace, name FROM {table}");
     Ok(rows(engine, &select, &owners)
         .await?
         .into_iter()
@@ -216,7 +216,12 @@ async fn owner_names(
         .collect())
 }
 
-/// `select` (ending in `IN`) for `keys`, every column as text; nothing for no keys.
+/// Above this many keys a table is read whole and the rows picked here: key lookups read row by
+/// row (a 50,000-node walk took seconds), a scan reads the table at once.
+const MOST_KEYS_LOOKED_UP: usize = 500;
+
+/// The rows of `select` (`SELECT <key>, … FROM <table>`, the table's key first) whose key is
+/// one of `keys`, every column as text; nothing for no keys.
 async fn rows(
     engine: &Engine,
     select: &str,
@@ -225,15 +230,28 @@ async fn rows(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let list: Vec<String> = keys.iter().map(|k| literal(k)).collect();
-    let (_, batches) = engine
-        .query(&format!("{select} ({})", list.join(", ")))
-        .await?;
+    let key = select
+        .strip_prefix("SELECT ")
+        .and_then(|s| s.split(',').next())
+        .unwrap_or_default();
+    let sql = if keys.len() <= MOST_KEYS_LOOKED_UP {
+        let list: Vec<String> = keys.iter().map(|k| literal(k)).collect();
+        format!("{select} WHERE {key} IN ({})", list.join(", "))
+    } else {
+        select.to_string()
+    };
+    let wanted: std::collections::HashSet<&str> = keys.iter().copied().collect();
+    let (_, batches) = engine.query(&sql).await?;
     let mut out = Vec::new();
     for batch in &batches {
         let text = Texts::of(batch);
         for row in 0..batch.num_rows() {
-            out.push((0..batch.num_columns()).map(|c| text.get(c, row)).collect());
+            if text
+                .get(0, row)
+                .is_some_and(|k| wanted.contains(k.as_str()))
+            {
+                out.push((0..batch.num_columns()).map(|c| text.get(c, row)).collect());
+            }
         }
     }
     Ok(out)
