@@ -2,9 +2,10 @@
 //! engine in SQL (so a drawing holds exactly what `lineage_upstream` / `lineage_downstream`
 //! answer), each node then named as `lineage_nodes` names it.
 //!
-//! Names come from key lookups of the nodes reached (`dataset_versions`, `runs`, …, by key;
-//! a table read whole when the walk reached many), not from joining the `lineage_nodes` view: the view gathers every node id of
-//! `lineage_edges` first, which on a warehouse of a million edges took seconds per drawing.
+//! Names come from key lookups of the nodes reached (`dataset_versions`, `runs`, …, by key; a
+//! table is read whole when the walk reached many of its rows), not from joining the
+//! `lineage_nodes` view, which gathers every node id of `lineage_edges` first: on a warehouse
+//! of a million edges that took seconds per drawing.
 
 use std::collections::HashMap;
 
