@@ -135,16 +135,12 @@ async fn describe<'a>(
     // Versions and runs name the dataset or job they belong to: looked up by key in turn.
     let versions = rows(
         engine,
-        "SELECT version_id, dataset_id, version FROM dataset_versions",
+        "dataset_versions",
+        &["version_id", "dataset_id", "version"],
         &with_prefix("dataset:"),
     )
     .await?;
-    let runs = rows(
-        engine,
-        "SELECT run_id, job_id FROM runs",
-        &with_prefix("run:"),
-    )
-    .await?;
+    let runs = rows(engine, "runs", &["run_id", "job_id"], &with_prefix("run:")).await?;
     let datasets = owner_names(engine, "datasets", "dataset_id", &versions).await?;
     let jobs = owner_names(engine, "jobs", "job_id", &runs).await?;
     for v in &versions {
@@ -173,13 +169,15 @@ async fn describe<'a>(
     }
     let models = rows(
         engine,
-        "SELECT version_id, namespace, name, version FROM model_versions",
+        "model_versions",
+        &["version_id", "namespace", "name", "version"],
         &with_prefix("model:"),
     )
     .await?;
     let deployments = rows(
         engine,
-        "SELECT deployment_id, environment, target, NULL FROM deployments",
+        "deployments",
+        &["deployment_id", "environment", "target", "NULL"],
         &with_prefix("deployment:"),
     )
     .await?;
@@ -209,8 +207,7 @@ async fn owner_names(
     let mut owners: Vec<&str> = rows_naming.iter().filter_map(|r| r[1].as_deref()).collect();
     owners.sort_unstable();
     owners.dedup();
-    let select = format!("SELECT {key}, namespace, name FROM {table}");
-    Ok(rows(engine, &select, &owners)
+    Ok(rows(engine, table, &[key, "namespace", "name"], &owners)
         .await?
         .into_iter()
         .map(|r| (r[0].clone(), (r[1].clone(), r[2].clone())))
@@ -221,25 +218,24 @@ async fn owner_names(
 /// row (a 50,000-node walk took seconds), a scan reads the table at once.
 const MOST_KEYS_LOOKED_UP: usize = 500;
 
-/// The rows of `select` (`SELECT <key>, … FROM <table>`, the table's key first) whose key is
-/// one of `keys`, every column as text; nothing for no keys.
+/// `columns` of `table`'s rows whose key (`columns[0]`) is one of `keys`, every column as text;
+/// nothing for no keys.
 async fn rows(
     engine: &Engine,
-    select: &str,
+    table: &str,
+    columns: &[&str],
     keys: &[&str],
 ) -> Result<Vec<Vec<Option<String>>>, WalkError> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let key = select
-        .strip_prefix("SELECT ")
-        .and_then(|s| s.split(',').next())
-        .unwrap_or_default();
+    let key = columns[0];
+    let select = format!("SELECT {} FROM {table}", columns.join(", "));
     let sql = if keys.len() <= MOST_KEYS_LOOKED_UP {
         let list: Vec<String> = keys.iter().map(|k| literal(k)).collect();
         format!("{select} WHERE {key} IN ({})", list.join(", "))
     } else {
-        select.to_string()
+        select
     };
     let wanted: std::collections::HashSet<&str> = keys.iter().copied().collect();
     let (_, batches) = engine.query(&sql).await?;
