@@ -764,3 +764,150 @@ fn marquez_reads_take_api_keys_and_reader_keys_cannot_ingest() {
     assert_eq!(jobs["jobs"][0]["latestRun"]["state"], "RUNNING", "{jobs}");
     server.stop();
 }
+
+/// OpenLineage events of `producers` jobs each writing `part_<i>`, then one `consumer` job
+/// reading every part into `all_parts`.
+fn fan_in_events(producers: usize) -> String {
+    let event = |run: usize, job: &str, inputs: Vec<String>, outputs: Vec<String>| {
+        let datasets = |names: Vec<String>| -> Vec<Value> {
+            names
+                .into_iter()
+                .map(|name| serde_json::json!({"namespace": "big", "name": name}))
+                .collect()
+        };
+        serde_json::json!({
+            "eventType": "COMPLETE",
+            "eventTime": "2026-01-01T00:00:00Z",
+            "producer": "prov9-tests",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent",
+            "run": {"runId": format!("00000000-0000-4000-8000-{run:012}")},
+            "job": {"namespace": "big", "name": job},
+            "inputs": datasets(inputs),
+            "outputs": datasets(outputs),
+        })
+        .to_string()
+    };
+    let mut lines: Vec<String> = (0..producers)
+        .map(|i| {
+            event(
+                i,
+                &format!("producer_{i}"),
+                vec![],
+                vec![format!("part_{i}")],
+            )
+        })
+        .collect();
+    let parts = (0..producers).map(|i| format!("part_{i}")).collect();
+    lines.push(event(
+        producers,
+        "consumer",
+        parts,
+        vec!["all_parts".to_string()],
+    ));
+    lines.join("\n")
+}
+
+/// A graph naming more rows than are worth looking up one by one (600 producer jobs feeding one
+/// job: past 500 keys and a twentieth of the graph's nodes, so the routes read tables whole and
+/// pick the rows) answers as the small ones do: exactly the nodes the SQL functions reach, each
+/// with its own data, and a drawing naming nodes as `lineage_nodes` does.
+#[test]
+fn marquez_lineage_of_a_wide_fan_in_answers_as_a_small_one() {
+    const PRODUCERS: usize = 600;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("wh");
+    let events = dir.path().join("fan-in.ndjson");
+    std::fs::write(&events, fan_in_events(PRODUCERS)).unwrap();
+    let out = run(&data, &["load", "--no-progress", events.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // The drawing (`prov9 lineage`) names every node as lineage_nodes does.
+    let part = sql_rows(
+        &data,
+        "SELECT version_id FROM dataset_versions WHERE dataset_id = 'dataset:big:all_parts'",
+    )
+    .remove(0);
+    let out = run(&data, &["lineage", &part, "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let drawing: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let drawn: BTreeSet<String> = drawing["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            ["id", "kind", "namespace", "name"]
+                .map(|key| n[key].as_str().unwrap_or_default().to_string())
+                .join("|")
+        })
+        .collect();
+    assert_eq!(drawn.len(), 2 * PRODUCERS + 2);
+    let named: BTreeSet<String> = sql_rows(
+        &data,
+        &format!(
+            "SELECT node_id || '|' || kind || '|' || COALESCE(namespace, '') || '|' || \
+             COALESCE(name, '') FROM lineage_nodes WHERE node_id IN \
+             (SELECT node FROM lineage_upstream('{part}') UNION SELECT '{part}')"
+        ),
+    )
+    .into_iter()
+    .collect();
+    assert_eq!(drawn, named);
+
+    let app = InProcess::start(&data, false);
+    for (node, starts_sql) in [
+        (
+            "dataset:big:all_parts",
+            "SELECT version_id FROM dataset_versions WHERE dataset_id = 'dataset:big:all_parts'",
+        ),
+        (
+            "job:big:consumer",
+            "SELECT run_id FROM runs WHERE job_id = 'job:big:consumer'",
+        ),
+    ] {
+        let starts: Vec<String> = server_rows(app.port, starts_sql)
+            .into_iter()
+            .flatten()
+            .collect();
+        let path = format!("/api/v1/lineage?nodeId={node}&depth=2");
+        let graph = ok(app.http_port, &path);
+        let nodes = graph["graph"].as_array().unwrap();
+        let ids: BTreeSet<String> = nodes
+            .iter()
+            .map(|n| n["id"].as_str().unwrap().to_string())
+            .collect();
+        let mut expected = sql_collapsed(app.port, &starts, 4);
+        expected.insert(node.to_string());
+        assert_eq!(ids, expected, "{path}");
+        assert!(ids.len() > 2 * PRODUCERS, "{path}: {} nodes", ids.len());
+        for n in nodes {
+            let id = n["id"].as_str().unwrap();
+            let data = &n["data"];
+            assert_eq!(
+                format!(
+                    "{}:big:{}",
+                    n["type"].as_str().unwrap().to_lowercase(),
+                    data["name"].as_str().unwrap()
+                ),
+                id,
+                "{path}: {n}"
+            );
+            if let Some(i) = id.strip_prefix("job:big:producer_") {
+                let i: usize = i.parse().unwrap();
+                assert_eq!(
+                    data["latestRun"]["id"],
+                    format!("00000000-0000-4000-8000-{i:012}"),
+                    "{id}"
+                );
+                assert_eq!(
+                    data["outputs"],
+                    serde_json::json!([{"namespace": "big", "name": format!("part_{i}")}]),
+                    "{id}"
+                );
+                assert_eq!(
+                    n["outEdges"][0]["destination"],
+                    format!("dataset:big:part_{i}")
+                );
+            }
+        }
+    }
+}

@@ -214,12 +214,9 @@ async fn owner_names(
         .collect())
 }
 
-/// Above this many keys a table is read whole and the rows picked here: key lookups read row by
-/// row (a 50,000-node walk took seconds), a scan reads the table at once.
-const MOST_KEYS_LOOKED_UP: usize = 500;
-
 /// `columns` of `table`'s rows whose key (`columns[0]`) is one of `keys`, every column as text;
-/// nothing for no keys.
+/// nothing for no keys. Many keys read the table whole (see [`prov9_query::KeySet`]): a
+/// 50,000-node walk looked up row by row took seconds.
 async fn rows(
     engine: &Engine,
     table: &str,
@@ -230,25 +227,18 @@ async fn rows(
         return Ok(Vec::new());
     }
     let key = columns[0];
-    let select = format!("SELECT {} FROM {table}", columns.join(", "));
-    let sql = if keys.len() <= MOST_KEYS_LOOKED_UP {
-        let list: Vec<String> = keys.iter().map(|k| literal(k)).collect();
-        format!("{select} WHERE {key} IN ({})", list.join(", "))
-    } else {
-        select
-    };
-    let wanted: std::collections::HashSet<&str> = keys.iter().copied().collect();
-    let (_, batches) = engine.query(&sql).await?;
+    let keys = engine.key_set(keys.iter().copied()).await;
+    let sql = format!(
+        "SELECT {} FROM {table} WHERE {}",
+        columns.join(", "),
+        keys.condition(key)
+    );
+    let (_, batches) = engine.query_keys(&sql, &keys, key).await?;
     let mut out = Vec::new();
     for batch in &batches {
         let text = Texts::of(batch);
         for row in 0..batch.num_rows() {
-            if text
-                .get(0, row)
-                .is_some_and(|k| wanted.contains(k.as_str()))
-            {
-                out.push((0..batch.num_columns()).map(|c| text.get(c, row)).collect());
-            }
+            out.push((0..batch.num_columns()).map(|c| text.get(c, row)).collect());
         }
     }
     Ok(out)

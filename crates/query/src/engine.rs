@@ -15,7 +15,7 @@ use crate::lineage::{
     LineageFunction, LineageIndex, Traversal,
 };
 use crate::session::SnapshotPlanner;
-use crate::{Prov9Options, QueryError, check_read_only};
+use crate::{KeySet, Prov9Options, QueryError, check_read_only};
 
 /// The views created at start, in order: (file name, SQL).
 pub const VIEWS: &[(&str, &str)] = &[(
@@ -131,5 +131,25 @@ impl Engine {
         let schema = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await?;
         Ok((schema, batches))
+    }
+
+    /// `keys` to look up in the warehouse's tables, sized against the lineage graph's nodes (each
+    /// run, dataset version and model version is one, so the tables a walk names rows of have
+    /// about as many rows or fewer).
+    pub async fn key_set<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> KeySet {
+        let nodes = self.lineage.graph().await.node_count();
+        KeySet::new(keys, nodes)
+    }
+
+    /// [`Engine::query`] of `sql`, which restricts `key_column` by `keys.condition(…)`; only the
+    /// rows whose `key_column` is one of `keys`.
+    pub async fn query_keys(
+        &self,
+        sql: &str,
+        keys: &KeySet,
+        key_column: &str,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
+        let (schema, batches) = self.query(sql).await?;
+        Ok((schema, keys.retain(batches, key_column)?))
     }
 }

@@ -20,6 +20,9 @@ pub enum QueryError {
     /// A `SET prov9.…` value that cannot be used.
     #[error("{0}")]
     InvalidSetting(String),
+    /// A result picked by a [`crate::KeySet`] lacks the key's column: a bug in the caller's SQL.
+    #[error("the result has no column {0} to pick keys by")]
+    NoKeyColumn(String),
     /// The lineage index could not read `lineage_edges`.
     #[error("lineage index: {0}")]
     Index(String),

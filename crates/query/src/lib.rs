@@ -7,7 +7,8 @@
 //! table functions from memory, kept current with every commit of `lineage_edges`.
 //! A [`PointLookup`] (`SELECT … FROM runs WHERE run_id = $1`) is answered from the key index
 //! without planning. [`Engine::query`] runs read-only SQL: prov9 is written to by ingest, never
-//! through SQL.
+//! through SQL; [`Engine::query_keys`] runs it for a [`KeySet`], by key lookups or a whole read,
+//! whichever is cheaper.
 //!
 //! A [`session`] is one client connection's own DataFusion session over the shared catalog:
 //! settings, memory budget, cancel and timeout, kept plans. [`exec_wrapper`] holds what plan
@@ -19,6 +20,7 @@ mod commits_table;
 mod engine;
 mod error;
 pub mod exec_wrapper;
+mod key_set;
 pub mod lineage;
 mod options;
 mod point_lookup;
@@ -27,6 +29,7 @@ pub mod session;
 
 pub use engine::{Engine, VIEWS};
 pub use error::{QueryError, user_message};
+pub use key_set::{ALWAYS_LOOKED_UP, KeySet};
 pub use options::{Prov9Options, parse_time, resolve_time};
 pub use point_lookup::PointLookup;
 pub use read_only::{ReadOnlyViolation, check_read_only, read_only_options};

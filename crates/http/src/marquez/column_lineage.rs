@@ -13,7 +13,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use serde_json::{Value, json};
 
-use super::rows::{literals, query, text};
+use super::rows::{query, query_keys, text};
 use super::{ApiError, Marquez};
 
 #[derive(Debug, serde::Deserialize)]
@@ -52,6 +52,16 @@ fn transformation(transformation: &Option<String>) -> (Value, Value) {
     }
 }
 
+/// Every column edge between datasets (versions collapsed): the route's graph, and each
+/// dataset's `columnLineage`.
+const COLUMN_EDGES: &str = "SELECT DISTINCT s.namespace AS src_namespace, s.name AS src_name, \
+     c.src_column, dv.dataset_id AS dst_dataset_id, d.namespace AS dst_namespace, \
+     d.name AS dst_name, c.dst_column, c.transformation FROM column_lineage c \
+     JOIN dataset_versions sv ON sv.version_id = c.src_dataset_version \
+     JOIN datasets s ON s.dataset_id = sv.dataset_id \
+     JOIN dataset_versions dv ON dv.version_id = c.dst_dataset_version \
+     JOIN datasets d ON d.dataset_id = dv.dataset_id";
+
 pub(crate) async fn column_lineage(
     State(marquez): State<Arc<Marquez>>,
     Query(q): Query<ColumnLineageQuery>,
@@ -65,17 +75,7 @@ pub(crate) async fn column_lineage(
     }
     let depth = q.depth.unwrap_or(super::DEFAULT_DEPTH) as usize;
     let entity = node_id.split('#').next().unwrap_or_default();
-    let rows = query(
-        &marquez.engine,
-        "SELECT DISTINCT s.namespace AS src_namespace, s.name AS src_name, c.src_column, \
-         d.namespace AS dst_namespace, d.name AS dst_name, c.dst_column, c.transformation \
-         FROM column_lineage c \
-         JOIN dataset_versions sv ON sv.version_id = c.src_dataset_version \
-         JOIN datasets s ON s.dataset_id = sv.dataset_id \
-         JOIN dataset_versions dv ON dv.version_id = c.dst_dataset_version \
-         JOIN datasets d ON d.dataset_id = dv.dataset_id",
-    )
-    .await?;
+    let rows = query(&marquez.engine, COLUMN_EDGES).await?;
     let field = |row, side: &str| -> Option<Field> {
         Some((
             text(row, &format!("{side}_namespace"))?.to_string(),
@@ -192,19 +192,14 @@ pub(crate) async fn fields_lineage(
     marquez: &Marquez,
     dataset_ids: &[&str],
 ) -> Result<HashMap<String, Value>, ApiError> {
-    let rows = query(
-        &marquez.engine,
-        &format!(
-            "SELECT DISTINCT dv.dataset_id, c.dst_column, s.namespace, s.name, c.src_column, \
-             c.transformation FROM column_lineage c \
-             JOIN dataset_versions dv ON dv.version_id = c.dst_dataset_version \
-             JOIN dataset_versions sv ON sv.version_id = c.src_dataset_version \
-             JOIN datasets s ON s.dataset_id = sv.dataset_id \
-             WHERE dv.dataset_id IN {} ORDER BY 1, 2, 3, 4, 5",
-            literals(dataset_ids.iter().copied())
-        ),
-    )
-    .await?;
+    let keys = marquez.engine.key_set(dataset_ids.iter().copied()).await;
+    let sql = format!(
+        "SELECT dst_dataset_id AS dataset_id, dst_column, src_namespace AS namespace, \
+         src_name AS name, src_column, transformation FROM ({COLUMN_EDGES}) e \
+         WHERE {} ORDER BY 1, 2, 3, 4, 5",
+        keys.condition("e.dst_dataset_id")
+    );
+    let rows = query_keys(&marquez.engine, &sql, &keys, "dataset_id").await?;
     // dataset -> field -> its input edges, in the rows' order.
     let mut inputs: BTreeMap<&str, BTreeMap<&str, Vec<Input>>> = BTreeMap::new();
     for row in &rows {

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use serde_json::{Value, json};
 
 use super::jobs::{NO_TIME, namespace_exists, tag_names};
-use super::rows::{Row, literal, literals, query, text, value};
+use super::rows::{Row, literal, query, query_keys, text, value};
 use super::runs::{RUN_COLUMNS, run_io, run_json};
 use super::with_models::{DATASETS, VERSIONS};
 use super::{ApiError, Marquez, Page};
@@ -73,16 +73,14 @@ async fn current_versions(
     marquez: &Marquez,
     dataset_ids: &[&str],
 ) -> Result<HashMap<String, Row>, ApiError> {
-    let rows = query(
-        &marquez.engine,
-        &format!(
-            "SELECT dataset_id, version, schema FROM (SELECT dataset_id, version, schema, \
-             row_number() OVER (PARTITION BY dataset_id ORDER BY created_at DESC, version DESC) AS n \
-             FROM {VERSIONS} v WHERE dataset_id IN {}) WHERE n = 1",
-            literals(dataset_ids.iter().copied())
-        ),
-    )
-    .await?;
+    let keys = marquez.engine.key_set(dataset_ids.iter().copied()).await;
+    let sql = format!(
+        "SELECT dataset_id, version, schema FROM (SELECT dataset_id, version, schema, \
+         row_number() OVER (PARTITION BY dataset_id ORDER BY created_at DESC, version DESC) AS n \
+         FROM {VERSIONS} v WHERE {}) WHERE n = 1",
+        keys.condition("dataset_id")
+    );
+    let rows = query_keys(&marquez.engine, &sql, &keys, "dataset_id").await?;
     Ok(rows
         .into_iter()
         .filter_map(|r| Some((text(&r, "dataset_id")?.to_string(), r)))
@@ -116,15 +114,16 @@ pub(crate) async fn dataset_rows(
     condition: &str,
     limit: &str,
 ) -> Result<Vec<Row>, ApiError> {
-    query(
-        &marquez.engine,
-        &format!(
-            "SELECT {DATASET_COLUMNS} FROM {DATASETS} d LEFT JOIN {VERSIONS} v \
-             ON v.dataset_id = d.dataset_id WHERE {condition} GROUP BY {DATASET_GROUP} \
-             ORDER BY d.name, d.dataset_id {limit}"
-        ),
+    query(&marquez.engine, &dataset_sql(condition, limit)).await
+}
+
+/// The query of [`dataset_rows`].
+pub(crate) fn dataset_sql(condition: &str, limit: &str) -> String {
+    format!(
+        "SELECT {DATASET_COLUMNS} FROM {DATASETS} d LEFT JOIN {VERSIONS} v \
+         ON v.dataset_id = d.dataset_id WHERE {condition} GROUP BY {DATASET_GROUP} \
+         ORDER BY d.name, d.dataset_id {limit}"
     )
-    .await
 }
 
 /// `GET /api/v1/namespaces/{ns}/datasets`: by name.

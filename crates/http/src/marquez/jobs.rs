@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use serde_json::{Value, json};
 
-use super::rows::{Row, literal, literals, query, text, value};
+use super::rows::{Row, literal, query, query_keys, text, value};
 use super::runs::{RUN_COLUMNS, run_io, run_json};
 use super::with_models::DATASETS;
 use super::{ApiError, Marquez};
@@ -75,17 +75,14 @@ pub(crate) fn tag_names(row: &Row) -> Vec<Value> {
 
 /// Jobs (rows of [`JOB_COLUMNS`]) as Marquez Jobs, with their runs.
 async fn jobs_json(marquez: &Marquez, jobs: &[Row]) -> Result<Vec<Value>, ApiError> {
-    let ids: Vec<&str> = jobs.iter().filter_map(|j| text(j, "job_id")).collect();
-    let runs = query(
-        &marquez.engine,
-        &format!(
-            "SELECT {RUN_COLUMNS} FROM runs r JOIN jobs j ON j.job_id = r.job_id \
-             WHERE r.job_id IN {} \
-             ORDER BY COALESCE(r.updated_at, r.ended_at, r.started_at) DESC NULLS LAST, r.run_id",
-            literals(ids.iter().copied())
-        ),
-    )
-    .await?;
+    let ids = jobs.iter().filter_map(|j| text(j, "job_id"));
+    let keys = marquez.engine.key_set(ids).await;
+    let sql = format!(
+        "SELECT {RUN_COLUMNS} FROM runs r JOIN jobs j ON j.job_id = r.job_id WHERE {} \
+         ORDER BY COALESCE(r.updated_at, r.ended_at, r.started_at) DESC NULLS LAST, r.run_id",
+        keys.condition("r.job_id")
+    );
+    let runs = query_keys(&marquez.engine, &sql, &keys, "job_id").await?;
     let mut latest: HashMap<&str, Vec<&Row>> = HashMap::new();
     for run in &runs {
         let list = latest
@@ -254,15 +251,13 @@ const JOB_GROUP: &str = "j.job_id, j.namespace, j.name, j.description, \
 /// The lineage graph's JobData of each job: a Job without its list-only fields, with the id of
 /// its latest run.
 pub(crate) async fn job_data(marquez: &Marquez, job_ids: &[&str]) -> Result<Vec<Value>, ApiError> {
-    let rows = query(
-        &marquez.engine,
-        &format!(
-            "SELECT {JOB_COLUMNS} FROM jobs j LEFT JOIN runs r ON r.job_id = j.job_id \
-             WHERE j.job_id IN {} GROUP BY {JOB_GROUP}",
-            literals(job_ids.iter().copied())
-        ),
-    )
-    .await?;
+    let keys = marquez.engine.key_set(job_ids.iter().copied()).await;
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM jobs j LEFT JOIN runs r ON r.job_id = j.job_id \
+         WHERE {} GROUP BY {JOB_GROUP}",
+        keys.condition("j.job_id")
+    );
+    let rows = query_keys(&marquez.engine, &sql, &keys, "job_id").await?;
     let mut jobs = jobs_json(marquez, &rows).await?;
     for job in &mut jobs {
         let object = job.as_object_mut().expect("a job is an object");

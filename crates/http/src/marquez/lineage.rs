@@ -9,16 +9,16 @@
 //! nodes reached. Model versions show as datasets (namespace and name of the model);
 //! deployments, which Marquez has no place for, are left out.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
 use prov9_query::lineage::Direction;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::datasets::{dataset_data, dataset_rows};
-use super::rows::{literal, literals, query, text};
+use super::datasets::{dataset_data, dataset_sql};
+use super::rows::{literal, query, query_keys, text};
 use super::with_models::{DATASETS, VERSIONS};
 use super::{ApiError, Marquez};
 
@@ -144,7 +144,7 @@ pub(crate) async fn lineage(
             links.insert((a.node_id(), b.node_id()));
         }
     }
-    let data = node_data(&marquez, &members).await?;
+    let mut data = node_data(&marquez, &members).await?;
     // Each node's edges, grouped once: a fan-in of 25,000 made a scan of every link per node
     // the whole request's cost.
     let mut in_edges: HashMap<&str, Vec<Value>> = HashMap::new();
@@ -154,7 +154,7 @@ pub(crate) async fn lineage(
         in_edges.entry(destination).or_default().push(edge.clone());
         out_edges.entry(origin).or_default().push(edge);
     }
-    let mut graph: BTreeMap<String, Value> = BTreeMap::new();
+    let mut graph = Vec::with_capacity(members.len());
     for member in &members {
         let id = member.node_id();
         let kind = match member {
@@ -163,20 +163,19 @@ pub(crate) async fn lineage(
         };
         let in_edges = in_edges.remove(id.as_str()).unwrap_or_default();
         let out_edges = out_edges.remove(id.as_str()).unwrap_or_default();
-        graph.insert(
-            id.clone(),
-            json!({
-                "id": id,
-                "type": kind,
-                "data": data.get(&id).cloned().unwrap_or(Value::Null),
-                "inEdges": in_edges,
-                "outEdges": out_edges,
-            }),
-        );
+        // Moved in, not through `json!`, which would copy each node's data and edges once more.
+        let mut node = Map::new();
+        node.insert("id".into(), Value::String(id.clone()));
+        node.insert("type".into(), Value::from(kind));
+        node.insert("data".into(), data.remove(&id).unwrap_or(Value::Null));
+        node.insert("inEdges".into(), Value::Array(in_edges));
+        node.insert("outEdges".into(), Value::Array(out_edges));
+        graph.push(Value::Object(node));
     }
-    Ok(Json(
-        json!({"graph": graph.into_values().collect::<Vec<_>>()}),
-    ))
+    Ok(Json(Value::Object(Map::from_iter([(
+        "graph".to_string(),
+        Value::Array(graph),
+    )]))))
 }
 
 /// Version-level node -> the Marquez node it collapses into (deployments have none).
@@ -184,34 +183,42 @@ async fn collapse(
     marquez: &Marquez,
     nodes: &[String],
 ) -> Result<HashMap<String, Collapsed>, ApiError> {
-    // Per kind of node id: the query naming what each collapses into (`id`, `a`, `b`).
+    // Per kind of node id: the query naming what each collapses into (`id`, `entity`), and the
+    // column its key is in.
     type Into = fn(String) -> Collapsed;
-    let kinds: [(&str, &str, Into); 3] = [
+    let kinds: [(&str, &str, &str, Into); 3] = [
         (
             "dataset:",
-            "SELECT version_id AS id, dataset_id AS entity FROM dataset_versions WHERE version_id IN",
+            "SELECT version_id AS id, dataset_id AS entity FROM dataset_versions",
+            "version_id",
             Collapsed::Dataset,
         ),
         (
             "run:",
-            "SELECT run_id AS id, job_id AS entity FROM runs WHERE run_id IN",
+            "SELECT run_id AS id, job_id AS entity FROM runs",
+            "run_id",
             Collapsed::Job,
         ),
         (
             "model:",
             "SELECT version_id AS id, concat('dataset:', substr(model_id, 7)) AS entity \
-             FROM model_versions WHERE version_id IN",
+             FROM model_versions",
+            "version_id",
             Collapsed::Dataset,
         ),
     ];
     let mut out = HashMap::new();
-    for (prefix, select, into) in kinds {
+    for (prefix, select, key, into) in kinds {
         let ids = nodes
             .iter()
             .filter(|n| n.starts_with(prefix))
             .map(String::as_str);
-        let sql = format!("{select} {}", literals(ids));
-        for row in query(&marquez.engine, &sql).await? {
+        let keys = marquez.engine.key_set(ids).await;
+        if keys.is_empty() {
+            continue;
+        }
+        let sql = format!("{select} WHERE {}", keys.condition(key));
+        for row in query_keys(&marquez.engine, &sql, &keys, "id").await? {
             if let (Some(id), Some(entity)) = (text(&row, "id"), text(&row, "entity")) {
                 out.insert(id.to_string(), into(entity.to_string()));
             }
@@ -230,12 +237,9 @@ async fn node_data(
         Collapsed::Dataset(id) => Some(id.as_str()),
         _ => None,
     });
-    let rows = dataset_rows(
-        marquez,
-        &format!("d.dataset_id IN {}", literals(dataset_ids)),
-        "",
-    )
-    .await?;
+    let keys = marquez.engine.key_set(dataset_ids).await;
+    let sql = dataset_sql(&keys.condition("d.dataset_id"), "");
+    let rows = query_keys(&marquez.engine, &sql, &keys, "dataset_id").await?;
     for row in &rows {
         out.insert(
             text(row, "dataset_id").unwrap_or_default().to_string(),

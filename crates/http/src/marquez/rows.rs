@@ -4,8 +4,8 @@
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit};
 use chrono::{DateTime, SecondsFormat};
-use prov9_query::Engine;
 pub(crate) use prov9_query::string_literal as literal;
+use prov9_query::{Engine, KeySet};
 use serde_json::{Map, Value};
 
 use super::ApiError;
@@ -15,21 +15,31 @@ pub(crate) type Row = Map<String, Value>;
 /// Run a read-only query; its rows as JSON objects.
 pub(crate) async fn query(engine: &Engine, sql: &str) -> Result<Vec<Row>, ApiError> {
     let (_, batches) = engine.query(sql).await.map_err(ApiError::internal)?;
-    let mut rows = Vec::new();
-    for batch in &batches {
+    json_rows(&batches)
+}
+
+/// [`query`] of `sql`, which restricts `key_column` by `keys.condition(…)`: only the rows of
+/// `keys`, looked up by key or picked from a whole read, whichever is cheaper (a lineage graph
+/// of 50,000 nodes names 25,000 runs).
+pub(crate) async fn query_keys(
+    engine: &Engine,
+    sql: &str,
+    keys: &KeySet,
+    key_column: &str,
+) -> Result<Vec<Row>, ApiError> {
+    let (_, batches) = engine
+        .query_keys(sql, keys, key_column)
+        .await
+        .map_err(ApiError::internal)?;
+    json_rows(&batches)
+}
+
+fn json_rows(batches: &[RecordBatch]) -> Result<Vec<Row>, ApiError> {
+    let mut rows = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
+    for batch in batches {
         append(batch, &mut rows).map_err(ApiError::internal)?;
     }
     Ok(rows)
-}
-
-/// `(a, b, …)` of literals, for `IN`; `(NULL)` for none, which matches nothing.
-pub(crate) fn literals<'a>(texts: impl IntoIterator<Item = &'a str>) -> String {
-    let list: Vec<String> = texts.into_iter().map(literal).collect();
-    if list.is_empty() {
-        "(NULL)".into()
-    } else {
-        format!("({})", list.join(", "))
-    }
 }
 
 /// Microseconds since 1970 as Marquez writes an `Instant`.
@@ -108,11 +118,15 @@ fn append(batch: &RecordBatch, rows: &mut Vec<Row>) -> Result<(), arrow::error::
         };
         columns.push((field.name().clone(), values));
     }
-    for i in 0..batch.num_rows() {
+    let mut columns: Vec<(String, std::vec::IntoIter<Value>)> = columns
+        .into_iter()
+        .map(|(name, values)| (name, values.into_iter()))
+        .collect();
+    for _ in 0..batch.num_rows() {
         rows.push(
             columns
-                .iter()
-                .map(|(name, values)| (name.clone(), values[i].clone()))
+                .iter_mut()
+                .map(|(name, values)| (name.clone(), values.next().unwrap_or(Value::Null)))
                 .collect(),
         );
     }

@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use prov9_query::lineage::Direction;
 use serde_json::{Value, json};
 
-use super::rows::{Row, literals, query, text, value};
+use super::rows::{Row, query_keys, text, value};
 use super::runs::marquez_state;
 use super::{ApiError, Marquez};
 
@@ -40,13 +40,19 @@ pub(crate) async fn upstream(
             }
         }
     }
-    let ids = literals(runs.iter().map(String::as_str));
-    let rows = query(
+    let keys = marquez
+        .engine
+        .key_set(runs.iter().map(String::as_str))
+        .await;
+    let rows = query_keys(
         &marquez.engine,
         &format!(
             "SELECT r.run_id, r.state, r.started_at, r.ended_at, j.namespace, j.name \
-             FROM runs r JOIN jobs j ON j.job_id = r.job_id WHERE r.run_id IN {ids}"
+             FROM runs r JOIN jobs j ON j.job_id = r.job_id WHERE {}",
+            keys.condition("r.run_id")
         ),
+        &keys,
+        "run_id",
     )
     .await?;
     if !rows
@@ -55,14 +61,17 @@ pub(crate) async fn upstream(
     {
         return Err(ApiError::not_found(format!("Run '{id}' not found.")));
     }
-    let inputs = query(
+    let inputs = query_keys(
         &marquez.engine,
         &format!(
             "SELECT e.dst AS run_id, d.namespace, d.name, v.version, v.created_by_run \
              FROM lineage_edges e JOIN dataset_versions v ON v.version_id = e.src \
              JOIN datasets d ON d.dataset_id = v.dataset_id \
-             WHERE e.edge_type = 'input' AND e.dst IN {ids} ORDER BY d.namespace, d.name"
+             WHERE e.edge_type = 'input' AND {} ORDER BY d.namespace, d.name",
+            keys.condition("e.dst")
         ),
+        &keys,
+        "run_id",
     )
     .await?;
     let strip = |run: Option<&str>| run.map(|r| r.strip_prefix("run:").unwrap_or(r).to_string());

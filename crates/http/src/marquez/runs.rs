@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use chrono::DateTime;
 use serde_json::{Map, Value, json};
 
-use super::rows::{Row, literal, literals, query, text, value};
+use super::rows::{Row, literal, query, query_keys, text, value};
 use super::{ApiError, Marquez, Page};
 
 /// The columns [`run_json`] reads, from `runs r JOIN jobs j`.
@@ -41,18 +41,20 @@ pub(crate) async fn run_io(marquez: &Marquez, run_ids: &[&str]) -> Result<RunIo,
     if run_ids.is_empty() {
         return Ok(io);
     }
-    let ids = literals(run_ids.iter().copied());
+    let keys = marquez.engine.key_set(run_ids.iter().copied()).await;
     let sql = format!(
         "SELECT e.dst AS run_id, 'input' AS side, d.namespace, d.name, v.version FROM lineage_edges e \
          JOIN dataset_versions v ON v.version_id = e.src JOIN datasets d ON d.dataset_id = v.dataset_id \
-         WHERE e.edge_type = 'input' AND e.dst IN {ids} \
+         WHERE e.edge_type = 'input' AND {} \
          UNION ALL \
          SELECT e.src, 'output', d.namespace, d.name, v.version FROM lineage_edges e \
          JOIN dataset_versions v ON v.version_id = e.dst JOIN datasets d ON d.dataset_id = v.dataset_id \
-         WHERE e.edge_type = 'output' AND e.src IN {ids} \
-         ORDER BY 1, 2, 3, 4"
+         WHERE e.edge_type = 'output' AND {} \
+         ORDER BY 1, 2, 3, 4",
+        keys.condition("e.dst"),
+        keys.condition("e.src")
     );
-    for row in query(&marquez.engine, &sql).await? {
+    for row in query_keys(&marquez.engine, &sql, &keys, "run_id").await? {
         let Some(run) = text(&row, "run_id") else {
             continue;
         };
