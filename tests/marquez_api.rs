@@ -471,6 +471,27 @@ fn sql_collapsed(pg_port: u16, starts: &[String], hops: u32) -> BTreeSet<String>
     server_rows(pg_port, &sql).into_iter().flatten().collect()
 }
 
+/// `GET /api/v1/lineage` of `node` at `depth`, checked to hold exactly the Marquez nodes the SQL
+/// lineage functions reach from `starts` (its versions or runs): (path, nodes, node ids).
+fn lineage_as_sql_reaches(
+    app: &InProcess,
+    node: &str,
+    starts: &[String],
+    depth: u32,
+) -> (String, Vec<Value>, BTreeSet<String>) {
+    let path = format!("/api/v1/lineage?nodeId={node}&depth={depth}");
+    let graph = ok(app.http_port, &path);
+    let nodes = graph["graph"].as_array().unwrap().clone();
+    let ids: BTreeSet<String> = nodes
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut expected = sql_collapsed(app.port, starts, 2 * depth);
+    expected.insert(node.to_string());
+    assert_eq!(ids, expected, "{path}");
+    (path, nodes, ids)
+}
+
 #[test]
 fn marquez_lineage_is_what_the_sql_lineage_functions_reach() {
     let dir = tempfile::tempdir().unwrap();
@@ -509,16 +530,8 @@ fn marquez_lineage_is_what_the_sql_lineage_functions_reach() {
             "{node} has versions or runs in the demo"
         );
         for depth in [1, 2, 20] {
-            let path = format!("/api/v1/lineage?nodeId={node}&depth={depth}");
-            let graph = ok(app.http_port, &path);
-            let nodes = graph["graph"].as_array().unwrap();
-            let ids: BTreeSet<String> = nodes
-                .iter()
-                .map(|n| n["id"].as_str().unwrap().to_string())
-                .collect();
-            let mut expected = sql_collapsed(app.port, &starts, 2 * depth);
-            expected.insert(node.to_string());
-            assert_eq!(ids, expected, "{path}");
+            let (path, nodes, ids) = lineage_as_sql_reaches(&app, node, &starts, depth);
+            let nodes = &nodes;
             sizes.push(ids.len());
             for n in nodes {
                 let kind = n["type"].as_str().unwrap();
@@ -868,16 +881,7 @@ fn marquez_lineage_of_a_wide_fan_in_answers_as_a_small_one() {
             .into_iter()
             .flatten()
             .collect();
-        let path = format!("/api/v1/lineage?nodeId={node}&depth=2");
-        let graph = ok(app.http_port, &path);
-        let nodes = graph["graph"].as_array().unwrap();
-        let ids: BTreeSet<String> = nodes
-            .iter()
-            .map(|n| n["id"].as_str().unwrap().to_string())
-            .collect();
-        let mut expected = sql_collapsed(app.port, &starts, 4);
-        expected.insert(node.to_string());
-        assert_eq!(ids, expected, "{path}");
+        let (path, nodes, ids) = lineage_as_sql_reaches(&app, node, &starts, 2);
         assert!(ids.len() > 2 * PRODUCERS, "{path}: {} nodes", ids.len());
         for n in nodes {
             let id = n["id"].as_str().unwrap();
