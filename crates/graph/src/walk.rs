@@ -119,12 +119,7 @@ async fn describe<'a>(
     engine: &Engine,
     ids: impl Iterator<Item = &'a str>,
 ) -> Result<HashMap<String, Described>, WalkError> {
-    let ids: Vec<&str> = {
-        let mut ids: Vec<&str> = ids.collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    };
+    let ids: Vec<&str> = ids.collect();
     let with_prefix = |prefix: &str| -> Vec<&str> {
         ids.iter()
             .copied()
@@ -204,9 +199,7 @@ async fn owner_names(
     key: &str,
     rows_naming: &[Vec<Option<String>>],
 ) -> Result<HashMap<Option<String>, (Option<String>, Option<String>)>, WalkError> {
-    let mut owners: Vec<&str> = rows_naming.iter().filter_map(|r| r[1].as_deref()).collect();
-    owners.sort_unstable();
-    owners.dedup();
+    let owners: Vec<&str> = rows_naming.iter().filter_map(|r| r[1].as_deref()).collect();
     Ok(rows(engine, table, &[key, "namespace", "name"], &owners)
         .await?
         .into_iter()

@@ -73,8 +73,17 @@ pub(crate) fn tag_names(row: &Row) -> Vec<Value> {
         .collect()
 }
 
-/// Jobs (rows of [`JOB_COLUMNS`]) as Marquez Jobs, with their runs.
-async fn jobs_json(marquez: &Marquez, jobs: &[Row]) -> Result<Vec<Value>, ApiError> {
+/// Marquez lists up to this many latest runs of a job.
+const LATEST_RUNS: usize = 10;
+
+/// Jobs (rows of [`JOB_COLUMNS`]) as Marquez Jobs, with up to `runs_per_job` latest runs each
+/// (the lineage graph shows only the latest: reading the I/O of ten runs per job for it was work
+/// thrown away).
+async fn jobs_json(
+    marquez: &Marquez,
+    jobs: &[Row],
+    runs_per_job: usize,
+) -> Result<Vec<Value>, ApiError> {
     let ids = jobs.iter().filter_map(|j| text(j, "job_id"));
     let keys = marquez.engine.key_set(ids).await;
     let sql = format!(
@@ -88,7 +97,7 @@ async fn jobs_json(marquez: &Marquez, jobs: &[Row]) -> Result<Vec<Value>, ApiErr
         let list = latest
             .entry(text(run, "job_id").unwrap_or_default())
             .or_default();
-        if list.len() < 10 {
+        if list.len() < runs_per_job {
             list.push(run);
         }
     }
@@ -224,7 +233,7 @@ async fn list(
         jobs.retain(wanted);
     }
     let page: Vec<Row> = jobs.into_iter().skip(q.offset).take(q.limit).collect();
-    let jobs = jobs_json(marquez, &page).await?;
+    let jobs = jobs_json(marquez, &page, LATEST_RUNS).await?;
     Ok(Json(json!({"jobs": jobs, "totalCount": total})))
 }
 
@@ -258,7 +267,7 @@ pub(crate) async fn job_data(marquez: &Marquez, job_ids: &[&str]) -> Result<Vec<
         keys.condition("j.job_id")
     );
     let rows = query_keys(&marquez.engine, &sql, &keys, "job_id").await?;
-    let mut jobs = jobs_json(marquez, &rows).await?;
+    let mut jobs = jobs_json(marquez, &rows, 1).await?;
     for job in &mut jobs {
         let object = job.as_object_mut().expect("a job is an object");
         for list_only in ["latestRuns", "facets", "currentVersion", "labels", "tags"] {
@@ -285,6 +294,6 @@ pub(crate) async fn one(
         ),
     )
     .await?;
-    let mut jobs = jobs_json(&marquez, &rows).await?;
+    let mut jobs = jobs_json(&marquez, &rows, LATEST_RUNS).await?;
     Ok(Json(jobs.remove(0)))
 }
