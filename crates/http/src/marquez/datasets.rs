@@ -6,38 +6,51 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::jobs::{NO_TIME, namespace_exists, tag_names};
 use super::rows::{Row, literal, query, query_keys, text, value};
-use super::runs::{RUN_COLUMNS, run_io, run_json};
+use super::runs::{RUN_COLUMNS, Run, run_io};
 use super::with_models::{DATASETS, VERSIONS};
-use super::{ApiError, Marquez, Page};
+use super::{ApiError, Empty, EntityId, Marquez, Page};
 
 const DATASET_COLUMNS: &str = "d.dataset_id, d.namespace, d.name, d.source_uri, d.description, \
      d.tags, min(v.created_at) AS created_at, max(v.created_at) AS updated_at";
 const DATASET_GROUP: &str =
     "d.dataset_id, d.namespace, d.name, d.source_uri, d.description, d.tags";
 
+/// A field of a dataset version's schema.
+#[derive(Debug, Serialize)]
+struct Field {
+    name: Value,
+    #[serde(rename = "type")]
+    kind: Value,
+    tags: [(); 0],
+    description: Value,
+}
+
 /// A `schema` column (the schema facet's fields) as Marquez fields.
-fn fields(row: Option<&Row>) -> Vec<Value> {
+fn fields(row: Option<&Row>) -> Vec<Field> {
     let Some(schema) = row
         .and_then(|r| text(r, "schema"))
         .and_then(|s| serde_json::from_str::<Value>(s).ok())
     else {
         return Vec::new();
     };
+    let Value::Array(schema) = schema else {
+        return Vec::new();
+    };
     schema
-        .as_array()
         .into_iter()
-        .flatten()
-        .map(|f| {
-            json!({
-                "name": f["name"],
-                "type": f.get("type").cloned().unwrap_or(Value::Null),
-                "tags": [],
-                "description": f.get("description").cloned().unwrap_or(Value::Null),
-            })
+        .map(|mut f| {
+            let mut take = |key: &str| f.get_mut(key).map(Value::take).unwrap_or(Value::Null);
+            Field {
+                name: take("name"),
+                kind: take("type"),
+                tags: [],
+                description: take("description"),
+            }
         })
         .collect()
 }
@@ -49,23 +62,60 @@ fn time(row: &Row, column: &str) -> Value {
     }
 }
 
-/// The fields Marquez's Dataset and the lineage graph's dataset data share.
-pub(crate) fn dataset_data(row: &Row, current: Option<&Row>) -> Value {
-    json!({
-        "id": {"namespace": value(row, "namespace"), "name": value(row, "name")},
-        "type": "DB_TABLE",
-        "name": value(row, "name"),
-        "physicalName": value(row, "name"),
-        "createdAt": time(row, "created_at"),
-        "updatedAt": time(row, "updated_at"),
-        "namespace": value(row, "namespace"),
-        "sourceName": text(row, "source_uri").unwrap_or("default"),
-        "fields": fields(current),
-        "tags": tag_names(row),
-        "lastModifiedAt": value(row, "updated_at"),
-        "description": value(row, "description"),
-        "lastLifecycleState": null,
-    })
+/// What Marquez's Dataset and the lineage graph's dataset data share.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DatasetData {
+    id: EntityId,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    name: Value,
+    physical_name: Value,
+    created_at: Value,
+    updated_at: Value,
+    namespace: Value,
+    source_name: String,
+    fields: Vec<Field>,
+    tags: Vec<Value>,
+    last_modified_at: Value,
+    description: Value,
+    last_lifecycle_state: (),
+}
+
+impl DatasetData {
+    /// The dataset of a row of [`DATASET_COLUMNS`], with the fields of its `current` version.
+    pub(crate) fn new(row: &Row, current: Option<&Row>) -> DatasetData {
+        DatasetData {
+            id: EntityId {
+                namespace: value(row, "namespace"),
+                name: value(row, "name"),
+            },
+            kind: "DB_TABLE",
+            name: value(row, "name"),
+            physical_name: value(row, "name"),
+            created_at: time(row, "created_at"),
+            updated_at: time(row, "updated_at"),
+            namespace: value(row, "namespace"),
+            source_name: text(row, "source_uri").unwrap_or("default").to_string(),
+            fields: fields(current),
+            tags: tag_names(row),
+            last_modified_at: value(row, "updated_at"),
+            description: value(row, "description"),
+            last_lifecycle_state: (),
+        }
+    }
+}
+
+/// Marquez's Dataset.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Dataset {
+    #[serde(flatten)]
+    data: DatasetData,
+    current_version: Value,
+    column_lineage: Value,
+    facets: Empty,
+    deleted: bool,
 }
 
 /// Each dataset's newest version: dataset id -> (version, schema).
@@ -88,22 +138,25 @@ async fn current_versions(
 }
 
 /// Rows of [`DATASET_COLUMNS`] as Marquez Datasets.
-pub(crate) async fn datasets_json(marquez: &Marquez, rows: &[Row]) -> Result<Vec<Value>, ApiError> {
+pub(crate) async fn datasets_json(
+    marquez: &Marquez,
+    rows: &[Row],
+) -> Result<Vec<Dataset>, ApiError> {
     let ids: Vec<&str> = rows.iter().filter_map(|r| text(r, "dataset_id")).collect();
     let current = current_versions(marquez, &ids).await?;
     let mut column_lineage = super::column_lineage::fields_lineage(marquez, &ids).await?;
     Ok(rows
         .iter()
         .map(|row| {
-            let newest = current.get(text(row, "dataset_id").unwrap_or_default());
-            let mut dataset = dataset_data(row, newest);
-            dataset["currentVersion"] = newest.map(|v| value(v, "version")).unwrap_or(Value::Null);
-            dataset["columnLineage"] = column_lineage
-                .remove(text(row, "dataset_id").unwrap_or_default())
-                .unwrap_or(Value::Null);
-            dataset["facets"] = json!({});
-            dataset["deleted"] = json!(false);
-            dataset
+            let id = text(row, "dataset_id").unwrap_or_default();
+            let newest = current.get(id);
+            Dataset {
+                data: DatasetData::new(row, newest),
+                current_version: newest.map(|v| value(v, "version")).unwrap_or(Value::Null),
+                column_lineage: column_lineage.remove(id).unwrap_or(Value::Null),
+                facets: Empty {},
+                deleted: false,
+            }
         })
         .collect())
 }
@@ -169,7 +222,7 @@ async fn existing_dataset(marquez: &Marquez, namespace: &str, name: &str) -> Res
 pub(crate) async fn one(
     State(marquez): State<Arc<Marquez>>,
     Path((namespace, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Dataset>, ApiError> {
     let row = existing_dataset(&marquez, &namespace, &name).await?;
     let mut datasets = datasets_json(&marquez, &[row]).await?;
     Ok(Json(datasets.remove(0)))
@@ -206,8 +259,8 @@ pub(crate) async fn versions(
         .iter()
         .map(|v| {
             let created_by = match text(v, "run_id") {
-                Some(_) => run_json(v, &io, json!({})),
-                None => Value::Null,
+                Some(_) => Some(Run::new(v, &io, json!({}))),
+                None => None,
             };
             json!({
                 "id": {"namespace": namespace, "name": name},

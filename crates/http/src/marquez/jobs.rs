@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::rows::{Row, literal, query, query_keys, text, value};
-use super::runs::{RUN_COLUMNS, run_io, run_json};
+use super::runs::{RUN_COLUMNS, Run, RunDatasetVersion, run_io};
 use super::with_models::DATASETS;
-use super::{ApiError, Marquez};
+use super::{ApiError, Empty, EntityId, Marquez};
 
 /// The time Marquez would show for something prov9 has no time for (a job never run).
 pub(crate) const NO_TIME: &str = "1970-01-01T00:00:00Z";
@@ -76,14 +77,67 @@ pub(crate) fn tag_names(row: &Row) -> Vec<Value> {
 /// Marquez lists up to this many latest runs of a job.
 const LATEST_RUNS: usize = 10;
 
-/// Jobs (rows of [`JOB_COLUMNS`]) as Marquez Jobs, with up to `runs_per_job` latest runs each
-/// (the lineage graph shows only the latest: reading the I/O of ten runs per job for it was work
-/// thrown away).
-async fn jobs_json(
-    marquez: &Marquez,
-    jobs: &[Row],
-    runs_per_job: usize,
-) -> Result<Vec<Value>, ApiError> {
+/// Marquez's Job, or the lineage graph's JobData (see [`JobView`]).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Job {
+    pub id: EntityId,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    name: Value,
+    simple_name: Value,
+    parent_job_name: (),
+    parent_job_uuid: (),
+    created_at: Value,
+    updated_at: Value,
+    namespace: Value,
+    inputs: Vec<EntityId>,
+    outputs: Vec<EntityId>,
+    location: Value,
+    description: Value,
+    latest_run: Option<Run>,
+    #[serde(flatten)]
+    view: JobView,
+}
+
+/// What a job list shows of a job beyond what the lineage graph does, and the other way round.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum JobView {
+    Listed(Listed),
+    InGraph(InGraph),
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Listed {
+    latest_runs: Option<Vec<Run>>,
+    facets: Empty,
+    current_version: (),
+    labels: [(); 0],
+    tags: Vec<Value>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InGraph {
+    current_run_uuid: Option<String>,
+}
+
+/// How many latest runs to read per job: a list shows ten, the lineage graph the latest only
+/// (reading the I/O of ten runs per job for it was work thrown away).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Shown {
+    Listed,
+    InGraph,
+}
+
+/// Jobs (rows of [`JOB_COLUMNS`]) as Marquez shows them, with their latest runs.
+async fn jobs_json(marquez: &Marquez, jobs: &[Row], shown: Shown) -> Result<Vec<Job>, ApiError> {
+    let runs_per_job = match shown {
+        Shown::Listed => LATEST_RUNS,
+        Shown::InGraph => 1,
+    };
     let ids = jobs.iter().filter_map(|j| text(j, "job_id"));
     let keys = marquez.engine.key_set(ids).await;
     let sql = format!(
@@ -101,34 +155,39 @@ async fn jobs_json(
             list.push(run);
         }
     }
-    let shown: Vec<&str> = latest
+    let shown_runs: Vec<&str> = latest
         .values()
         .flatten()
         .filter_map(|r| text(r, "run_id"))
         .collect();
-    let io = run_io(marquez, &shown).await?;
+    let io = run_io(marquez, &shown_runs).await?;
     Ok(jobs
         .iter()
         .map(|job| {
             let id = text(job, "job_id").unwrap_or_default();
-            let runs: Vec<Value> = latest
+            let mut runs: Vec<Run> = latest
                 .get(id)
                 .into_iter()
                 .flatten()
-                .map(|r| run_json(r, &io, json!({})))
+                .map(|r| Run::new(r, &io, json!({})))
                 .collect();
-            let datasets = |side: &str| -> Vec<Value> {
+            // The datasets of the latest run, each once.
+            let datasets = |versions: Option<&Vec<RunDatasetVersion>>| -> Vec<EntityId> {
                 let mut seen = HashSet::new();
                 let mut datasets = Vec::new();
-                for v in runs.first().and_then(|r| r[side].as_array()).into_iter().flatten() {
-                    let id = &v["datasetVersionId"];
-                    let key = (id["namespace"].as_str(), id["name"].as_str());
-                    if seen.insert(key) {
-                        datasets.push(json!({"namespace": id["namespace"], "name": id["name"]}));
+                for v in versions.into_iter().flatten() {
+                    let id = &v.dataset_version_id;
+                    if seen.insert((&id.namespace, &id.name)) {
+                        datasets.push(EntityId {
+                            namespace: id.namespace.clone(),
+                            name: id.name.clone(),
+                        });
                     }
                 }
                 datasets
             };
+            let inputs = datasets(runs.first().map(|r| &r.input_dataset_versions));
+            let outputs = datasets(runs.first().map(|r| &r.output_dataset_versions));
             let time = |column: &str| match value(job, column) {
                 Value::Null => json!(NO_TIME),
                 t => t,
@@ -137,27 +196,43 @@ async fn jobs_json(
                 Some(t) if t.eq_ignore_ascii_case("streaming") => "STREAM",
                 _ => "BATCH",
             };
-            json!({
-                "id": {"namespace": value(job, "namespace"), "name": value(job, "name")},
-                "type": kind,
-                "name": value(job, "name"),
-                "simpleName": value(job, "name"),
-                "parentJobName": null,
-                "parentJobUuid": null,
-                "createdAt": time("created_at"),
-                "updatedAt": time("updated_at"),
-                "namespace": value(job, "namespace"),
-                "inputs": datasets("inputDatasetVersions"),
-                "outputs": datasets("outputDatasetVersions"),
-                "location": value(job, "source_code_location"),
-                "description": value(job, "description"),
-                "latestRun": runs.first().cloned().unwrap_or(Value::Null),
-                "latestRuns": if runs.is_empty() { Value::Null } else { Value::Array(runs.clone()) },
-                "facets": {},
-                "currentVersion": null,
-                "labels": [],
-                "tags": tag_names(job),
-            })
+            let (latest_run, view) = match shown {
+                Shown::Listed => (
+                    runs.first().cloned(),
+                    JobView::Listed(Listed {
+                        latest_runs: (!runs.is_empty()).then_some(runs),
+                        facets: Empty {},
+                        current_version: (),
+                        labels: [],
+                        tags: tag_names(job),
+                    }),
+                ),
+                Shown::InGraph => {
+                    let latest = (!runs.is_empty()).then(|| runs.swap_remove(0));
+                    let current_run_uuid = latest.as_ref().map(|r| r.id.clone());
+                    (latest, JobView::InGraph(InGraph { current_run_uuid }))
+                }
+            };
+            Job {
+                id: EntityId {
+                    namespace: value(job, "namespace"),
+                    name: value(job, "name"),
+                },
+                kind,
+                name: value(job, "name"),
+                simple_name: value(job, "name"),
+                parent_job_name: (),
+                parent_job_uuid: (),
+                created_at: time("created_at"),
+                updated_at: time("updated_at"),
+                namespace: value(job, "namespace"),
+                inputs,
+                outputs,
+                location: value(job, "source_code_location"),
+                description: value(job, "description"),
+                latest_run,
+                view,
+            }
         })
         .collect())
 }
@@ -233,7 +308,7 @@ async fn list(
         jobs.retain(wanted);
     }
     let page: Vec<Row> = jobs.into_iter().skip(q.offset).take(q.limit).collect();
-    let jobs = jobs_json(marquez, &page, LATEST_RUNS).await?;
+    let jobs = jobs_json(marquez, &page, Shown::Listed).await?;
     Ok(Json(json!({"jobs": jobs, "totalCount": total})))
 }
 
@@ -257,9 +332,12 @@ pub(crate) async fn of_namespace(
 const JOB_GROUP: &str = "j.job_id, j.namespace, j.name, j.description, \
      j.source_code_location, j.processing_type, j.tags";
 
-/// The lineage graph's JobData of each job: a Job without its list-only fields, with the id of
-/// its latest run.
-pub(crate) async fn job_data(marquez: &Marquez, job_ids: &[&str]) -> Result<Vec<Value>, ApiError> {
+/// The lineage graph's JobData of each job, by job id: a Job without its list-only fields, with
+/// the id of its latest run.
+pub(crate) async fn job_data(
+    marquez: &Marquez,
+    job_ids: &[&str],
+) -> Result<HashMap<String, Job>, ApiError> {
     let keys = marquez.engine.key_set(job_ids.iter().copied()).await;
     let sql = format!(
         "SELECT {JOB_COLUMNS} FROM jobs j LEFT JOIN runs r ON r.job_id = j.job_id \
@@ -267,23 +345,18 @@ pub(crate) async fn job_data(marquez: &Marquez, job_ids: &[&str]) -> Result<Vec<
         keys.condition("j.job_id")
     );
     let rows = query_keys(&marquez.engine, &sql, &keys, "job_id").await?;
-    let mut jobs = jobs_json(marquez, &rows, 1).await?;
-    for job in &mut jobs {
-        let object = job.as_object_mut().expect("a job is an object");
-        for list_only in ["latestRuns", "facets", "currentVersion", "labels", "tags"] {
-            object.remove(list_only);
-        }
-        let latest = object.get("latestRun").and_then(|r| r.get("id")).cloned();
-        object.insert("currentRunUuid".into(), latest.unwrap_or(Value::Null));
-    }
-    Ok(jobs)
+    let jobs = jobs_json(marquez, &rows, Shown::InGraph).await?;
+    let ids = rows
+        .iter()
+        .map(|r| text(r, "job_id").unwrap_or_default().to_string());
+    Ok(ids.zip(jobs).collect())
 }
 
 /// `GET /api/v1/namespaces/{ns}/jobs/{job}`.
 pub(crate) async fn one(
     State(marquez): State<Arc<Marquez>>,
     Path((namespace, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Job>, ApiError> {
     let job_id = existing_job(&marquez, &namespace, &name).await?;
     let rows = query(
         &marquez.engine,
@@ -294,6 +367,6 @@ pub(crate) async fn one(
         ),
     )
     .await?;
-    let mut jobs = jobs_json(&marquez, &rows, LATEST_RUNS).await?;
+    let mut jobs = jobs_json(&marquez, &rows, Shown::Listed).await?;
     Ok(Json(jobs.remove(0)))
 }

@@ -15,9 +15,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Query, State};
 use prov9_query::lineage::Direction;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
 
-use super::datasets::{dataset_data, dataset_sql};
+use super::datasets::{DatasetData, dataset_sql};
+use super::jobs::Job;
 use super::rows::{literal, query, query_keys, text};
 use super::with_models::{DATASETS, VERSIONS};
 use super::{ApiError, Marquez};
@@ -48,7 +49,7 @@ impl Collapsed {
 pub(crate) async fn lineage(
     State(marquez): State<Arc<Marquez>>,
     Query(q): Query<LineageQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LineageGraph>, ApiError> {
     let node_id = super::required(q.node_id, "nodeId")?;
     let depth = q.depth.unwrap_or(super::DEFAULT_DEPTH);
     let (entity, version) = match node_id.rsplit_once('#') {
@@ -147,35 +148,65 @@ pub(crate) async fn lineage(
     let mut data = node_data(&marquez, &members).await?;
     // Each node's edges, grouped once: a fan-in of 25,000 made a scan of every link per node
     // the whole request's cost.
-    let mut in_edges: HashMap<&str, Vec<Value>> = HashMap::new();
-    let mut out_edges: HashMap<&str, Vec<Value>> = HashMap::new();
+    let mut in_edges: HashMap<&str, Vec<Edge>> = HashMap::new();
+    let mut out_edges: HashMap<&str, Vec<Edge>> = HashMap::new();
     for (origin, destination) in &links {
-        let edge = json!({"origin": origin, "destination": destination});
+        let edge = Edge {
+            origin: origin.clone(),
+            destination: destination.clone(),
+        };
         in_edges.entry(destination).or_default().push(edge.clone());
         out_edges.entry(origin).or_default().push(edge);
     }
-    let mut graph = Vec::with_capacity(members.len());
-    for member in &members {
-        let id = member.node_id();
-        let kind = match member {
-            Collapsed::Job(_) => "JOB",
-            _ => "DATASET",
-        };
-        let in_edges = in_edges.remove(id.as_str()).unwrap_or_default();
-        let out_edges = out_edges.remove(id.as_str()).unwrap_or_default();
-        // Moved in, not through `json!`, which would copy each node's data and edges once more.
-        let mut node = Map::new();
-        node.insert("id".into(), Value::String(id.clone()));
-        node.insert("type".into(), Value::from(kind));
-        node.insert("data".into(), data.remove(&id).unwrap_or(Value::Null));
-        node.insert("inEdges".into(), Value::Array(in_edges));
-        node.insert("outEdges".into(), Value::Array(out_edges));
-        graph.push(Value::Object(node));
-    }
-    Ok(Json(Value::Object(Map::from_iter([(
-        "graph".to_string(),
-        Value::Array(graph),
-    )]))))
+    let graph = members
+        .iter()
+        .map(|member| {
+            let id = member.node_id();
+            let kind = match member {
+                Collapsed::Job(_) => "JOB",
+                _ => "DATASET",
+            };
+            Node {
+                kind,
+                data: data.remove(&id),
+                in_edges: in_edges.remove(id.as_str()).unwrap_or_default(),
+                out_edges: out_edges.remove(id.as_str()).unwrap_or_default(),
+                id,
+            }
+        })
+        .collect();
+    Ok(Json(LineageGraph { graph }))
+}
+
+/// Marquez's lineage graph: `{"graph": [node, …]}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct LineageGraph {
+    graph: Vec<Node>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Node {
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    data: Option<NodeData>,
+    in_edges: Vec<Edge>,
+    out_edges: Vec<Edge>,
+}
+
+/// A node's `data`: JobData for jobs, DatasetData for datasets (and models).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum NodeData {
+    Job(Job),
+    Dataset(DatasetData),
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Edge {
+    origin: String,
+    destination: String,
 }
 
 /// Version-level node -> the Marquez node it collapses into (deployments have none).
@@ -227,11 +258,11 @@ async fn collapse(
     Ok(out)
 }
 
-/// Each node's `data`: JobData for jobs, DatasetData for datasets (and models).
+/// Each node's `data`, by node id.
 async fn node_data(
     marquez: &Marquez,
     members: &BTreeSet<Collapsed>,
-) -> Result<HashMap<String, Value>, ApiError> {
+) -> Result<HashMap<String, NodeData>, ApiError> {
     let mut out = HashMap::new();
     let dataset_ids = members.iter().filter_map(|m| match m {
         Collapsed::Dataset(id) => Some(id.as_str()),
@@ -243,7 +274,7 @@ async fn node_data(
     for row in &rows {
         out.insert(
             text(row, "dataset_id").unwrap_or_default().to_string(),
-            dataset_data(row, None),
+            NodeData::Dataset(DatasetData::new(row, None)),
         );
     }
     let job_ids: Vec<&str> = members
@@ -253,13 +284,8 @@ async fn node_data(
             _ => None,
         })
         .collect();
-    for job in super::jobs::job_data(marquez, &job_ids).await? {
-        let id = format!(
-            "job:{}:{}",
-            job["namespace"].as_str().unwrap_or_default(),
-            job["name"].as_str().unwrap_or_default()
-        );
-        out.insert(id, job);
+    for (id, job) in super::jobs::job_data(marquez, &job_ids).await? {
+        out.insert(id, NodeData::Job(job));
     }
     Ok(out)
 }

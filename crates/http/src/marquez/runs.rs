@@ -7,10 +7,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use chrono::DateTime;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::rows::{Row, literal, query, query_keys, text, value};
-use super::{ApiError, Marquez, Page};
+use super::{ApiError, Empty, Marquez, Page};
 
 /// The columns [`run_json`] reads, from `runs r JOIN jobs j`.
 pub(crate) const RUN_COLUMNS: &str = "r.run_id, r.job_id, r.state, r.started_at, r.ended_at, \
@@ -33,8 +34,23 @@ fn millis(ts: &Value) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
+/// A dataset version a run read or wrote, as Marquez's Run lists them.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RunDatasetVersion {
+    pub dataset_version_id: DatasetVersionId,
+    facets: Empty,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct DatasetVersionId {
+    pub namespace: Value,
+    pub name: Value,
+    version: Value,
+}
+
 /// The dataset versions runs read and wrote, by run id: (inputs, outputs).
-pub(crate) type RunIo = HashMap<String, (Vec<Value>, Vec<Value>)>;
+pub(crate) type RunIo = HashMap<String, (Vec<RunDatasetVersion>, Vec<RunDatasetVersion>)>;
 
 pub(crate) async fn run_io(marquez: &Marquez, run_ids: &[&str]) -> Result<RunIo, ApiError> {
     let mut io = RunIo::new();
@@ -58,14 +74,14 @@ pub(crate) async fn run_io(marquez: &Marquez, run_ids: &[&str]) -> Result<RunIo,
         let Some(run) = text(&row, "run_id") else {
             continue;
         };
-        let version = json!({
-            "datasetVersionId": {
-                "namespace": value(&row, "namespace"),
-                "name": value(&row, "name"),
-                "version": value(&row, "version"),
+        let version = RunDatasetVersion {
+            dataset_version_id: DatasetVersionId {
+                namespace: value(&row, "namespace"),
+                name: value(&row, "name"),
+                version: value(&row, "version"),
             },
-            "facets": {},
-        });
+            facets: Empty {},
+        };
         let sides = io.entry(run.to_string()).or_default();
         match text(&row, "side") {
             Some("input") => sides.0.push(version),
@@ -75,43 +91,66 @@ pub(crate) async fn run_io(marquez: &Marquez, run_ids: &[&str]) -> Result<RunIo,
     Ok(io)
 }
 
-/// A Marquez Run from a row of [`RUN_COLUMNS`].
-pub(crate) fn run_json(row: &Row, io: &RunIo, facets: Value) -> Value {
-    let id = text(row, "run_id").unwrap_or_default();
-    let (started, ended, updated) = (
-        value(row, "started_at"),
-        value(row, "ended_at"),
-        value(row, "updated_at"),
-    );
-    let first = |values: [&Value; 3]| {
-        values
-            .into_iter()
-            .find(|v| !v.is_null())
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
-    let duration = match (millis(&started), millis(&ended)) {
-        (Some(s), Some(e)) => json!(e - s),
-        _ => Value::Null,
-    };
-    let (inputs, outputs) = io.get(id).cloned().unwrap_or_default();
-    json!({
-        "id": id.strip_prefix("run:").unwrap_or(id),
-        "createdAt": first([&started, &updated, &ended]),
-        "updatedAt": first([&updated, &ended, &started]),
-        "nominalStartTime": null,
-        "nominalEndTime": null,
-        "state": marquez_state(text(row, "state").unwrap_or_default()),
-        "startedAt": started,
-        "endedAt": ended,
-        "durationMs": duration,
-        "args": {},
-        "jobVersion": null,
-        "inputDatasetVersions": inputs,
-        "outputDatasetVersions": outputs,
-        "context": {},
-        "facets": facets,
-    })
+/// Marquez's Run.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Run {
+    pub id: String,
+    created_at: Value,
+    updated_at: Value,
+    nominal_start_time: (),
+    nominal_end_time: (),
+    state: &'static str,
+    started_at: Value,
+    ended_at: Value,
+    duration_ms: Option<i64>,
+    args: Empty,
+    job_version: (),
+    pub input_dataset_versions: Vec<RunDatasetVersion>,
+    pub output_dataset_versions: Vec<RunDatasetVersion>,
+    context: Empty,
+    facets: Value,
+}
+
+impl Run {
+    /// The run of a row of [`RUN_COLUMNS`], with its I/O from `io`.
+    pub(crate) fn new(row: &Row, io: &RunIo, facets: Value) -> Run {
+        let id = text(row, "run_id").unwrap_or_default();
+        let (started, ended, updated) = (
+            value(row, "started_at"),
+            value(row, "ended_at"),
+            value(row, "updated_at"),
+        );
+        let first = |values: [&Value; 3]| {
+            values
+                .into_iter()
+                .find(|v| !v.is_null())
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
+        let duration = match (millis(&started), millis(&ended)) {
+            (Some(s), Some(e)) => Some(e - s),
+            _ => None,
+        };
+        let (inputs, outputs) = io.get(id).cloned().unwrap_or_default();
+        Run {
+            id: id.strip_prefix("run:").unwrap_or(id).to_string(),
+            created_at: first([&started, &updated, &ended]),
+            updated_at: first([&updated, &ended, &started]),
+            nominal_start_time: (),
+            nominal_end_time: (),
+            state: marquez_state(text(row, "state").unwrap_or_default()),
+            started_at: started,
+            ended_at: ended,
+            duration_ms: duration,
+            args: Empty {},
+            job_version: (),
+            input_dataset_versions: inputs,
+            output_dataset_versions: outputs,
+            context: Empty {},
+            facets,
+        }
+    }
 }
 
 /// `GET /api/v1/namespaces/{ns}/jobs/{job}/runs`: newest first.
@@ -141,7 +180,7 @@ pub(crate) async fn of_job(
     .await?;
     let ids: Vec<&str> = rows.iter().filter_map(|r| text(r, "run_id")).collect();
     let io = run_io(&marquez, &ids).await?;
-    let runs: Vec<Value> = rows.iter().map(|r| run_json(r, &io, json!({}))).collect();
+    let runs: Vec<Run> = rows.iter().map(|r| Run::new(r, &io, json!({}))).collect();
     Ok(Json(
         json!({"runs": runs, "totalCount": value(&total[0], "n")}),
     ))
@@ -189,12 +228,12 @@ async fn existing_run(marquez: &Marquez, id: &str) -> Result<Row, ApiError> {
 pub(crate) async fn one(
     State(marquez): State<Arc<Marquez>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Run>, ApiError> {
     let row = existing_run(&marquez, &id).await?;
     let run_id = format!("run:{id}");
     let io = run_io(&marquez, &[&run_id]).await?;
     let facets = merged_facets(&marquez, &run_id, "run").await?;
-    Ok(Json(run_json(&row, &io, facets)))
+    Ok(Json(Run::new(&row, &io, facets)))
 }
 
 #[derive(Debug, serde::Deserialize)]
