@@ -821,7 +821,7 @@ fn fan_in_events(producers: usize) -> String {
 }
 
 /// A graph naming more rows than are worth looking up one by one (600 producer jobs feeding one
-/// job: past 500 keys and a twentieth of the graph's nodes, so the routes read tables whole and
+/// job: past 500 keys and one per 100 rows of their tables, so the routes read tables whole and
 /// pick the rows) answers as the small ones do: exactly the nodes the SQL functions reach, each
 /// with its own data, and a drawing naming nodes as `lineage_nodes` does.
 #[test]
@@ -914,4 +914,104 @@ fn marquez_lineage_of_a_wide_fan_in_answers_as_a_small_one() {
             }
         }
     }
+}
+
+/// A version id is `<dataset id>@<version>`; the routes read a version's dataset off its id, so
+/// `@` inside a dataset name or a version (where the id cannot tell which `@` separates) must
+/// still collapse and list exactly as the SQL does.
+#[test]
+fn marquez_names_and_versions_with_at_signs_collapse_as_the_sql_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("wh");
+    let dataset = |name: &str, version: Option<&str>| match version {
+        Some(v) => serde_json::json!({"namespace": "s3://b", "name": name,
+            "facets": {"version": {"_producer": "t", "_schemaURL": "t", "datasetVersion": v}}}),
+        None => serde_json::json!({"namespace": "s3://b", "name": name}),
+    };
+    let event = |run: u32, job: &str, inputs: Value, outputs: Value| {
+        serde_json::json!({
+            "eventType": "COMPLETE",
+            "eventTime": format!("2026-01-01T00:0{run}:00Z"),
+            "producer": "prov9-tests",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent",
+            "run": {"runId": format!("00000000-0000-4000-8000-{run:012}")},
+            "job": {"namespace": "at", "name": job},
+            "inputs": inputs,
+            "outputs": outputs,
+        })
+        .to_string()
+    };
+    let events = [
+        event(
+            1,
+            "clean",
+            serde_json::json!([dataset("user@corp/raw", Some("sha@1"))]),
+            serde_json::json!([dataset("clean", Some("7"))]),
+        ),
+        event(
+            2,
+            "report",
+            serde_json::json!([dataset("clean", Some("7"))]),
+            serde_json::json!([dataset("report@daily", None)]),
+        ),
+    ];
+    let file = dir.path().join("at.ndjson");
+    std::fs::write(&file, events.join("\n")).unwrap();
+    let out = run(&data, &["load", "--no-progress", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let app = InProcess::start(&data, false);
+    for dataset in ["user@corp/raw", "clean", "report@daily"] {
+        let id = format!("dataset:s3://b:{dataset}");
+        let starts: Vec<String> = server_rows(
+            app.port,
+            &format!("SELECT version_id FROM dataset_versions WHERE dataset_id = '{id}'"),
+        )
+        .into_iter()
+        .flatten()
+        .collect();
+        let (path, _, ids) = lineage_as_sql_reaches(&app, &id, &starts, 2);
+        assert_eq!(ids.len(), 5, "{path}: {ids:?}");
+    }
+    // The run I/O names each version's dataset and version whole, `@` and all.
+    let version = |name: &str, version: &str| serde_json::json!({"datasetVersionId": {"namespace": "s3://b", "name": name, "version": version}, "facets": {}});
+    let job = ok(app.http_port, "/api/v1/namespaces/at/jobs/clean");
+    assert_eq!(
+        job["latestRun"]["inputDatasetVersions"],
+        serde_json::json!([version("user@corp/raw", "sha@1")]),
+        "{job}"
+    );
+    assert_eq!(
+        job["latestRun"]["outputDatasetVersions"],
+        serde_json::json!([version("clean", "7")]),
+        "{job}"
+    );
+    assert_eq!(
+        job["inputs"],
+        serde_json::json!([{"namespace": "s3://b", "name": "user@corp/raw"}])
+    );
+    let graph = ok(
+        app.http_port,
+        "/api/v1/lineage?nodeId=job:at:report&depth=1",
+    );
+    let report = graph["graph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "job:at:report")
+        .unwrap();
+    let outputs = &report["data"]["latestRun"]["outputDatasetVersions"];
+    assert_eq!(
+        outputs[0]["datasetVersionId"]["name"], "report@daily",
+        "{report}"
+    );
+    let written = server_rows(
+        app.port,
+        "SELECT version FROM dataset_versions WHERE dataset_id = 'dataset:s3://b:report@daily'",
+    );
+    assert_eq!(
+        outputs[0]["datasetVersionId"]["version"].as_str(),
+        written[0].as_deref(),
+        "{report}"
+    );
 }

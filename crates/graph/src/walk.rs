@@ -220,7 +220,7 @@ async fn rows(
         return Ok(Vec::new());
     }
     let key = columns[0];
-    let keys = engine.key_set(keys.iter().copied()).await;
+    let keys = engine.key_set(table, keys.iter().copied()).await?;
     let sql = format!(
         "SELECT {} FROM {table} WHERE {}",
         columns.join(", "),

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use arrow::array::AsArray;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::datasource::TableProvider;
@@ -133,12 +134,36 @@ impl Engine {
         Ok((schema, batches))
     }
 
-    /// `keys` to look up in the warehouse's tables, sized against the lineage graph's nodes (each
-    /// run, dataset version and model version is one, so the tables a walk names rows of have
-    /// about as many rows or fewer).
-    pub async fn key_set<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> KeySet {
-        let nodes = self.lineage.graph().await.node_count();
-        KeySet::new(keys, nodes)
+    /// `keys` to look up in `table`, weighed against its rows, which are counted (from the
+    /// table's statistics, about a millisecond) only when there are more keys than are always
+    /// looked up.
+    pub async fn key_set<'a>(
+        &self,
+        table: &str,
+        keys: impl IntoIterator<Item = &'a str>,
+    ) -> Result<KeySet, QueryError> {
+        let keys: Vec<&str> = keys.into_iter().collect();
+        let rows = match keys.len() <= crate::ALWAYS_LOOKED_UP {
+            true => 0,
+            false => self.row_count(table).await?,
+        };
+        Ok(KeySet::new(keys, rows))
+    }
+
+    /// `SELECT count(*)` of a table or relation.
+    async fn row_count(&self, table: &str) -> Result<usize, QueryError> {
+        let (_, batches) = self
+            .query(&format!("SELECT count(*) AS n FROM {table}"))
+            .await?;
+        let count = batches
+            .first()
+            .filter(|b| b.num_rows() > 0)
+            .and_then(|b| {
+                arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Int64).ok()
+            })
+            .map(|n| n.as_primitive::<arrow::datatypes::Int64Type>().value(0))
+            .unwrap_or(0);
+        Ok(usize::try_from(count).unwrap_or(0))
     }
 
     /// [`Engine::query`] of `sql`, which restricts `key_column` by `keys.condition(…)`; only the

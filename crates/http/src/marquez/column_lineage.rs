@@ -13,7 +13,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use serde_json::{Value, json};
 
-use super::rows::{query, query_keys, text};
+use super::rows::{key_set, query, query_keys, text};
 use super::{ApiError, Marquez};
 
 #[derive(Debug, serde::Deserialize)]
@@ -192,7 +192,12 @@ pub(crate) async fn fields_lineage(
     marquez: &Marquez,
     dataset_ids: &[&str],
 ) -> Result<HashMap<String, Value>, ApiError> {
-    let keys = marquez.engine.key_set(dataset_ids.iter().copied()).await;
+    let keys = key_set(
+        &marquez.engine,
+        "column_lineage",
+        dataset_ids.iter().copied(),
+    )
+    .await?;
     let sql = format!(
         "SELECT dst_dataset_id AS dataset_id, dst_column, src_namespace AS namespace, \
          src_name AS name, src_column, transformation FROM ({COLUMN_EDGES}) e \

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::jobs::{NO_TIME, namespace_exists, tag_names};
-use super::rows::{Row, literal, query, query_keys, text, value};
+use super::rows::{Row, key_set, literal, query, query_keys, text, value};
 use super::runs::{RUN_COLUMNS, Run, run_io};
 use super::with_models::{DATASETS, VERSIONS};
 use super::{ApiError, Empty, EntityId, Marquez, Page};
@@ -123,7 +123,12 @@ async fn current_versions(
     marquez: &Marquez,
     dataset_ids: &[&str],
 ) -> Result<HashMap<String, Row>, ApiError> {
-    let keys = marquez.engine.key_set(dataset_ids.iter().copied()).await;
+    let keys = key_set(
+        &marquez.engine,
+        "dataset_versions",
+        dataset_ids.iter().copied(),
+    )
+    .await?;
     let sql = format!(
         "SELECT dataset_id, version, schema FROM (SELECT dataset_id, version, schema, \
          row_number() OVER (PARTITION BY dataset_id ORDER BY created_at DESC, version DESC) AS n \
@@ -258,10 +263,7 @@ pub(crate) async fn versions(
     let versions: Vec<Value> = rows
         .iter()
         .map(|v| {
-            let created_by = match text(v, "run_id") {
-                Some(_) => Some(Run::new(v, &io, json!({}))),
-                None => None,
-            };
+            let created_by = text(v, "run_id").map(|_| Run::new(v, &io, json!({})));
             json!({
                 "id": {"namespace": namespace, "name": name},
                 "type": "DB_TABLE",

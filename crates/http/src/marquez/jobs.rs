@@ -9,7 +9,7 @@ use axum::extract::{Path, RawQuery, State};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::rows::{Row, literal, query, query_keys, text, value};
+use super::rows::{Row, key_set, literal, query, query_keys, text, value};
 use super::runs::{RUN_COLUMNS, Run, RunDatasetVersion, run_io};
 use super::with_models::DATASETS;
 use super::{ApiError, Empty, EntityId, Marquez};
@@ -139,7 +139,7 @@ async fn jobs_json(marquez: &Marquez, jobs: &[Row], shown: Shown) -> Result<Vec<
         Shown::InGraph => 1,
     };
     let ids = jobs.iter().filter_map(|j| text(j, "job_id"));
-    let keys = marquez.engine.key_set(ids).await;
+    let keys = key_set(&marquez.engine, "runs", ids).await?;
     let sql = format!(
         "SELECT {RUN_COLUMNS} FROM runs r JOIN jobs j ON j.job_id = r.job_id WHERE {} \
          ORDER BY COALESCE(r.updated_at, r.ended_at, r.started_at) DESC NULLS LAST, r.run_id",
@@ -338,7 +338,7 @@ pub(crate) async fn job_data(
     marquez: &Marquez,
     job_ids: &[&str],
 ) -> Result<HashMap<String, Job>, ApiError> {
-    let keys = marquez.engine.key_set(job_ids.iter().copied()).await;
+    let keys = key_set(&marquez.engine, "jobs", job_ids.iter().copied()).await?;
     let sql = format!(
         "SELECT {JOB_COLUMNS} FROM jobs j LEFT JOIN runs r ON r.job_id = j.job_id \
          WHERE {} GROUP BY {JOB_GROUP}",

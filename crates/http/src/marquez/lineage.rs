@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::datasets::{DatasetData, dataset_sql};
 use super::jobs::Job;
-use super::rows::{literal, query, query_keys, text};
+use super::rows::{key_set, literal, query, query_keys, text};
 use super::with_models::{DATASETS, VERSIONS};
 use super::{ApiError, Marquez};
 
@@ -199,8 +199,9 @@ struct Node {
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 enum NodeData {
-    Job(Job),
-    Dataset(DatasetData),
+    // Boxed: both are hundreds of bytes, and nodes are moved into the answer.
+    Job(Box<Job>),
+    Dataset(Box<DatasetData>),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -214,41 +215,61 @@ async fn collapse(
     marquez: &Marquez,
     nodes: &[String],
 ) -> Result<HashMap<String, Collapsed>, ApiError> {
-    // Per kind of node id: the query naming what each collapses into (`id`, `entity`), and the
-    // column its key is in.
+    let mut out = HashMap::new();
+    // A version's id names its dataset or model, unless an `@` makes it ambiguous: a graph of
+    // 12,000 versions looked up by key took 0.4 s.
+    let mut ambiguous = Vec::new();
+    for node in nodes.iter().filter(|n| !n.starts_with("run:")) {
+        let owner = prov9_model::ids::version_owner(node);
+        if let Some(dataset) = owner.filter(|o| o.starts_with("dataset:")) {
+            out.insert(node.clone(), Collapsed::Dataset(dataset.to_string()));
+        } else if let Some(model) = owner.and_then(|o| o.strip_prefix("model:")) {
+            out.insert(node.clone(), Collapsed::Dataset(format!("dataset:{model}")));
+        } else {
+            ambiguous.push(node.as_str());
+        }
+    }
+    // Per kind of node id looked up: its table, what each collapses into (`id`, `entity`), and
+    // the column its key is in.
     type Into = fn(String) -> Collapsed;
-    let kinds: [(&str, &str, &str, Into); 3] = [
+    let kinds: [(&str, &str, &str, &str, Into); 3] = [
         (
             "dataset:",
-            "SELECT version_id AS id, dataset_id AS entity FROM dataset_versions",
+            "dataset_versions",
+            "version_id AS id, dataset_id AS entity",
             "version_id",
             Collapsed::Dataset,
         ),
         (
             "run:",
-            "SELECT run_id AS id, job_id AS entity FROM runs",
+            "runs",
+            "run_id AS id, job_id AS entity",
             "run_id",
             Collapsed::Job,
         ),
         (
             "model:",
-            "SELECT version_id AS id, concat('dataset:', substr(model_id, 7)) AS entity \
-             FROM model_versions",
+            "model_versions",
+            "version_id AS id, concat('dataset:', substr(model_id, 7)) AS entity",
             "version_id",
             Collapsed::Dataset,
         ),
     ];
-    let mut out = HashMap::new();
-    for (prefix, select, key, into) in kinds {
+    for (prefix, table, columns, key, into) in kinds {
         let ids = nodes
             .iter()
-            .filter(|n| n.starts_with(prefix))
-            .map(String::as_str);
-        let keys = marquez.engine.key_set(ids).await;
+            .map(String::as_str)
+            .filter(|n| n.starts_with("run:"))
+            .chain(ambiguous.iter().copied())
+            .filter(|n| n.starts_with(prefix));
+        let keys = key_set(&marquez.engine, table, ids).await?;
         if keys.is_empty() {
             continue;
         }
-        let sql = format!("{select} WHERE {}", keys.condition(key));
+        let sql = format!(
+            "SELECT {columns} FROM {table} WHERE {}",
+            keys.condition(key)
+        );
         for row in query_keys(&marquez.engine, &sql, &keys, "id").await? {
             if let (Some(id), Some(entity)) = (text(&row, "id"), text(&row, "entity")) {
                 out.insert(id.to_string(), into(entity.to_string()));
@@ -263,18 +284,18 @@ async fn node_data(
     marquez: &Marquez,
     members: &BTreeSet<Collapsed>,
 ) -> Result<HashMap<String, NodeData>, ApiError> {
-    let mut out = HashMap::new();
+    let mut out = HashMap::with_capacity(members.len());
     let dataset_ids = members.iter().filter_map(|m| match m {
         Collapsed::Dataset(id) => Some(id.as_str()),
         _ => None,
     });
-    let keys = marquez.engine.key_set(dataset_ids).await;
+    let keys = key_set(&marquez.engine, "datasets", dataset_ids).await?;
     let sql = dataset_sql(&keys.condition("d.dataset_id"), "");
     let rows = query_keys(&marquez.engine, &sql, &keys, "dataset_id").await?;
     for row in &rows {
         out.insert(
             text(row, "dataset_id").unwrap_or_default().to_string(),
-            NodeData::Dataset(DatasetData::new(row, None)),
+            NodeData::Dataset(Box::new(DatasetData::new(row, None))),
         );
     }
     let job_ids: Vec<&str> = members
@@ -285,7 +306,7 @@ async fn node_data(
         })
         .collect();
     for (id, job) in super::jobs::job_data(marquez, &job_ids).await? {
-        out.insert(id, NodeData::Job(job));
+        out.insert(id, NodeData::Job(Box::new(job)));
     }
     Ok(out)
 }

@@ -33,6 +33,18 @@ pub(crate) async fn query(engine: &Engine, sql: &str) -> Result<Vec<Row>, ApiErr
     json_rows(&batches)
 }
 
+/// The keys to find in `table` (see [`Engine::key_set`]).
+pub(crate) async fn key_set<'a>(
+    engine: &Engine,
+    table: &str,
+    keys: impl IntoIterator<Item = &'a str>,
+) -> Result<KeySet, ApiError> {
+    engine
+        .key_set(table, keys)
+        .await
+        .map_err(ApiError::internal)
+}
+
 /// [`query`] of `sql`, which restricts `key_column` by `keys.condition(…)`: only the rows of
 /// `keys`, looked up by key or picked from a whole read, whichever is cheaper (a lineage graph
 /// of 50,000 nodes names 25,000 runs).

@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use prov9_query::lineage::Direction;
 use serde_json::{Value, json};
 
-use super::rows::{Row, query_keys, text, value};
+use super::rows::{Row, key_set, query_keys, text, value};
 use super::runs::marquez_state;
 use super::{ApiError, Marquez};
 
@@ -40,10 +40,7 @@ pub(crate) async fn upstream(
             }
         }
     }
-    let keys = marquez
-        .engine
-        .key_set(runs.iter().map(String::as_str))
-        .await;
+    let keys = key_set(&marquez.engine, "runs", runs.iter().map(String::as_str)).await?;
     let rows = query_keys(
         &marquez.engine,
         &format!(

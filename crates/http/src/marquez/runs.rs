@@ -7,10 +7,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use chrono::DateTime;
+use prov9_query::lineage::Direction;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::rows::{Row, literal, query, query_keys, text, value};
+use super::rows::{Row, key_set, literal, query, query_keys, text, value};
 use super::{ApiError, Empty, Marquez, Page};
 
 /// The columns [`run_json`] reads, from `runs r JOIN jobs j`.
@@ -52,43 +53,133 @@ pub(crate) struct DatasetVersionId {
 /// The dataset versions runs read and wrote, by run id: (inputs, outputs).
 pub(crate) type RunIo = HashMap<String, (Vec<RunDatasetVersion>, Vec<RunDatasetVersion>)>;
 
+/// The dataset versions each run read and wrote, from the lineage index: a join of the edges
+/// with every dataset version took 0.25 s for 350 runs of a month's warehouse.
 pub(crate) async fn run_io(marquez: &Marquez, run_ids: &[&str]) -> Result<RunIo, ApiError> {
     let mut io = RunIo::new();
     if run_ids.is_empty() {
         return Ok(io);
     }
-    let keys = marquez.engine.key_set(run_ids.iter().copied()).await;
-    let sql = format!(
-        "SELECT e.dst AS run_id, 'input' AS side, d.namespace, d.name, v.version FROM lineage_edges e \
-         JOIN dataset_versions v ON v.version_id = e.src JOIN datasets d ON d.dataset_id = v.dataset_id \
-         WHERE e.edge_type = 'input' AND {} \
-         UNION ALL \
-         SELECT e.src, 'output', d.namespace, d.name, v.version FROM lineage_edges e \
-         JOIN dataset_versions v ON v.version_id = e.dst JOIN datasets d ON d.dataset_id = v.dataset_id \
-         WHERE e.edge_type = 'output' AND {} \
-         ORDER BY 1, 2, 3, 4",
-        keys.condition("e.dst"),
-        keys.condition("e.src")
-    );
-    for row in query_keys(&marquez.engine, &sql, &keys, "run_id").await? {
-        let Some(run) = text(&row, "run_id") else {
-            continue;
-        };
+    // (run, is output, dataset version) per edge; model versions are not datasets here.
+    let mut edges: Vec<(&str, bool, String)> = Vec::new();
+    {
+        let graph = marquez.lineage_graph().await?;
+        for &run in run_ids {
+            let Some(node) = graph.node(run) else {
+                continue;
+            };
+            for (direction, side, output) in [
+                (Direction::Upstream, "input", false),
+                (Direction::Downstream, "output", true),
+            ] {
+                for hop in graph.adjacent(node, direction) {
+                    let far = graph.name(hop.far);
+                    if far.starts_with("dataset:")
+                        && graph.edge_type(graph.edge(hop.edge)).as_ref() == side
+                    {
+                        edges.push((run, output, far.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    let versions = dataset_versions(marquez, edges.iter().map(|e| e.2.as_str())).await?;
+    let mut rows: Vec<(&str, bool, &(Value, Value, Value))> = edges
+        .iter()
+        .filter_map(|(run, output, version)| Some((*run, *output, versions.get(version)?)))
+        .collect();
+    // In the order Marquez lists them: by run, inputs first, then by namespace, name, version.
+    rows.sort_by(|(run_a, out_a, a), (run_b, out_b, b)| {
+        (run_a, out_a, a.0.as_str(), a.1.as_str(), a.2.as_str()).cmp(&(
+            run_b,
+            out_b,
+            b.0.as_str(),
+            b.1.as_str(),
+            b.2.as_str(),
+        ))
+    });
+    for (run, output, (namespace, name, version)) in rows {
         let version = RunDatasetVersion {
             dataset_version_id: DatasetVersionId {
-                namespace: value(&row, "namespace"),
-                name: value(&row, "name"),
-                version: value(&row, "version"),
+                namespace: namespace.clone(),
+                name: name.clone(),
+                version: version.clone(),
             },
             facets: Empty {},
         };
         let sides = io.entry(run.to_string()).or_default();
-        match text(&row, "side") {
-            Some("input") => sides.0.push(version),
-            _ => sides.1.push(version),
+        match output {
+            false => sides.0.push(version),
+            true => sides.1.push(version),
         }
     }
     Ok(io)
+}
+
+/// Dataset version id -> (namespace, name, version). The version and its dataset are read off
+/// the id when it is unambiguous ([`prov9_model::ids::version_owner`]), else looked up.
+async fn dataset_versions<'a>(
+    marquez: &Marquez,
+    version_ids: impl Iterator<Item = &'a str>,
+) -> Result<HashMap<String, (Value, Value, Value)>, ApiError> {
+    let mut owners: HashMap<&str, (String, String)> = HashMap::new();
+    let mut ambiguous = Vec::new();
+    for id in version_ids {
+        match prov9_model::ids::version_owner(id) {
+            Some(dataset) => {
+                let version = &id[dataset.len() + 1..];
+                owners.insert(id, (dataset.to_string(), version.to_string()));
+            }
+            None => ambiguous.push(id),
+        }
+    }
+    let keys = key_set(
+        &marquez.engine,
+        "dataset_versions",
+        ambiguous.iter().copied(),
+    )
+    .await?;
+    let sql = format!(
+        "SELECT version_id, dataset_id, version FROM dataset_versions WHERE {}",
+        keys.condition("version_id")
+    );
+    let looked_up = query_keys(&marquez.engine, &sql, &keys, "version_id").await?;
+    let ambiguous: HashMap<&str, &str> = ambiguous.into_iter().map(|a| (a, a)).collect();
+    for row in &looked_up {
+        if let (Some(id), Some(dataset), Some(version)) = (
+            text(row, "version_id").and_then(|v| ambiguous.get(v).copied()),
+            text(row, "dataset_id"),
+            text(row, "version"),
+        ) {
+            owners.insert(id, (dataset.to_string(), version.to_string()));
+        }
+    }
+    let keys = key_set(
+        &marquez.engine,
+        "datasets",
+        owners.values().map(|(d, _)| d.as_str()),
+    )
+    .await?;
+    let sql = format!(
+        "SELECT dataset_id, namespace, name FROM datasets WHERE {}",
+        keys.condition("dataset_id")
+    );
+    let datasets: HashMap<String, (Value, Value)> =
+        query_keys(&marquez.engine, &sql, &keys, "dataset_id")
+            .await?
+            .iter()
+            .filter_map(|r| {
+                let id = text(r, "dataset_id")?.to_string();
+                Some((id, (value(r, "namespace"), value(r, "name"))))
+            })
+            .collect();
+    Ok(owners
+        .into_iter()
+        .filter_map(|(id, (dataset, version))| {
+            let (namespace, name) = datasets.get(&dataset)?.clone();
+            Some((id.to_string(), (namespace, name, Value::String(version))))
+        })
+        .collect())
 }
 
 /// Marquez's Run.
