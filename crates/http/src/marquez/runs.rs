@@ -1,7 +1,7 @@
 //! Runs: `…/jobs/{job}/runs`, `/jobs/runs/{id}` and `/jobs/runs/{id}/facets`, and the Run
 //! object every job carries. A Marquez run id is prov9's without the `run:` prefix.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Json;
@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::rows::{Row, key_set, literal, query, query_keys, text, value};
 use super::{ApiError, Empty, Marquez, Page};
 
-/// The columns [`run_json`] reads, from `runs r JOIN jobs j`.
+/// The columns [`Run::new`] reads, from `runs r JOIN jobs j`.
 pub(crate) const RUN_COLUMNS: &str = "r.run_id, r.job_id, r.state, r.started_at, r.ended_at, \
      r.updated_at, j.namespace AS job_namespace, j.name AS job_name";
 
@@ -144,7 +144,7 @@ async fn dataset_versions<'a>(
         keys.condition("version_id")
     );
     let looked_up = query_keys(&marquez.engine, &sql, &keys, "version_id").await?;
-    let ambiguous: HashMap<&str, &str> = ambiguous.into_iter().map(|a| (a, a)).collect();
+    let ambiguous: HashSet<&str> = ambiguous.into_iter().collect();
     for row in &looked_up {
         if let (Some(id), Some(dataset), Some(version)) = (
             text(row, "version_id").and_then(|v| ambiguous.get(v).copied()),
